@@ -1,0 +1,213 @@
+"""Who: users, shops (merchants), their members and invitations."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .validators import validate_hex_color
+
+CURRENCY_CHOICES = [
+    ("EUR", "EUR — Euro"),
+    ("USD", "USD — US dollar"),
+    ("GBP", "GBP — Pound sterling"),
+    ("CHF", "CHF — Swiss franc"),
+    ("JPY", "JPY — Japanese yen"),
+]
+LANGUAGE_CHOICES = [("it", _("Italian")), ("en", _("English"))]
+TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+COUNTRY_CHOICES = [
+    ("IT", _("Italy")),
+    ("SM", _("San Marino")),
+    ("VA", _("Vatican City")),
+    ("AT", _("Austria")),
+    ("BE", _("Belgium")),
+    ("CH", _("Switzerland")),
+    ("DE", _("Germany")),
+    ("ES", _("Spain")),
+    ("FR", _("France")),
+    ("GB", _("United Kingdom")),
+    ("IE", _("Ireland")),
+    ("NL", _("Netherlands")),
+    ("PT", _("Portugal")),
+    ("US", _("United States")),
+]
+
+
+class EmailUserManager(UserManager):
+    """Users log in with their email address; there is no username."""
+
+    def _create_user_object(self, username, email, password, **extra_fields):  # type: ignore[override]
+        email = self.normalize_email(email or username)
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields):  # type: ignore[override]
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        user = self._create_user_object(None, email, password, **extra_fields)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields):  # type: ignore[override]
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    username = None  # type: ignore[assignment]
+    email = models.EmailField(_("email address"), unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = EmailUserManager()  # type: ignore[misc]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+
+def logo_upload_to(instance: Merchant, filename: str) -> str:
+    return f"logos/{instance.public_id}/{uuid.uuid4().hex}.png"
+
+
+class Merchant(models.Model):
+    """A shop: legal identity, branding and defaults for its links and receipts."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("display name"), max_length=100)
+    legal_name = models.CharField(_("legal name"), max_length=200)
+    vat_number = models.CharField(
+        _("Partita IVA"), max_length=20, blank=True,
+        help_text=_("11 digits for Italian shops."),
+    )
+    tax_code = models.CharField(_("codice fiscale"), max_length=16, blank=True)
+    address = models.CharField(_("address"), max_length=200)
+    postal_code = models.CharField(_("postal code"), max_length=10)
+    city = models.CharField(_("city"), max_length=100)
+    province = models.CharField(_("province"), max_length=2, blank=True, help_text=_("e.g. MI"))
+    country = models.CharField(_("country"), max_length=2, choices=COUNTRY_CHOICES, default="IT")
+    contact_email = models.EmailField(_("contact email"))
+    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    pec = models.EmailField(_("PEC"), blank=True, help_text=_("Certified email address."))
+    sdi_code = models.CharField(_("SDI code"), max_length=7, blank=True)
+    default_currency = models.CharField(
+        _("default currency"), max_length=3, choices=CURRENCY_CHOICES, default="EUR"
+    )
+    default_language = models.CharField(
+        _("default language"), max_length=5, choices=LANGUAGE_CHOICES, default="it"
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="Europe/Rome"
+    )
+    logo = models.ImageField(_("logo"), upload_to=logo_upload_to, blank=True)
+    brand_color = models.CharField(
+        _("brand colour"), max_length=7, default="#0d6efd", validators=[validate_hex_color]
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def full_address(self) -> str:
+        province = f" ({self.province})" if self.province else ""
+        return f"{self.address}, {self.postal_code} {self.city}{province}, {self.country}"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    STAFF = "staff", _("Staff")
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    notify_payments = models.BooleanField(
+        _("email me about payments"), default=False,
+        help_text=_("Owners always get payment notifications; staff may opt in."),
+    )
+    created_at = models.DateTimeField(_("joined"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        ordering = ["merchant__name", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user_merchant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
+
+
+def invitation_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self) -> InvitationQuerySet:
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+
+
+class Invitation(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    token = models.CharField(max_length=64, unique=True, default=invitation_token, editable=False)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("invited by")
+    )
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            # One open invitation per address per shop (expired ones are revoked when re-sent).
+            models.UniqueConstraint(
+                "merchant",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_unique_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.merchant}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

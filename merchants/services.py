@@ -1,0 +1,172 @@
+"""Write paths for shops and teams. Views, admin and commands call these, never the ORM directly."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image
+
+from vpos.outbox import outbox_enqueue
+
+from .models import Invitation, Membership, Merchant, Role, User
+
+INVITATION_VALID_FOR = timedelta(days=7)
+
+
+def logo_normalize(upload: UploadedFile, *, max_pixels: int) -> ContentFile:
+    """Re-encode an uploaded (already validated) logo as a PNG no larger than max_pixels a side.
+
+    Re-encoding drops anything that is not pixels (metadata, trailing payloads).
+    """
+    upload.seek(0)
+    with Image.open(upload) as image:
+        image.load()
+        image = image.convert("RGBA")
+        image.thumbnail((max_pixels, max_pixels), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+    return ContentFile(buffer.getvalue(), name="logo.png")
+
+
+@transaction.atomic
+def merchant_create(*, owner: User, data: dict[str, Any], logo: ContentFile | None = None) -> Merchant:
+    """Create a shop and make `owner` its first owner."""
+    merchant = Merchant(**data)
+    merchant.full_clean(exclude=["logo"])
+    merchant.save()
+    if logo is not None:
+        merchant.logo.save(logo.name, logo, save=True)
+    Membership.objects.create(user=owner, merchant=merchant, role=Role.OWNER, notify_payments=True)
+    return merchant
+
+
+@transaction.atomic
+def merchant_update(
+    *, merchant: Merchant, data: dict[str, Any], logo: ContentFile | None = None, remove_logo: bool = False
+) -> Merchant:
+    for field, value in data.items():
+        setattr(merchant, field, value)
+    merchant.full_clean(exclude=["logo"])
+    if remove_logo and merchant.logo:
+        merchant.logo.delete(save=False)
+    if logo is not None:
+        if merchant.logo:
+            merchant.logo.delete(save=False)
+        merchant.logo.save(logo.name, logo, save=False)
+    merchant.save()
+    return merchant
+
+
+def invitation_create(*, merchant: Merchant, email: str, role: str, invited_by: User) -> Invitation:
+    """Invite an address to the shop and queue the invitation email.
+
+    Refuses addresses that already belong to a member or have an open invitation.
+    """
+    email = email.strip()
+    if Membership.objects.filter(merchant=merchant, user__email__iexact=email).exists():
+        raise ValidationError(_("%(email)s is already a member of this shop.") % {"email": email})
+    with transaction.atomic():
+        # An expired invitation must not block a new one.
+        Invitation.objects.filter(
+            merchant=merchant, email__iexact=email, accepted_at__isnull=True,
+            revoked_at__isnull=True, expires_at__lte=timezone.now(),
+        ).update(revoked_at=timezone.now())
+        if Invitation.objects.pending().filter(merchant=merchant, email__iexact=email).exists():
+            raise ValidationError(
+                _("%(email)s has already been invited. Revoke that invitation to send a new one.")
+                % {"email": email}
+            )
+        invitation = Invitation.objects.create(
+            merchant=merchant,
+            email=email,
+            role=role,
+            invited_by=invited_by,
+            expires_at=timezone.now() + INVITATION_VALID_FOR,
+        )
+        outbox_enqueue(
+            kind="invitation",
+            to=email,
+            template="invitation",
+            context={"invitation": invitation, "inviter": invited_by},
+            language=merchant.default_language,
+            merchant=merchant,
+            ref=f"invitation:{invitation.pk}",
+            reply_to=invited_by.email,
+            dedupe_key=f"invitation:{invitation.pk}",
+        )
+    return invitation
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    updated = Invitation.objects.filter(
+        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if not updated:
+        raise ValidationError(_("This invitation was already accepted or revoked."))
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """Turn an open invitation into a membership for `user`, whose email must match it."""
+    invitation = (
+        Invitation.objects.select_for_update().select_related("merchant").filter(token=token).first()
+    )
+    if invitation is None or not invitation.is_pending:
+        raise ValidationError(_("This invitation is no longer valid. Ask the shop for a new one."))
+    if invitation.email.lower() != user.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to %(email)s. Log in with that address to accept it.")
+            % {"email": invitation.email}
+        )
+    membership, created = Membership.objects.get_or_create(
+        user=user, merchant=invitation.merchant, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return membership
+
+
+def _lock_owners(merchant: Merchant) -> list[int]:
+    """Lock the shop's owner memberships so two owners cannot demote each other at once."""
+    return list(
+        Membership.objects.select_for_update()
+        .filter(merchant=merchant, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError(_("Unknown role."))
+    owners = _lock_owners(membership.merchant)
+    if role != Role.OWNER and owners == [membership.pk]:
+        raise ValidationError(_("A shop needs at least one owner. Make someone else owner first."))
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    owners = _lock_owners(membership.merchant)
+    if owners == [membership.pk]:
+        raise ValidationError(
+            _("The last owner cannot leave or be removed. Make someone else owner first.")
+        )
+    membership.delete()
+
+
+def membership_set_preferences(*, membership: Membership, notify_payments: bool) -> Membership:
+    membership.notify_payments = notify_payments
+    membership.save(update_fields=["notify_payments"])
+    return membership

@@ -1,0 +1,197 @@
+"""The email outbox: every email is a row first, then a Celery task sends it once.
+
+`outbox_enqueue` renders and stores an email and schedules its sending after the surrounding
+transaction commits. `outbox_deliver` is what the task runs: it locks the row, does nothing if the
+email is no longer queued, and classifies SMTP failures as transient (retry later) or permanent
+(recipient refused: marked failed with the reason, never retried).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from vpos.models import OutboxEmail
+
+if TYPE_CHECKING:
+    from merchants.models import Merchant
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Seconds to wait before attempt n+1 (n = attempts so far): 30 s, 1 min, 2 min ... about 1 h total.
+BACKOFF_BASE = 30
+
+
+def clean_header(value: str, limit: int = 255) -> str:
+    """Collapse whitespace so user-supplied text can never start a new mail header."""
+    return " ".join(str(value).split())[:limit]
+
+
+def outbox_enqueue(
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    language: str | None = None,
+    merchant: Merchant | None = None,
+    ref: str = "",
+    reply_to: str = "",
+    dedupe_key: str | None = None,
+    attachments: list[dict[str, str]] | None = None,
+) -> OutboxEmail:
+    """Render `emails/<template>_subject.txt`, `_body.txt` and `_body.html` and queue the email.
+
+    With a `dedupe_key`, asking twice for the same email stores and sends it once.
+    """
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    context = {"site_url": settings.SITE_URL, "merchant": merchant, **context}
+    with translation.override(language):
+        subject = render_to_string(f"emails/{template}_subject.txt", context)
+        body_text = render_to_string(f"emails/{template}_body.txt", context)
+        body_html = render_to_string(f"emails/{template}_body.html", context)
+    return outbox_store(
+        kind=kind,
+        to=to,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        language=language,
+        merchant=merchant,
+        ref=ref,
+        reply_to=reply_to,
+        dedupe_key=dedupe_key,
+        attachments=attachments,
+    )
+
+
+def outbox_store(
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    language: str = "",
+    merchant: Merchant | None = None,
+    ref: str = "",
+    reply_to: str = "",
+    dedupe_key: str | None = None,
+    attachments: list[dict[str, str]] | None = None,
+) -> OutboxEmail:
+    """Store an already rendered email and send it after commit (once per dedupe key)."""
+    email, created = OutboxEmail.objects.get_or_create(
+        dedupe_key=dedupe_key or f"{kind}:{uuid.uuid4()}",
+        defaults={
+            "kind": kind,
+            "to_email": clean_header(to, 254),
+            "subject": clean_header(subject),
+            "body_text": body_text,
+            "body_html": body_html,
+            "language": language,
+            "merchant": merchant,
+            "ref": ref,
+            "reply_to": clean_header(reply_to, 254),
+            "attachments": attachments or [],
+            "next_attempt_at": timezone.now(),
+        },
+    )
+    if created:
+        _schedule(email.pk)
+    return email
+
+
+def _schedule(email_id: int, countdown: int = 0) -> None:
+    from vpos.tasks import outbox_send
+
+    transaction.on_commit(lambda: outbox_send.apply_async((email_id,), countdown=countdown))
+
+
+def _build_message(email: OutboxEmail) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to_email],
+        reply_to=[email.reply_to] if email.reply_to else None,
+        headers={"X-Vpos-Email": str(email.pk)},
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    for attachment in email.attachments:
+        with default_storage.open(attachment["path"], "rb") as fh:
+            message.attach(attachment["filename"], fh.read(), attachment["mimetype"])
+    return message
+
+
+def _is_permanent(error: Exception) -> bool:
+    """5xx answers about the recipient or the message are final; the rest may pass later."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500 and not isinstance(error, smtplib.SMTPServerDisconnected)
+    return False
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: str
+    retry_in: int | None = None
+
+
+def outbox_deliver(*, email_id: int) -> DeliveryResult:
+    """Send one queued email. Safe to call twice or concurrently: the row lock sends it once."""
+    with transaction.atomic():
+        email = (
+            OutboxEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
+        )
+        if email is None:
+            return DeliveryResult("locked-or-missing")
+        if email.status != OutboxEmail.Status.QUEUED:
+            return DeliveryResult(email.status)
+        email.attempts += 1
+        try:
+            with get_connection() as connection:
+                connection.send_messages([_build_message(email)])
+        except (smtplib.SMTPException, OSError) as error:
+            email.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if _is_permanent(error) or email.attempts >= MAX_ATTEMPTS:
+                email.status = OutboxEmail.Status.FAILED
+                email.next_attempt_at = None
+                logger.warning("email %s failed permanently: %s", email.pk, email.last_error)
+                retry_in = None
+            else:
+                retry_in = BACKOFF_BASE * 2 ** (email.attempts - 1)
+                email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+                logger.info("email %s attempt %s failed, retry in %ss", email.pk, email.attempts, retry_in)
+            email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+            return DeliveryResult(email.status, retry_in)
+        email.status = OutboxEmail.Status.SENT
+        email.sent_at = timezone.now()
+        email.next_attempt_at = None
+        email.last_error = ""
+        email.save(update_fields=["attempts", "last_error", "status", "sent_at", "next_attempt_at"])
+        return DeliveryResult(email.status)
+
+
+def outbox_requeue_due(*, grace: timedelta = timedelta(minutes=5)) -> int:
+    """Re-enqueue queued emails whose task was lost (broker down at enqueue time, worker killed)."""
+    due = OutboxEmail.objects.filter(
+        status=OutboxEmail.Status.QUEUED, next_attempt_at__lt=timezone.now() - grace
+    ).values_list("pk", flat=True)[:500]
+    ids = list(due)
+    for email_id in ids:
+        _schedule(email_id)
+    return len(ids)

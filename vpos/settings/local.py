@@ -1,0 +1,9 @@
+"""Development settings: `make run`. Insecure defaults, readable email outbox."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-8b1f0c3e4a9d4f7e9c2b5a6d7e8f9a0b")
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+VAR_DIR.mkdir(exist_ok=True)
