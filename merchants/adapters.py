@@ -1,5 +1,5 @@
-from django.utils import translation
 from allauth.account.adapter import DefaultAccountAdapter
+from django.utils import translation
 
 from vpos.outbox import outbox_store
 

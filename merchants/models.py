@@ -211,3 +211,46 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class PaymentAccount(models.Model):
+    """The shop's own Stripe account. Without one, the platform's keys from the environment apply.
+
+    Secret values are stored encrypted (vpos.crypto) and never shown again after saving.
+    """
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="payment_account")
+    publishable_key = models.CharField(_("publishable key"), max_length=255)
+    secret_key_encrypted = models.TextField(editable=False)
+    webhook_secret_encrypted = models.TextField(editable=False, blank=True)
+    secret_key_hint = models.CharField(max_length=12, editable=False, blank=True)
+    livemode = models.BooleanField(_("live mode"), default=False)
+    moto_enabled = models.BooleanField(
+        _("MOTO enabled"),
+        default=False,
+        help_text=_(
+            "Only if Stripe enabled mail and telephone order payments on your account. "
+            "Card payments keyed in by staff are then exempt from 3-D Secure."
+        ),
+    )
+    verified_at = models.DateTimeField(_("checked"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment account")
+        verbose_name_plural = _("payment accounts")
+
+    def __str__(self) -> str:
+        return f"Stripe account of {self.merchant}"
+
+    @property
+    def secret_key(self) -> str:
+        from vpos.crypto import decrypt
+
+        return decrypt(self.secret_key_encrypted)
+
+    @property
+    def webhook_secret(self) -> str:
+        from vpos.crypto import decrypt
+
+        return decrypt(self.webhook_secret_encrypted)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from vpos.outbox import outbox_enqueue
 
-from .models import Invitation, Membership, Merchant, Role, User
+from .models import Invitation, Membership, Merchant, PaymentAccount, Role, User
 
 INVITATION_VALID_FOR = timedelta(days=7)
 
@@ -126,7 +126,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
             _("This invitation was sent to %(email)s. Log in with that address to accept it.")
             % {"email": invitation.email}
         )
-    membership, created = Membership.objects.get_or_create(
+    membership, _created = Membership.objects.get_or_create(
         user=user, merchant=invitation.merchant, defaults={"role": invitation.role}
     )
     invitation.accepted_at = timezone.now()
@@ -170,3 +170,40 @@ def membership_set_preferences(*, membership: Membership, notify_payments: bool)
     membership.notify_payments = notify_payments
     membership.save(update_fields=["notify_payments"])
     return membership
+
+
+def payment_account_connect(
+    *, merchant: Merchant, secret_key: str, publishable_key: str, webhook_secret: str, moto_enabled: bool
+) -> PaymentAccount:
+    """Check the keys with one API call, then store them encrypted.
+
+    An empty secret on an existing account keeps the stored one (secrets are never shown again).
+    """
+    from links.provider import Credentials, ProviderError, StripeProvider
+    from vpos.crypto import encrypt
+
+    account = PaymentAccount.objects.filter(merchant=merchant).first()
+    secret_key = secret_key.strip() or (account.secret_key if account else "")
+    webhook_secret = webhook_secret.strip() or (account.webhook_secret if account else "")
+    if not secret_key:
+        raise ValidationError(_("Enter the secret key."))
+    try:
+        StripeProvider(Credentials(secret_key, publishable_key, webhook_secret)).verify_credentials()
+    except ProviderError as error:
+        raise ValidationError(
+            _("Stripe refused these keys: %(reason)s") % {"reason": error.message}
+        ) from error
+    account = account or PaymentAccount(merchant=merchant)
+    account.publishable_key = publishable_key.strip()
+    account.secret_key_encrypted = encrypt(secret_key)
+    account.webhook_secret_encrypted = encrypt(webhook_secret)
+    account.secret_key_hint = secret_key[:8] + "…" + secret_key[-4:]
+    account.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
+    account.moto_enabled = moto_enabled
+    account.verified_at = timezone.now()
+    account.save()
+    return account
+
+
+def payment_account_disconnect(*, merchant: Merchant) -> None:
+    PaymentAccount.objects.filter(merchant=merchant).delete()

@@ -17,8 +17,8 @@ from vpos.models import OutboxEmail
 
 from . import services
 from .access import SESSION_KEY, shop_view
-from .forms import InvitationForm, MerchantForm, PreferencesForm, RoleForm
-from .models import Invitation, Membership
+from .forms import InvitationForm, MerchantForm, PaymentAccountForm, PreferencesForm, RoleForm
+from .models import Invitation, Membership, PaymentAccount
 from .selectors import memberships_for_user, pending_invitations, team_members
 
 
@@ -308,3 +308,30 @@ def dev_outbox_detail(request: HttpRequest, email_id: int) -> HttpResponse:
 def dev_outbox_html(request: HttpRequest, email_id: int) -> HttpResponse:
     _debug_only()
     return _email_html(get_object_or_404(OutboxEmail, pk=email_id))
+
+
+@shop_view(owner_only=True)
+def payment_account(request: HttpRequest, membership: Membership) -> HttpResponse:
+    merchant = membership.merchant
+    account = PaymentAccount.objects.filter(merchant=merchant).first()
+    initial = {"publishable_key": account.publishable_key, "moto_enabled": account.moto_enabled} if account else {}
+    form = PaymentAccountForm(request.POST or None, initial=initial, connected=account is not None)
+    if request.method == "POST" and request.POST.get("action") == "disconnect" and account:
+        services.payment_account_disconnect(merchant=merchant)
+        messages.success(request, _("Stripe account disconnected. The platform's account is used again."))
+        return redirect("merchants:payment_account", shop_id=merchant.public_id)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.payment_account_connect(merchant=merchant, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Stripe account connected and checked."))
+            return redirect("merchants:payment_account", shop_id=merchant.public_id)
+    webhook_url = settings.SITE_URL + reverse("links:stripe_webhook_shop", args=[merchant.public_id])
+    return render(
+        request,
+        "merchants/payment_account.html",
+        {"form": form, "account": account, "webhook_url": webhook_url},
+        status=400 if form.errors else 200,
+    )

@@ -18,6 +18,7 @@ urlpatterns = [
     path("dev/outbox/<int:email_id>/", merchant_views.dev_outbox_detail, name="dev_outbox_detail"),
     path("dev/outbox/<int:email_id>/html/", merchant_views.dev_outbox_html, name="dev_outbox_html"),
     path("", include("merchants.urls")),
+    path("", include("links.urls")),
 ]
 
 if settings.DEBUG:

@@ -171,6 +171,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     "outbox-resend-stuck": {"task": "vpos.tasks.outbox_sweep", "schedule": 300.0},
+    "payments-reconcile": {"task": "links.tasks.payments_reconcile", "schedule": 60.0},
+    "links-expire": {"task": "links.tasks.links_expire", "schedule": 60.0},
 }
 
 # --- Caches ----------------------------------------------------------------------------------

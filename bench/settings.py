@@ -1,0 +1,19 @@
+"""Benchmark settings: production settings plus a bare baseline view, served over plain HTTP."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+
+from vpos.settings.production import *  # noqa: E402, F403
+
+ROOT_URLCONF = "bench.urls"
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

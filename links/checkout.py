@@ -1,0 +1,188 @@
+"""The public checkout: no login, only the link's random token.
+
+Viewing a page writes nothing (bots and refreshes cost nothing). The browser tokenizes the card
+with Stripe.js and posts only that token; the amount always comes from the link on the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, services
+from .forms import CheckoutAttemptForm
+from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
+from .provider import ProviderError, credentials_for, provider_for
+
+BROWSER_COOKIE = "vpos_checkout"
+LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+def _link_or_404(token: str) -> PaymentLink:
+    if len(token) > 64:
+        raise Http404
+    link = selectors.link_for_checkout(token)
+    if link is None:
+        raise Http404
+    return link
+
+
+def _customer_language(request: HttpRequest, link: PaymentLink) -> str:
+    chosen = request.GET.get("lang", "")
+    return chosen if chosen in LANGUAGES else link.language
+
+
+def _browser_key(request: HttpRequest) -> str:
+    value = request.get_signed_cookie(BROWSER_COOKIE, default="", salt="checkout")
+    return value if len(value) == 32 else ""
+
+
+@require_GET
+@never_cache
+@ensure_csrf_cookie
+def checkout(request: HttpRequest, token: str) -> HttpResponse:
+    link = _link_or_404(token)
+    language = _customer_language(request, link)
+    with translation.override(language):
+        context = {"link": link, "shop": link.merchant, "customer_language": language}
+        if not link.is_payable:
+            context["last_payment"] = (
+                link.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("-succeeded_at").first()
+                if link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
+                else None
+            )
+            response = render(request, "links/checkout_closed.html", context, status=410)
+        else:
+            credentials = credentials_for(link.merchant)
+            context.update(
+                {
+                    "stripe_js_url": settings.STRIPE_JS_URL,
+                    "publishable_key": credentials.publishable_key,
+                    "card_flow": "setup" if provider_for(link.merchant).is_offline else "direct",
+                    "attempt_key": secrets.token_urlsafe(24),
+                }
+            )
+            response = render(request, "links/checkout.html", context)
+    if not _browser_key(request):
+        response.set_signed_cookie(
+            BROWSER_COOKIE, secrets.token_hex(16), salt="checkout", max_age=86400, httponly=True,
+            samesite="Lax", secure=request.is_secure(),
+        )
+    return response
+
+
+def _json_error(message: str, code: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"status": "error", "code": code, "message": message}, status=status)
+
+
+def _attempt_response(link: PaymentLink, result_payment: Payment, client_secret: str = "") -> JsonResponse:
+    payment = result_payment
+    body: dict = {"status": payment.status, "payment": str(payment.public_id)}
+    if payment.status == PaymentStatus.SUCCEEDED:
+        body["redirect"] = reverse("links:result", args=[link.token, payment.public_id])
+    elif payment.status == PaymentStatus.REQUIRES_ACTION:
+        body["client_secret"] = client_secret
+        body["complete_url"] = reverse("links:attempt_complete", args=[link.token, payment.public_id])
+    elif payment.status == PaymentStatus.FAILED:
+        body["message"] = decline_message(payment)
+        body["attempt_key"] = secrets.token_urlsafe(24)
+    elif payment.status == PaymentStatus.PROCESSING:
+        body["redirect"] = reverse("links:result", args=[link.token, payment.public_id])
+    return JsonResponse(body)
+
+
+def decline_message(payment: Payment) -> str:
+    reason = payment.failure_message or _("The card was declined.")
+    return _("Payment not completed: %(reason)s Try again or use another card.") % {"reason": reason.rstrip(".") + "."}
+
+
+@require_POST
+def setup(request: HttpRequest, token: str) -> JsonResponse:
+    """Offline test mode only: a SetupIntent lets localstripe's Stripe.js tokenize the card."""
+    link = _link_or_404(token)
+    if not link.is_payable:
+        return _json_error(_("This payment link can no longer be paid."), "link_closed", 410)
+    try:
+        prepared = provider_for(link.merchant).create_setup()
+    except ProviderError:
+        return _json_error(
+            _("The payment service could not be reached. Nothing was charged: please try again."),
+            "provider_unreachable",
+            503,
+        )
+    return JsonResponse({"client_secret": prepared.client_secret})
+
+
+@transaction.non_atomic_requests
+@require_POST
+def attempt(request: HttpRequest, token: str) -> JsonResponse:
+    link = _link_or_404(token)
+    form = CheckoutAttemptForm(request.POST)
+    if not form.is_valid():
+        return _json_error(_("The card details could not be read. Please try again."), "bad_request")
+    try:
+        result = services.checkout_attempt(
+            link=link,
+            payment_method=form.cleaned_data["payment_method"],
+            attempt_key=form.cleaned_data["attempt_key"],
+            browser_key=_browser_key(request),
+            customer_email=form.cleaned_data["email"],
+            customer_name=form.cleaned_data["name"],
+        )
+    except services.CheckoutError as error:
+        status = 409 if error.code in ("in_progress", "link_paid", "replaced") else 400
+        if error.code.startswith("link_"):
+            status = 410
+        if error.code in ("provider_unreachable", "unreachable", "confirm_unknown"):
+            status = 503
+        return _json_error(error.message, error.code, status)
+    return _attempt_response(link, result.payment, result.client_secret)
+
+
+@transaction.non_atomic_requests
+@require_POST
+def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonResponse:
+    """After 3-D Secure in the browser: the server asks Stripe what happened."""
+    link = _link_or_404(token)
+    payment = get_object_or_404(Payment, public_id=payment_id, link=link)
+    try:
+        payment = services.payment_refresh(payment=payment, source="browser")
+    except ProviderError:
+        return _json_error(
+            _("We could not check the payment with the card service. Do not pay again: "
+              "we will check its outcome in a few minutes."),
+            "provider_unreachable",
+            503,
+        )
+    return _attempt_response(link, payment)
+
+
+@transaction.non_atomic_requests
+@require_GET
+@never_cache
+def result(request: HttpRequest, token: str, payment_id) -> HttpResponse:
+    link = _link_or_404(token)
+    payment = get_object_or_404(Payment, public_id=payment_id, link=link)
+    if payment.is_open and payment.provider_id:
+        # If the provider is unreachable the page says "processing"; reconciliation settles it.
+        with contextlib.suppress(ProviderError):
+            payment = services.payment_refresh(payment=payment, source="browser")
+    language = _customer_language(request, link)
+    with translation.override(language):
+        return render(
+            request,
+            "links/checkout_result.html",
+            {"link": link, "shop": link.merchant, "payment": payment, "customer_language": language,
+             "decline_message": decline_message(payment) if payment.status == PaymentStatus.FAILED else ""},
+        )

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant
+from vpos.money import AmountError, parse_amount
+
+from .models import LinkKind, LinkStatus
+from .services import validate_amount
+
+EXPIRY_CHOICES = [
+    ("none", _("Never")),
+    ("24h", _("In 24 hours")),
+    ("7d", _("In 7 days")),
+    ("30d", _("In 30 days")),
+    ("date", _("On a date")),
+]
+EXPIRY_DELTAS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+class LinkForm(forms.Form):
+    amount = forms.CharField(
+        label=_("Amount"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "19,99"}),
+        help_text=_("Type it as you like: 19,99 or 19.99."),
+    )
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES)
+    description = forms.CharField(label=_("Description"), max_length=500, help_text=_("What the customer pays for."))
+    reference = forms.CharField(label=_("Reference"), max_length=100, required=False, help_text=_("Your order number, if any."))
+    customer_name = forms.CharField(label=_("Customer name"), max_length=200, required=False)
+    customer_email = forms.EmailField(label=_("Customer email"), required=False)
+    language = forms.ChoiceField(label=_("Customer language"), choices=LANGUAGE_CHOICES)
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=LinkKind.choices, initial=LinkKind.SINGLE, widget=forms.RadioSelect,
+        help_text=_("A single-use link is paid once. A reusable link can be paid by many customers."),
+    )
+    max_payments = forms.IntegerField(
+        label=_("Maximum payments"), required=False, min_value=1, max_value=1_000_000,
+        help_text=_("Reusable links only. Leave empty for no limit."),
+    )
+    expiry = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, initial="7d")
+    expires_on = forms.DateTimeField(
+        label=_("Expiry date"), required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.merchant = merchant
+        self.fields["currency"].initial = merchant.default_currency
+        self.fields["language"].initial = merchant.default_language
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        currency = data.get("currency")
+        if currency and "amount" in data:
+            try:
+                amount = parse_amount(data["amount"], currency)
+            except AmountError:
+                self.add_error("amount", _("Enter an amount such as 19,99."))
+            else:
+                try:
+                    validate_amount(amount, currency)
+                except ValidationError as error:
+                    self.add_error("amount", error)
+                else:
+                    data["amount_minor"] = amount
+        expiry = data.get("expiry")
+        data["expires_at"] = None
+        if expiry in EXPIRY_DELTAS:
+            data["expires_at"] = timezone.now() + EXPIRY_DELTAS[expiry]
+        elif expiry == "date":
+            when: datetime | None = data.get("expires_on")
+            if when is None:
+                self.add_error("expires_on", _("Choose the expiry date."))
+            elif when <= timezone.now():
+                self.add_error("expires_on", _("The expiry must be in the future."))
+            else:
+                data["expires_at"] = when
+        if data.get("kind") == LinkKind.SINGLE:
+            data["max_payments"] = None
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "amount": data["amount_minor"],
+            "currency": data["currency"],
+            "description": data["description"],
+            "reference": data["reference"],
+            "customer_name": data["customer_name"],
+            "customer_email": data["customer_email"],
+            "language": data["language"],
+            "kind": data["kind"],
+            "max_payments": data["max_payments"],
+            "expires_at": data["expires_at"],
+        }
+
+
+STATUS_FILTER_CHOICES = [("", _("All statuses")), *LinkStatus.choices]
+
+
+class LinkFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    status = forms.ChoiceField(label=_("Status"), choices=STATUS_FILTER_CHOICES, required=False)
+
+
+class CheckoutAttemptForm(forms.Form):
+    """What the checkout page's script posts: a token for the card, never the card or an amount."""
+
+    payment_method = forms.RegexField(regex=r"^(pm|card|src)_[A-Za-z0-9_]{1,200}$", max_length=255)
+    attempt_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$")
+    email = forms.EmailField(required=False)
+    name = forms.CharField(required=False, max_length=200)

@@ -1,0 +1,200 @@
+"""What is owed and how it is paid: payment links, payment attempts, their timeline."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant
+from vpos.money import format_money
+
+# A payment started before a link expired may still finish this long after.
+EXPIRY_GRACE = timedelta(minutes=30)
+
+
+def link_token() -> str:
+    """192 random bits, URL-safe: the only thing a customer's URL carries."""
+    return secrets.token_urlsafe(24)
+
+
+class LinkStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAID = "paid", _("Paid")
+    COMPLETED = "completed", _("Completed")
+    EXPIRED = "expired", _("Expired")
+    DEACTIVATED = "deactivated", _("Deactivated")
+
+
+TERMINAL_LINK_STATUSES = {LinkStatus.PAID, LinkStatus.COMPLETED, LinkStatus.EXPIRED, LinkStatus.DEACTIVATED}
+
+
+class LinkKind(models.TextChoices):
+    SINGLE = "single", _("Single use")
+    REUSABLE = "reusable", _("Reusable")
+
+
+class PaymentLink(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="links")
+    token = models.CharField(max_length=64, unique=True, default=link_token, editable=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=LinkKind.choices, default=LinkKind.SINGLE)
+    amount = models.PositiveBigIntegerField(_("amount"), help_text=_("In minor units (cents)."))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="EUR")
+    description = models.CharField(_("description"), max_length=500)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
+    customer_email = models.EmailField(_("customer email"), blank=True)
+    language = models.CharField(_("customer language"), max_length=5, choices=LANGUAGE_CHOICES, default="it")
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    max_payments = models.PositiveIntegerField(_("maximum payments"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=LinkStatus.choices, default=LinkStatus.ACTIVE
+    )
+    payments_count = models.PositiveIntegerField(_("successful payments"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment link")
+        verbose_name_plural = _("payment links")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["merchant", "status", "-created_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="link_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.amount_display})"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    def is_past_expiry(self, at: datetime | None = None) -> bool:
+        return self.expires_at is not None and (at or timezone.now()) >= self.expires_at
+
+    @property
+    def effective_status(self) -> str:
+        """The status a person should see: an active link past its expiry is expired already,
+        even before the periodic task writes it."""
+        if self.status == LinkStatus.ACTIVE and self.is_past_expiry():
+            return LinkStatus.EXPIRED
+        return self.status
+
+    def get_effective_status_display(self) -> str:
+        return LinkStatus(self.effective_status).label
+
+    @property
+    def is_payable(self) -> bool:
+        return self.effective_status == LinkStatus.ACTIVE
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    REQUIRES_ACTION = "requires_action", _("Authentication required")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
+
+
+OPEN_PAYMENT_STATUSES = [PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING]
+
+
+class Payment(models.Model):
+    """One checkout attempt: one Stripe PaymentIntent."""
+
+    class Flag(models.TextChoices):
+        NONE = "", _("None")
+        LINK_NOT_PAYABLE = "link_not_payable", _("Paid after the link closed: refund it")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Amount differs from the link")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payments")
+    link = models.ForeignKey(PaymentLink, on_delete=models.PROTECT, related_name="payments")
+    attempt_key = models.CharField(max_length=64, editable=False)
+    browser_key = models.CharField(max_length=64, blank=True, editable=False)
+    provider_id = models.CharField(_("Stripe payment id"), max_length=255, unique=True, null=True, blank=True)
+    amount = models.PositiveBigIntegerField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(
+        _("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    flag = models.CharField(_("attention"), max_length=30, choices=Flag.choices, blank=True, default="")
+    card_brand = models.CharField(_("card brand"), max_length=20, blank=True)
+    card_last4 = models.CharField(_("card last 4"), max_length=4, blank=True)
+    customer_email = models.EmailField(_("customer email"), blank=True)
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
+    failure_code = models.CharField(_("failure code"), max_length=100, blank=True)
+    failure_message = models.CharField(_("failure reason"), max_length=500, blank=True)
+    is_moto = models.BooleanField(_("phone/mail order"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    succeeded_at = models.DateTimeField(_("paid"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["merchant", "status", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+        constraints = [
+            # A double-clicked "Pay" sends the same attempt key twice: only one attempt is made.
+            models.UniqueConstraint(fields=["link", "attempt_key"], name="payment_unique_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id or self.public_id} {self.status}"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_PAYMENT_STATUSES
+
+
+class PaymentEvent(models.Model):
+    """The timeline of a payment: what happened, when, and where it came from."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=50)
+    message = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StripeEvent(models.Model):
+    """A webhook event id seen once: replays are acknowledged and ignored."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.event_id

@@ -1,0 +1,232 @@
+"""The payment provider interface and its Stripe implementation.
+
+Small and explicit: every method returns a small dataclass, never a raw Stripe object, and every
+failure is a ProviderError that says whether trying again can help (`permanent`). Contracts:
+
+- `create_payment` moves no money: it creates the PaymentIntent unconfirmed, so that our record
+  of it can be committed before any money moves.
+- `confirm_payment` moves money (or asks for 3-D Secure).
+- `retrieve_payment` is the only source of truth for a payment's state; webhooks and browser
+  returns are only triggers to call it.
+
+Where localstripe (offline test mode) and Stripe differ, the difference stays here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, permanent: bool, code: str = "", decline_code: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+        self.decline_code = decline_code
+
+
+class CardDeclined(ProviderError):
+    """The card was refused: the customer can try another card."""
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    id: str
+    status: str  # Stripe's PaymentIntent status
+    amount: int
+    currency: str  # upper case ISO 4217
+    client_secret: str = ""
+    card_brand: str = ""
+    card_last4: str = ""
+    failure_code: str = ""
+    failure_message: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderSetup:
+    id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    id: str
+    type: str
+    object_id: str
+    object_type: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    secret_key: str
+    publishable_key: str
+    webhook_secret: str
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+class StripeProvider:
+    """Stripe through the official SDK; STRIPE_API_BASE points it at localstripe offline."""
+
+    def __init__(self, credentials: Credentials, api_base: str | None = None):
+        self.credentials = credentials
+        self.api_base = settings.STRIPE_API_BASE if api_base is None else api_base
+        base = {"api": self.api_base} if self.api_base else None
+        self.client = stripe.StripeClient(
+            credentials.secret_key, base_addresses=base, max_network_retries=0
+        )
+
+    @property
+    def is_offline(self) -> bool:
+        """True against localstripe: the browser collects cards through a SetupIntent there."""
+        return bool(self.api_base)
+
+    # -- errors ----------------------------------------------------------------------------
+    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except stripe.CardError as error:
+            raise CardDeclined(
+                error.user_message or str(error),
+                permanent=True,
+                code=error.code or "card_declined",
+                decline_code=getattr(error, "decline_code", "") or "",
+            ) from error
+        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+            raise ProviderError(str(error), permanent=False, code="unreachable") from error
+        except stripe.StripeError as error:
+            status = getattr(error, "http_status", None) or 0
+            raise ProviderError(
+                str(getattr(error, "user_message", None) or error),
+                permanent=400 <= status < 500,
+                code=getattr(error, "code", "") or "provider_error",
+            ) from error
+
+    def _payment(self, pi: Any) -> ProviderPayment:
+        data = _as_dict(pi)
+        charge = data.get("latest_charge")
+        if isinstance(charge, str):  # real Stripe returns an id unless expanded
+            charge = None
+        card = ((charge or {}).get("payment_method_details") or {}).get("card") or {}
+        if not card:
+            card = (_as_dict(data.get("payment_method")) if isinstance(data.get("payment_method"), dict) else {}).get("card") or {}
+        error = data.get("last_payment_error") or {}
+        return ProviderPayment(
+            id=data["id"],
+            status=data["status"],
+            amount=int(data["amount"]),
+            currency=str(data["currency"]).upper(),
+            client_secret=data.get("client_secret") or "",
+            card_brand=card.get("brand") or "",
+            card_last4=card.get("last4") or "",
+            failure_code=error.get("decline_code") or error.get("code") or "",
+            failure_message=error.get("message") or "",
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+    # -- the interface ------------------------------------------------------------------------
+    def verify_credentials(self) -> None:
+        """One cheap authenticated call: raises ProviderError if the keys do not work."""
+        self._call(self.client.v1.payment_intents.list, {"limit": 1})
+
+    def create_setup(self) -> ProviderSetup:
+        seti = self._call(self.client.v1.setup_intents.create, {"payment_method_types": ["card"]})
+        return ProviderSetup(id=seti.id, client_secret=seti.client_secret)
+
+    def create_payment(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        payment_method: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        moto: bool = False,
+    ) -> ProviderPayment:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "payment_method": payment_method,
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+        if moto:
+            params["payment_method_options"] = {"card": {"moto": True}}
+        pi = self._call(
+            self.client.v1.payment_intents.create, params, {"idempotency_key": idempotency_key}
+        )
+        return self._payment(pi)
+
+    def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        try:
+            pi = self._call(
+                self.client.v1.payment_intents.confirm, payment_id, {}, {"idempotency_key": idempotency_key}
+            )
+        except CardDeclined:
+            # The decline is on the PaymentIntent too; the caller reads it from there.
+            return self.retrieve_payment(payment_id)
+        return self._payment(pi)
+
+    def retrieve_payment(self, payment_id: str) -> ProviderPayment:
+        pi = self._call(
+            self.client.v1.payment_intents.retrieve, payment_id, {"expand": ["latest_charge"]}
+        )
+        return self._payment(pi)
+
+    def cancel_payment(self, payment_id: str) -> ProviderPayment:
+        return self._payment(self._call(self.client.v1.payment_intents.cancel, payment_id))
+
+    def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
+        """Verify the signature over the raw body; raises ValueError on anything untrustworthy."""
+        if not self.credentials.webhook_secret:
+            raise ValueError("no webhook secret configured")
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, self.credentials.webhook_secret)
+        except (stripe.SignatureVerificationError, ValueError) as error:
+            raise ValueError(str(error)) from error
+        data = _as_dict(event)
+        obj = (data.get("data") or {}).get("object") or {}
+        if not data.get("id") or not data.get("type"):
+            raise ValueError("event without id or type")
+        return WebhookEvent(
+            id=data["id"], type=data["type"], object_id=obj.get("id", ""), object_type=obj.get("object", "")
+        )
+
+
+def platform_credentials() -> Credentials:
+    return Credentials(
+        secret_key=settings.STRIPE_SECRET_KEY,
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+        webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
+    )
+
+
+def credentials_for(merchant: Any) -> Credentials:
+    """The shop's own Stripe account if connected, else the platform's keys."""
+    account = getattr(merchant, "payment_account", None) if merchant is not None else None
+    try:
+        if account is not None:
+            return Credentials(account.secret_key, account.publishable_key, account.webhook_secret)
+    except ValueError:
+        logger.exception("payment account of merchant %s cannot be decrypted", merchant.pk)
+        raise
+    return platform_credentials()
+
+
+def provider_for(merchant: Any) -> StripeProvider:
+    return StripeProvider(credentials_for(merchant))

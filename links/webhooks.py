@@ -1,0 +1,71 @@
+"""Stripe webhooks: an untrusted trigger.
+
+The signature is checked on the raw body; the event id is stored once, in the same transaction
+as its effect, so a failure leaves it unstored and Stripe's retry does the work; the PaymentIntent
+is fetched again from Stripe rather than read from the payload. Database trouble answers 503 so
+Stripe retries.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from merchants.models import Merchant
+
+from .models import Payment, StripeEvent
+from .provider import ProviderError, provider_for
+from .services import payment_apply
+
+logger = logging.getLogger(__name__)
+
+PAYMENT_INTENT_EVENTS = {
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+}
+
+
+@csrf_exempt
+@transaction.non_atomic_requests
+@require_POST
+def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
+    merchant = None
+    if shop_id is not None:
+        merchant = Merchant.objects.select_related("payment_account").filter(public_id=shop_id).first()
+        if merchant is None or not hasattr(merchant, "payment_account"):
+            raise Http404
+    provider = provider_for(merchant)
+    try:
+        event = provider.parse_webhook(request.body, request.headers.get("Stripe-Signature", ""))
+    except ValueError as error:
+        logger.info("webhook refused: %s", error)
+        return JsonResponse({"error": "invalid signature or payload"}, status=400)
+
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    StripeEvent.objects.create(event_id=event.id, type=event.type, merchant=merchant)
+            except IntegrityError:
+                return JsonResponse({"status": "duplicate"})
+            if event.type in PAYMENT_INTENT_EVENTS and event.object_type == "payment_intent":
+                payment = Payment.objects.filter(provider_id=event.object_id).first()
+                if payment is None:
+                    logger.info("webhook %s for unknown PaymentIntent %s", event.id, event.object_id)
+                else:
+                    current = provider.retrieve_payment(event.object_id)
+                    payment_apply(payment_id=payment.pk, provider_payment=current, source="webhook")
+    except ProviderError as error:
+        logger.warning("webhook %s: provider unavailable: %s", event.id, error)
+        return JsonResponse({"error": "provider unavailable, retry"}, status=503)
+    except DatabaseError:
+        logger.exception("webhook %s: database error", event.id)
+        return JsonResponse({"error": "temporary failure, retry"}, status=503)
+    return JsonResponse({"status": "ok"})

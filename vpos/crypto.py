@@ -1,0 +1,37 @@
+"""Secrets at rest (Stripe keys, webhook secrets): Fernet, with key rotation.
+
+FIELD_ENCRYPTION_KEY holds one or more comma-separated keys; the first encrypts, all decrypt, so a
+new key can be put in front and old values re-encrypted with `manage.py rotate_secrets`. Without it,
+a key is derived from SECRET_KEY (development and tests).
+"""
+
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+def _fernet() -> MultiFernet:
+    configured = [k.strip() for k in (settings.FIELD_ENCRYPTION_KEY or "").split(",") if k.strip()]
+    if not configured:
+        digest = hashlib.sha256(("vpos-field-encryption:" + settings.SECRET_KEY).encode()).digest()
+        configured = [base64.urlsafe_b64encode(digest).decode()]
+    return MultiFernet([Fernet(key.encode()) for key in configured])
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode() if value else ""
+
+
+def decrypt(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as error:
+        raise ValueError("cannot decrypt: FIELD_ENCRYPTION_KEY does not match") from error
+
+
+def rotate(token: str) -> str:
+    return _fernet().rotate(token.encode()).decode() if token else ""

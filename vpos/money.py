@@ -1,0 +1,83 @@
+"""Money: integer minor units plus an ISO 4217 currency, formatted and parsed by locale."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency
+from django.utils import translation
+
+# Currencies whose smallest unit is the unit itself (Stripe's zero-decimal list, the ones we offer).
+ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK"}
+# Stripe's minimum charge per currency, in minor units.
+MINIMUM_AMOUNT = {"EUR": 50, "USD": 50, "GBP": 30, "CHF": 50, "JPY": 50}
+MAXIMUM_AMOUNT = 99_999_999  # 999.999,99 in two-decimal currencies
+
+_LOCALES = {"it": "it_IT", "en": "en_IE"}
+
+
+class AmountError(ValueError):
+    """The text is not an amount in this currency."""
+
+
+def exponent(currency: str) -> int:
+    return 0 if currency.upper() in ZERO_DECIMAL else 2
+
+
+def to_decimal(amount: int, currency: str) -> Decimal:
+    return Decimal(amount).scaleb(-exponent(currency))
+
+
+def babel_locale(language: str | None = None) -> str:
+    language = (language or translation.get_language() or "it").split("-")[0]
+    return _LOCALES.get(language, "en_IE")
+
+
+def format_money(amount: int, currency: str, language: str | None = None) -> str:
+    """`1999, "EUR"` -> "19,99 €" in Italian, "€19.99" in English."""
+    return format_currency(to_decimal(amount, currency), currency.upper(), locale=babel_locale(language))
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Parse what a person types ("19,99", "19.99", "1.234,50", "1,234.50", "€ 20") to minor units.
+
+    A lone separator followed by three digits is a thousands separator ("1.000" is one thousand);
+    followed by one or two digits it is the decimal separator. Raises AmountError otherwise.
+    """
+    cleaned = re.sub(r"[\s\u00a0\u202f€$£¥']|EUR|USD|GBP|CHF|JPY", "", text.strip(), flags=re.I)
+    if not re.fullmatch(r"\d[\d.,]*", cleaned or "") or cleaned.endswith((".", ",")):
+        raise AmountError("not a number")
+    separators = [c for c in cleaned if c in ".,"]
+    if not separators:
+        whole, fraction = cleaned, ""
+    elif len(set(separators)) == 2:
+        decimal_sep = cleaned[max(cleaned.rfind("."), cleaned.rfind(","))]
+        group_sep = "," if decimal_sep == "." else "."
+        if separators.count(decimal_sep) > 1 or cleaned.rfind(group_sep) > cleaned.rfind(decimal_sep):
+            raise AmountError("mixed separators")
+        whole, fraction = cleaned.split(decimal_sep)
+        _check_groups(whole, group_sep)
+        whole = whole.replace(group_sep, "")
+    else:
+        sep = separators[0]
+        head, _, tail = cleaned.rpartition(sep)
+        if len(separators) == 1 and len(tail) != 3:
+            whole, fraction = head, tail
+        else:
+            _check_groups(cleaned, sep)
+            whole, fraction = cleaned.replace(sep, ""), ""
+    digits = exponent(currency)
+    if len(fraction) > digits:
+        raise AmountError("too many decimals")
+    try:
+        value = Decimal(f"{whole}.{fraction or '0'}")
+    except InvalidOperation as error:
+        raise AmountError("not a number") from error
+    return int(value.scaleb(digits))
+
+
+def _check_groups(number: str, sep: str) -> None:
+    groups = number.split(sep)
+    if not (1 <= len(groups[0]) <= 3) or any(len(g) != 3 for g in groups[1:]):
+        raise AmountError("misplaced thousands separator")
