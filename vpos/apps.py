@@ -15,5 +15,5 @@ class VposConfig(AppConfig):
         if settings.CELERY_BROKER_URL.startswith("filesystem"):
             from pathlib import Path
 
-            for key in ("data_folder_in", "processed_folder"):
+            for key in ("data_folder_in", "processed_folder", "control_folder"):
                 Path(options[key]).mkdir(parents=True, exist_ok=True)
