@@ -119,3 +119,12 @@ class CheckoutAttemptForm(forms.Form):
     attempt_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$")
     email = forms.EmailField(required=False)
     name = forms.CharField(required=False, max_length=200)
+
+
+class LinkEmailForm(forms.Form):
+    to = forms.EmailField(label=_("Customer email"))
+    message = forms.CharField(
+        label=_("Personal message"), required=False, max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Optional. Shown above the pay button."),
+    )
+    language = forms.ChoiceField(label=_("Email language"), choices=LANGUAGE_CHOICES)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -83,6 +84,11 @@ class PaymentLink(models.Model):
     @property
     def amount_display(self) -> str:
         return format_money(self.amount, self.currency)
+
+    @property
+    def public_url(self) -> str:
+        """The customer's URL: absolute, the same in emails, QR codes and share buttons."""
+        return settings.SITE_URL + reverse("links:checkout", args=[self.token])
 
     def is_past_expiry(self, at: datetime | None = None) -> bool:
         return self.expires_at is not None and (at or timezone.now()) >= self.expires_at

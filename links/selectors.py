@@ -4,6 +4,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from merchants.models import Merchant
+from vpos.models import OutboxEmail
 
 from .models import LinkStatus, Payment, PaymentLink
 
@@ -33,3 +34,10 @@ def link_payments(link: PaymentLink) -> QuerySet[Payment]:
 
 def link_for_checkout(token: str) -> PaymentLink | None:
     return PaymentLink.objects.select_related("merchant").filter(token=token).first()
+
+
+def link_emails(link: PaymentLink) -> QuerySet[OutboxEmail]:
+    """Every email sent about this link (the link itself, confirmations), newest first."""
+    return OutboxEmail.objects.filter(merchant_id=link.merchant_id, ref=f"link:{link.pk}").only(
+        "id", "kind", "to_email", "status", "last_error", "created_at", "sent_at", "attempts"
+    )

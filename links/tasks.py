@@ -1,8 +1,9 @@
 import logging
 
 from celery import shared_task
+from django.db import transaction
 
-from . import services
+from . import notifications, services
 from .models import Payment
 
 logger = logging.getLogger(__name__)
@@ -10,11 +11,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def payment_followups(payment_id: int) -> None:
-    """After a payment succeeded: receipt, confirmation emails, outbound webhooks."""
-    payment = Payment.objects.filter(pk=payment_id).first()
+    """After a payment succeeded: confirmation emails (each deduplicated, so retries are safe)."""
+    payment = Payment.objects.select_related("link", "merchant").filter(pk=payment_id).first()
     if payment is None:
         return
-    logger.info("payment %s succeeded: follow-ups", payment_id)
+    with transaction.atomic():
+        notifications.payment_send_confirmations(payment=payment)
 
 
 @shared_task(acks_late=True)

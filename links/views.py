@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -16,13 +14,10 @@ from merchants.access import shop_view
 from merchants.models import Membership
 from vpos.money import exponent, to_decimal
 
-from . import selectors, services
-from .forms import LinkFilterForm, LinkForm
+from . import notifications, selectors, services
+from .forms import LinkEmailForm, LinkFilterForm, LinkForm
 from .models import PaymentLink
-
-
-def link_public_url(link: PaymentLink) -> str:
-    return settings.SITE_URL + reverse("links:checkout", args=[link.token])
+from .qr import qr_png, qr_svg
 
 
 @shop_view()
@@ -75,20 +70,79 @@ def link_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, "links/link_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
+def _shop_link(membership: Membership, link_id: int) -> PaymentLink:
+    return get_object_or_404(PaymentLink.objects.select_related("merchant"), pk=link_id, merchant=membership.merchant)
+
+
 @shop_view()
 def link_detail(request: HttpRequest, membership: Membership, link_id: int) -> HttpResponse:
-    link = get_object_or_404(PaymentLink, pk=link_id, merchant=membership.merchant)
-    payments = selectors.link_payments(link)[:50]
+    link = _shop_link(membership, link_id)
+    email_form = LinkEmailForm(
+        request.POST or None, initial={"to": link.customer_email, "language": link.language}
+    )
+    if request.method == "POST":
+        if not link.is_payable:
+            messages.error(request, _("This link can no longer be paid: there is nothing to send."))
+        elif email_form.is_valid():
+            notifications.link_send_email(
+                link=link,
+                to=email_form.cleaned_data["to"],
+                message=email_form.cleaned_data["message"],
+                language=email_form.cleaned_data["language"],
+                sent_by=request.user,
+            )
+            messages.success(
+                request, _("The link is on its way to %(email)s.") % {"email": email_form.cleaned_data["to"]}
+            )
+            return redirect("links:detail", shop_id=membership.merchant.public_id, link_id=link.pk)
+    context = {
+        "link": link,
+        "payments": selectors.link_payments(link)[:50],
+        "emails": selectors.link_emails(link)[:20],
+        "email_form": email_form,
+        "public_url": link.public_url,
+        "qr_svg": qr_svg(link.public_url, title=_("QR code of the payment link")),
+        "share_text": _("Pay %(amount)s to %(shop)s: %(url)s")
+        % {"amount": link.amount_display, "shop": link.merchant.name, "url": link.public_url},
+    }
+    return render(request, "links/link_detail.html", context, status=400 if email_form.errors else 200)
+
+
+def _immutable(response: HttpResponse, filename: str) -> HttpResponse:
+    """A link's QR code never changes: let browsers and proxies keep it."""
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@shop_view()
+def link_qr(request: HttpRequest, membership: Membership, link_id: int, fmt: str) -> HttpResponse:
+    link = _shop_link(membership, link_id)
+    etag = f'"qr-{link.token[:16]}-{fmt}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    elif fmt == "png":
+        response = HttpResponse(qr_png(link.public_url), content_type="image/png")
+    else:
+        response = HttpResponse(qr_svg(link.public_url), content_type="image/svg+xml")
+    response["ETag"] = etag
+    return _immutable(response, f"payment-link-{link.pk}.{fmt}")
+
+
+@shop_view()
+def link_card(request: HttpRequest, membership: Membership, link_id: int) -> HttpResponse:
+    """A printable counter card: logo, amount, description, QR code and URL (A6, print CSS)."""
+    link = _shop_link(membership, link_id)
     return render(
         request,
-        "links/link_detail.html",
-        {"link": link, "payments": payments, "public_url": link_public_url(link)},
+        "links/link_card.html",
+        {"link": link, "qr_svg": qr_svg(link.public_url, title=_("QR code of the payment link"))},
     )
 
 
 @shop_view()
 def link_deactivate(request: HttpRequest, membership: Membership, link_id: int) -> HttpResponse:
-    link = get_object_or_404(PaymentLink, pk=link_id, merchant=membership.merchant)
+    link = _shop_link(membership, link_id)
     if request.method == "POST":
         try:
             services.link_deactivate(link=link)

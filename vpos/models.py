@@ -4,6 +4,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+KIND_LABELS = {
+    "link": _("Payment link"),
+    "payment_confirmation": _("Payment confirmation"),
+    "payment_notification": _("Payment notification"),
+    "invitation": _("Invitation"),
+    "email_confirmation": _("Email confirmation"),
+    "password_reset_key": _("Password reset"),
+}
+
+
 class OutboxEmail(models.Model):
     """One email the product sends. A Celery task sends it once, retrying transient failures."""
 
@@ -53,3 +63,6 @@ class OutboxEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to_email} ({self.status})"
+
+    def get_kind_display(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize()))

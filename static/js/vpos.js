@@ -106,4 +106,29 @@
       else el.form.submit();
     }
   });
+
+  // -- native share sheet and print -------------------------------------------
+  // <button data-share-text="..." data-share-url="..." hidden> shows itself where the browser
+  // can share (phones); <button data-print> prints the page.
+  document.querySelectorAll("[data-share-text]").forEach(function (button) {
+    if (typeof navigator.share === "function") button.hidden = false;
+  });
+  document.addEventListener("click", function (event) {
+    var share = event.target.closest("[data-share-text]");
+    if (share && typeof navigator.share === "function") {
+      event.preventDefault();
+      navigator
+        .share({
+          title: share.getAttribute("data-share-title") || document.title,
+          text: share.getAttribute("data-share-text"),
+          url: share.getAttribute("data-share-url") || undefined,
+        })
+        .catch(function () {});
+      return;
+    }
+    if (event.target.closest("[data-print]")) {
+      event.preventDefault();
+      window.print();
+    }
+  });
 })();

@@ -1,0 +1,80 @@
+"""Emails about links and payments. All go through the outbox; none is sent from a request."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from merchants.models import Membership, Role, User
+from vpos.models import OutboxEmail
+from vpos.outbox import outbox_enqueue
+
+from .models import Payment, PaymentLink, PaymentStatus
+
+
+def link_ref(link: PaymentLink) -> str:
+    return f"link:{link.pk}"
+
+
+def link_send_email(
+    *, link: PaymentLink, to: str, message: str = "", language: str = "", sent_by: User | None = None
+) -> OutboxEmail:
+    """Queue the payment link for a customer. Each call is a new email: resending is allowed."""
+    language = language or link.language
+    merchant = link.merchant
+    return outbox_enqueue(
+        kind="link",
+        to=to,
+        template="link",
+        context={"link": link, "personal_message": message.strip(), "pay_url": link.public_url},
+        language=language,
+        merchant=merchant,
+        ref=link_ref(link),
+        reply_to=merchant.contact_email,
+    )
+
+
+def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
+    """After a successful payment: the customer's confirmation and the shop's notification.
+
+    Dedupe keys make this safe to run for every webhook, browser return and task retry: each email
+    is stored, and so sent, once.
+    """
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return []
+    link, merchant = payment.link, payment.merchant
+    sent = []
+    context = {"payment": payment, "link": link}
+    if payment.customer_email:
+        sent.append(
+            outbox_enqueue(
+                kind="payment_confirmation",
+                to=payment.customer_email,
+                template="payment_confirmation",
+                context=context,
+                language=link.language,
+                merchant=merchant,
+                ref=link_ref(link),
+                reply_to=merchant.contact_email,
+                dedupe_key=f"payment-confirmation:{payment.pk}",
+            )
+        )
+    recipients = (
+        Membership.objects.filter(merchant=merchant)
+        .filter(Q(role=Role.OWNER) | Q(notify_payments=True))
+        .select_related("user")
+    )
+    for member in recipients:
+        sent.append(
+            outbox_enqueue(
+                kind="payment_notification",
+                to=member.user.email,
+                template="payment_notification",
+                context=context,
+                language=merchant.default_language,
+                merchant=merchant,
+                ref=link_ref(link),
+                dedupe_key=f"payment-notification:{payment.pk}:{member.user_id}",
+            )
+        )
+    return sent
+
