@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
@@ -79,18 +79,24 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, invited_by: 
             merchant=merchant, email__iexact=email, accepted_at__isnull=True,
             revoked_at__isnull=True, expires_at__lte=timezone.now(),
         ).update(revoked_at=timezone.now())
-        if Invitation.objects.pending().filter(merchant=merchant, email__iexact=email).exists():
-            raise ValidationError(
-                _("%(email)s has already been invited. Revoke that invitation to send a new one.")
-                % {"email": email}
-            )
-        invitation = Invitation.objects.create(
-            merchant=merchant,
-            email=email,
-            role=role,
-            invited_by=invited_by,
-            expires_at=timezone.now() + INVITATION_VALID_FOR,
+        already_invited = ValidationError(
+            _("%(email)s has already been invited. Revoke that invitation to send a new one.")
+            % {"email": email}
         )
+        if Invitation.objects.pending().filter(merchant=merchant, email__iexact=email).exists():
+            raise already_invited
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    merchant=merchant,
+                    email=email,
+                    role=role,
+                    invited_by=invited_by,
+                    expires_at=timezone.now() + INVITATION_VALID_FOR,
+                )
+        except IntegrityError:
+            # A concurrent request (a double-clicked "Send") created it first.
+            raise already_invited from None
         outbox_enqueue(
             kind="invitation",
             to=email,
@@ -185,19 +191,28 @@ def payment_account_connect(
     account = PaymentAccount.objects.filter(merchant=merchant).first()
     secret_key = secret_key.strip() or (account.secret_key if account else "")
     webhook_secret = webhook_secret.strip() or (account.webhook_secret if account else "")
+    publishable_key = publishable_key.strip()
     if not secret_key:
         raise ValidationError(_("Enter the secret key."))
+    # Checked here too: with the stored secret kept, the form never sees both keys.
+    if ("_live_" in secret_key) != ("_live_" in publishable_key):
+        raise ValidationError(_("Both keys must be test keys or both live keys."))
     try:
         StripeProvider(Credentials(secret_key, publishable_key, webhook_secret)).verify_credentials()
     except ProviderError as error:
+        if not error.permanent:
+            raise ValidationError(
+                _("Stripe could not be reached to check these keys. Nothing was saved: try again in a few minutes.")
+            ) from error
         raise ValidationError(
             _("Stripe refused these keys: %(reason)s") % {"reason": error.message}
         ) from error
     account = account or PaymentAccount(merchant=merchant)
-    account.publishable_key = publishable_key.strip()
+    account.publishable_key = publishable_key
     account.secret_key_encrypted = encrypt(secret_key)
     account.webhook_secret_encrypted = encrypt(webhook_secret)
-    account.secret_key_hint = secret_key[:8] + "…" + secret_key[-4:]
+    # The column holds 12 characters: "sk_test…abcd".
+    account.secret_key_hint = secret_key[:7] + "…" + secret_key[-4:]
     account.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
     account.moto_enabled = moto_enabled
     account.verified_at = timezone.now()

@@ -138,6 +138,9 @@ def _build_message(email: OutboxEmail) -> EmailMultiAlternatives:
 
 def _is_permanent(error: Exception) -> bool:
     """5xx answers about the recipient or the message are final; the rest may pass later."""
+    if isinstance(error, ValueError):
+        # Django could not build the message (malformed address or header): retrying won't help.
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _msg in error.recipients.values())
     if isinstance(error, smtplib.SMTPResponseException):
@@ -165,7 +168,7 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
         try:
             with get_connection() as connection:
                 connection.send_messages([_build_message(email)])
-        except (smtplib.SMTPException, OSError) as error:
+        except (smtplib.SMTPException, OSError, ValueError) as error:
             email.last_error = f"{type(error).__name__}: {error}"[:2000]
             if _is_permanent(error) or email.attempts >= MAX_ATTEMPTS:
                 email.status = OutboxEmail.Status.FAILED

@@ -11,7 +11,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default="/tmp/vpos-test-media")  # noqa: S108
-# Unit tests run tasks in-process; tests/test_celery_worker.py runs a real worker on the broker.
+# Unit tests run tasks in-process; tests/vpos/test_celery_worker.py runs a real worker on the broker.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 ACCOUNT_RATE_LIMITS_ENABLED = True

@@ -1,0 +1,46 @@
+"""`manage.py seed_demo`: a demo shop whose printed logins work, however often it runs."""
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from merchants.models import Membership, Merchant, Role, User
+
+
+def seed_demo() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent():
+    seed_demo()
+    seed_demo()
+
+    merchant = Merchant.objects.get()
+    assert User.objects.count() == 2
+    assert sorted(Membership.objects.filter(merchant=merchant).values_list("role", flat=True)) == [
+        Role.OWNER,
+        Role.STAFF,
+    ]
+
+
+@pytest.mark.django_db
+def test_demo_owner_logs_in_with_the_printed_password(client):
+    seed_demo()
+    output = seed_demo()
+    email, password = re.search(r"login: (\S+@\S+) / (\S+)", output).groups()
+
+    response = client.post(
+        reverse("account_login"), {"login": email, "password": password}, follow=True
+    )
+
+    merchant = Merchant.objects.get()
+    assert response.redirect_chain[-1][0] == reverse(
+        "merchants:dashboard", args=[merchant.public_id]
+    )
+    assert response.context["membership"].role == Role.OWNER
