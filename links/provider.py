@@ -14,6 +14,7 @@ Where localstripe (offline test mode) and Stripe differ, the difference stays he
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,11 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     if isinstance(obj, dict):
         return obj
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+# The card's brand and last 4 digits: on the charge for Stripe, only on the payment method for
+# localstripe (its charges have no payment_method_details). Both are ids unless expanded.
+_EXPAND = ["latest_charge", "payment_method"]
 
 
 class StripeProvider:
@@ -175,7 +181,10 @@ class StripeProvider:
     def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
         try:
             pi = self._call(
-                self.client.v1.payment_intents.confirm, payment_id, {}, {"idempotency_key": idempotency_key}
+                self.client.v1.payment_intents.confirm,
+                payment_id,
+                {"expand": _EXPAND},
+                {"idempotency_key": idempotency_key},
             )
         except CardDeclined:
             # The decline is on the PaymentIntent too; the caller reads it from there.
@@ -184,7 +193,7 @@ class StripeProvider:
 
     def retrieve_payment(self, payment_id: str) -> ProviderPayment:
         pi = self._call(
-            self.client.v1.payment_intents.retrieve, payment_id, {"expand": ["latest_charge"]}
+            self.client.v1.payment_intents.retrieve, payment_id, {"expand": _EXPAND}
         )
         return self._payment(pi)
 
@@ -192,20 +201,34 @@ class StripeProvider:
         return self._payment(self._call(self.client.v1.payment_intents.cancel, payment_id))
 
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
-        """Verify the signature over the raw body; raises ValueError on anything untrustworthy."""
+        """Verify the signature over the raw body; raises ValueError on anything untrustworthy.
+
+        A correctly signed body of an unexpected shape is refused too (ValueError), never a 500.
+        """
         if not self.credentials.webhook_secret:
             raise ValueError("no webhook secret configured")
         try:
-            event = stripe.Webhook.construct_event(payload, signature, self.credentials.webhook_secret)
+            stripe.WebhookSignature.verify_header(
+                payload, signature, self.credentials.webhook_secret, stripe.Webhook.DEFAULT_TOLERANCE
+            )
+            data = json.loads(payload)
         except (stripe.SignatureVerificationError, ValueError) as error:
             raise ValueError(str(error)) from error
-        data = _as_dict(event)
-        obj = (data.get("data") or {}).get("object") or {}
-        if not data.get("id") or not data.get("type"):
-            raise ValueError("event without id or type")
-        return WebhookEvent(
-            id=data["id"], type=data["type"], object_id=obj.get("id", ""), object_type=obj.get("object", "")
-        )
+        if not isinstance(data, dict):
+            raise ValueError("event is not an object")
+        event_id, event_type = data.get("id"), data.get("type")
+        if not (isinstance(event_id, str) and 0 < len(event_id) <= 255):
+            raise ValueError("event without a usable id")
+        if not (isinstance(event_type, str) and 0 < len(event_type) <= 100):
+            raise ValueError("event without a usable type")
+        body = data.get("data")
+        obj = body.get("object") if isinstance(body, dict) else None
+        if not isinstance(obj, dict):
+            obj = {}
+        object_id, object_type = obj.get("id", ""), obj.get("object", "")
+        if not isinstance(object_id, str) or not isinstance(object_type, str):
+            raise ValueError("event object without a usable id")
+        return WebhookEvent(id=event_id, type=event_type, object_id=object_id, object_type=object_type)
 
 
 def platform_credentials() -> Credentials:

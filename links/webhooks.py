@@ -56,7 +56,11 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
             except IntegrityError:
                 return JsonResponse({"status": "duplicate"})
             if event.type in PAYMENT_INTENT_EVENTS and event.object_type == "payment_intent":
-                payment = Payment.objects.filter(provider_id=event.object_id).first()
+                payments = Payment.objects.filter(provider_id=event.object_id)
+                if merchant is not None:
+                    # A shop signs its own events: they may only touch that shop's payments.
+                    payments = payments.filter(merchant=merchant)
+                payment = payments.first()
                 if payment is None:
                     logger.info("webhook %s for unknown PaymentIntent %s", event.id, event.object_id)
                 else:

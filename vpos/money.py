@@ -81,3 +81,6 @@ def _check_groups(number: str, sep: str) -> None:
     groups = number.split(sep)
     if not (1 <= len(groups[0]) <= 3) or any(len(g) != 3 for g in groups[1:]):
         raise AmountError("misplaced thousands separator")
+    # "0.500" or "0,001" is a mistyped decimal, never five hundred or one: no group follows a 0.
+    if len(groups) > 1 and groups[0].startswith("0"):
+        raise AmountError("misplaced thousands separator")
