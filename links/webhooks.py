@@ -60,6 +60,9 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
                 if merchant is not None:
                     # A shop signs its own events: they may only touch that shop's payments.
                     payments = payments.filter(merchant=merchant)
+                else:
+                    # The platform's events concern only shops paid through the platform account.
+                    payments = payments.filter(merchant__payment_account__isnull=True)
                 payment = payments.first()
                 if payment is None:
                     logger.info("webhook %s for unknown PaymentIntent %s", event.id, event.object_id)
@@ -67,6 +70,10 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
                     current = provider.retrieve_payment(event.object_id)
                     payment_apply(payment_id=payment.pk, provider_payment=current, source="webhook")
     except ProviderError as error:
+        if error.permanent:
+            # Retrying cannot help (e.g. the PaymentIntent is unknown to this account).
+            logger.warning("webhook %s: provider refused the lookup: %s", event.id, error)
+            return JsonResponse({"status": "ignored"})
         logger.warning("webhook %s: provider unavailable: %s", event.id, error)
         return JsonResponse({"error": "provider unavailable, retry"}, status=503)
     except DatabaseError:

@@ -61,3 +61,25 @@ def test_a_value_encrypted_with_an_unknown_key_is_refused_clearly(settings):
         crypto.decrypt(token)
     with pytest.raises(ValueError, match="FIELD_ENCRYPTION_KEY"):
         crypto.decrypt("not-a-fernet-token")
+
+
+def test_rotate_secrets_command_reencrypts_with_the_new_key(db, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from merchants.models import PaymentAccount
+    from tests.factories import MerchantFactory
+    from vpos.crypto import encrypt
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = old
+    account = PaymentAccount.objects.create(
+        merchant=MerchantFactory(), publishable_key="pk_test_x",
+        secret_key_encrypted=encrypt("sk_test_secret"), webhook_secret_encrypted=encrypt("whsec_x"),
+    )
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+    call_command("rotate_secrets", stdout=io.StringIO())
+    settings.FIELD_ENCRYPTION_KEY = new  # the old key is gone: values still decrypt
+    account.refresh_from_db()
+    assert account.secret_key == "sk_test_secret"
+    assert account.webhook_secret == "whsec_x"

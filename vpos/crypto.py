@@ -34,4 +34,10 @@ def decrypt(token: str) -> str:
 
 
 def rotate(token: str) -> str:
-    return _fernet().rotate(token.encode()).decode() if token else ""
+    """Re-encrypt with the first key (after a new key was put in front of FIELD_ENCRYPTION_KEY)."""
+    if not token:
+        return ""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken as error:
+        raise ValueError("cannot decrypt: FIELD_ENCRYPTION_KEY does not match") from error
