@@ -30,7 +30,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(call req_hash,requirements.txt requireme
 APT := $(shell if [ "$$(id -u)" = 0 ]; then echo apt-get; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then echo "sudo -n apt-get"; fi)
 
 .PHONY: help run test lint fmt messages compilemessages clean distclean venv venv-test \
-        system-test-deps check-redis
+        system-test-deps system-run-deps check-redis
 
 help:
 	@echo "make run              migrate, seed demo data, start web + worker + beat + localstripe"
@@ -83,7 +83,7 @@ check-redis:
 	@url="$$($(PYTHON_BOOT) -c "$$REDIS_PROBE" "$(REDIS_PROBE_URL)")"; \
 	if [ -n "$$url" ]; then echo "Redis answers at $$url"; else echo "no Redis at $(REDIS_PROBE_URL)"; fi
 
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) system-run-deps
 	@mkdir -p var
 	@if [ -z "$${REDIS_URL:-}" ]; then \
 	    REDIS_URL="$$($(PYTHON_BOOT) -c "$$REDIS_PROBE" "$(REDIS_PROBE_URL)")"; \
@@ -111,10 +111,26 @@ run: $(RUN_STAMP)
 # --- test ------------------------------------------------------------------------------------
 
 # Debian packages the tests use: chromium (browser tests), gettext (compilemessages; optional).
+# WeasyPrint (receipt PDFs) needs Pango and a font, for `make run` and `make test` alike.
+PDF_DEPS_CHECK = ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core";
+
+system-run-deps:
+	@missing=""; $(PDF_DEPS_CHECK) \
+	if [ -n "$$missing" ] && [ -n "$(APT)" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing \
+	        || echo "WARNING: could not install$$missing: receipt PDFs will fail" >&2; \
+	elif [ -n "$$missing" ]; then \
+	    echo "WARNING: missing$$missing (install them for receipt PDFs)" >&2; \
+	fi
+
 system-test-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
 	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	$(PDF_DEPS_CHECK) \
 	if [ -n "$$missing" ]; then \
 	    if [ -n "$(APT)" ]; then \
 	        echo "installing Debian packages:$$missing"; \

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
 
-from vpos.settings.production import *  # noqa: E402, F403
+from vpos.settings.production import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"
 SECURE_SSL_REDIRECT = False

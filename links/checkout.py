@@ -7,6 +7,7 @@ with Stripe.js and posts only that token; the amount always comes from the link 
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 
 from django.conf import settings
@@ -41,6 +42,20 @@ def _link_or_404(token: str) -> PaymentLink:
 def _customer_language(request: HttpRequest, link: PaymentLink) -> str:
     chosen = request.GET.get("lang", "")
     return chosen if chosen in LANGUAGES else link.language
+
+
+def _in_page_language(view):
+    """JSON answers in the language of the page that asked: checkout.js posts with ?lang=."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        language = request.GET.get("lang", "")
+        if language not in LANGUAGES:
+            return view(request, *args, **kwargs)
+        with translation.override(language):
+            return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _browser_key(request: HttpRequest) -> str:
@@ -97,7 +112,7 @@ def _attempt_response(link: PaymentLink, result_payment: Payment, client_secret:
     elif payment.status == PaymentStatus.FAILED:
         body["message"] = decline_message(payment)
         body["attempt_key"] = secrets.token_urlsafe(24)
-    elif payment.status == PaymentStatus.PROCESSING:
+    elif payment.status in (PaymentStatus.PROCESSING, PaymentStatus.PENDING):
         body["redirect"] = reverse("links:result", args=[link.token, payment.public_id])
     return JsonResponse(body)
 
@@ -108,6 +123,7 @@ def decline_message(payment: Payment) -> str:
 
 
 @require_POST
+@_in_page_language
 def setup(request: HttpRequest, token: str) -> JsonResponse:
     """Offline test mode only: a SetupIntent lets localstripe's Stripe.js tokenize the card."""
     link = _link_or_404(token)
@@ -126,6 +142,7 @@ def setup(request: HttpRequest, token: str) -> JsonResponse:
 
 @transaction.non_atomic_requests
 @require_POST
+@_in_page_language
 def attempt(request: HttpRequest, token: str) -> JsonResponse:
     link = _link_or_404(token)
     form = CheckoutAttemptForm(request.POST)
@@ -147,11 +164,18 @@ def attempt(request: HttpRequest, token: str) -> JsonResponse:
         if error.code in ("provider_unreachable", "unreachable", "confirm_unknown"):
             status = 503
         return _json_error(error.message, error.code, status)
+    except ProviderError:  # settling an earlier attempt first failed: nothing new was charged
+        return _json_error(
+            _("The payment service could not be reached. Nothing was charged: please try again."),
+            "provider_unreachable",
+            503,
+        )
     return _attempt_response(link, result.payment, result.client_secret)
 
 
 @transaction.non_atomic_requests
 @require_POST
+@_in_page_language
 def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonResponse:
     """After 3-D Secure in the browser: the server asks Stripe what happened."""
     link = _link_or_404(token)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant
 from vpos.money import AmountError, parse_amount
 
-from .models import LinkKind, LinkStatus
+from .models import VAT_RATE_CHOICES, LinkKind, LinkStatus
 from .services import validate_amount
 
 EXPIRY_CHOICES = [
@@ -45,6 +45,12 @@ class LinkForm(forms.Form):
         label=_("Maximum payments"), required=False, min_value=1, max_value=1_000_000,
         help_text=_("Reusable links only. Leave empty for no limit."),
     )
+    vat_rate = forms.TypedChoiceField(
+        label=_("VAT rate"), required=False, coerce=int, empty_value=None,
+        choices=[("", _("Not shown on the receipt")), *VAT_RATE_CHOICES],
+        help_text=_("The amount includes VAT at this rate."),
+    )
+    vat_exemption = forms.CharField(label=_("VAT exemption reason"), max_length=200, required=False)
     expiry = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, initial="7d")
     expires_on = forms.DateTimeField(
         label=_("Expiry date"), required=False,
@@ -86,6 +92,10 @@ class LinkForm(forms.Form):
                 data["expires_at"] = when
         if data.get("kind") == LinkKind.SINGLE:
             data["max_payments"] = None
+        if data.get("vat_rate") == 0 and not data.get("vat_exemption"):
+            self.add_error("vat_exemption", _("With 0% VAT the receipt must state the exemption reason."))
+        if data.get("vat_rate") not in (0, None) and data.get("vat_exemption"):
+            data["vat_exemption"] = ""
         return data
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -101,6 +111,8 @@ class LinkForm(forms.Form):
             "kind": data["kind"],
             "max_payments": data["max_payments"],
             "expires_at": data["expires_at"],
+            "vat_rate": data.get("vat_rate"),
+            "vat_exemption": data.get("vat_exemption", ""),
         }
 
 

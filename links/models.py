@@ -40,6 +40,9 @@ class LinkKind(models.TextChoices):
     REUSABLE = "reusable", _("Reusable")
 
 
+VAT_RATE_CHOICES = [(22, "22%"), (10, "10%"), (5, "5%"), (4, "4%"), (0, "0%")]
+
+
 class PaymentLink(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="links")
     token = models.CharField(max_length=64, unique=True, default=link_token, editable=False)
@@ -52,6 +55,14 @@ class PaymentLink(models.Model):
     customer_email = models.EmailField(_("customer email"), blank=True)
     language = models.CharField(_("customer language"), max_length=5, choices=LANGUAGE_CHOICES, default="it")
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    vat_rate = models.PositiveSmallIntegerField(
+        _("VAT rate"), choices=VAT_RATE_CHOICES, null=True, blank=True,
+        help_text=_("Shown on the receipt with the taxable amount and the VAT it includes."),
+    )
+    vat_exemption = models.CharField(
+        _("VAT exemption reason"), max_length=200, blank=True,
+        help_text=_("Required with 0%, e.g. 'Operazione esente art. 10 DPR 633/72'."),
+    )
     max_payments = models.PositiveIntegerField(_("maximum payments"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=12, choices=LinkStatus.choices, default=LinkStatus.ACTIVE

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import Q
 
 from merchants.models import Membership, Role, User
+from receipts.models import Receipt
+from receipts.services import receipt_public_url
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_enqueue
 
@@ -44,6 +46,13 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
     link, merchant = payment.link, payment.merchant
     sent = []
     context = {"payment": payment, "link": link}
+    receipt = Receipt.objects.filter(payment=payment).first()
+    attachments = []
+    if receipt is not None:
+        context["receipt"] = receipt
+        context["receipt_url"] = receipt_public_url(receipt)
+        if receipt.pdf:
+            attachments = [{"path": receipt.pdf.name, "filename": receipt.filename, "mimetype": "application/pdf"}]
     if payment.customer_email:
         sent.append(
             outbox_enqueue(
@@ -56,6 +65,7 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
                 ref=link_ref(link),
                 reply_to=merchant.contact_email,
                 dedupe_key=f"payment-confirmation:{payment.pk}",
+                attachments=attachments,
             )
         )
     recipients = (

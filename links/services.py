@@ -65,6 +65,8 @@ def link_create(
     language: str = "",
     expires_at: datetime | None = None,
     max_payments: int | None = None,
+    vat_rate: int | None = None,
+    vat_exemption: str = "",
 ) -> PaymentLink:
     validate_amount(amount, currency)
     if expires_at is not None and expires_at <= timezone.now():
@@ -84,6 +86,8 @@ def link_create(
         language=language or merchant.default_language,
         expires_at=expires_at,
         max_payments=max_payments,
+        vat_rate=vat_rate,
+        vat_exemption=vat_exemption.strip() if vat_rate == 0 else "",
     )
     link.full_clean()
     link.save()
@@ -207,7 +211,7 @@ def checkout_attempt(
         locked = PaymentLink.objects.select_for_update().select_related("merchant").get(pk=link.pk)
         existing = Payment.objects.filter(link=locked, attempt_key=attempt_key).first()
         if existing is not None:  # double submit: answer with the first attempt
-            return AttemptResult(existing)
+            return _repeated_attempt(existing)
         if not locked.is_payable:
             raise _closed_error(locked)
         if locked.kind == LinkKind.SINGLE:
@@ -269,6 +273,14 @@ def checkout_attempt(
         ) from error
     payment = payment_apply(payment_id=payment.pk, provider_payment=confirmed, source="checkout")
     return AttemptResult(payment, client_secret=confirmed.client_secret)
+
+
+def _repeated_attempt(payment: Payment) -> AttemptResult:
+    """The same answer again; a 3-D Secure challenge needs its client secret to be shown again."""
+    if payment.status == PaymentStatus.REQUIRES_ACTION and payment.provider_id:
+        current = provider_for(payment.merchant).retrieve_payment(payment.provider_id)
+        return AttemptResult(payment, client_secret=current.client_secret)
+    return AttemptResult(payment)
 
 
 def _fail_before_charge(payment: Payment, error: ProviderError) -> None:
@@ -357,6 +369,10 @@ def _payment_succeeded(link: PaymentLink, payment: Payment, paid: ProviderPaymen
     )
     if payment.flag:
         logger.warning("payment %s succeeded but flagged %s", payment.pk, payment.flag)
+    from receipts.services import receipt_issue
+
+    receipt = receipt_issue(payment=payment, at=now)
+    log_event(payment, "receipt_issued", receipt.number, source=source)
     from .tasks import payment_followups
 
     transaction.on_commit(lambda: payment_followups.delay(payment.pk))

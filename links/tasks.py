@@ -11,10 +11,18 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def payment_followups(payment_id: int) -> None:
-    """After a payment succeeded: confirmation emails (each deduplicated, so retries are safe)."""
-    payment = Payment.objects.select_related("link", "merchant").filter(pk=payment_id).first()
+    """After a payment succeeded: the receipt PDF, then the confirmation emails.
+
+    Each step is idempotent (a stored PDF is kept, emails are deduplicated), so retries are safe.
+    """
+    from receipts.services import receipt_ensure_pdf
+
+    payment = Payment.objects.select_related("link", "merchant", "receipt").filter(pk=payment_id).first()
     if payment is None:
         return
+    receipt = getattr(payment, "receipt", None)
+    if receipt is not None:
+        receipt_ensure_pdf(receipt_id=receipt.pk)
     with transaction.atomic():
         notifications.payment_send_confirmations(payment=payment)
 

@@ -50,6 +50,8 @@ def _duplicate_initial(membership: Membership, link_id: str | None) -> dict:
         "language": source.language,
         "kind": source.kind,
         "max_payments": source.max_payments,
+        "vat_rate": source.vat_rate,
+        "vat_exemption": source.vat_exemption,
     }
 
 

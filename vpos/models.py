@@ -3,7 +3,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
 KIND_LABELS = {
     "link": _("Payment link"),
     "payment_confirmation": _("Payment confirmation"),

@@ -111,7 +111,7 @@ def test_single_use_link_is_paid_by_its_first_successful_payment(
     assert link.status == LinkStatus.PAID
     assert link.payments_count == 1
     assert link.paid_at is not None
-    assert list(payment.events.values_list("kind", flat=True)) == ["succeeded"]
+    assert list(payment.events.values_list("kind", flat=True)) == ["succeeded", "receipt_issued"]
     followups.assert_called_once_with(payment.pk)
 
 

@@ -1,0 +1,101 @@
+"""Proof of payment: numbered receipts with a frozen snapshot and their PDF."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from links.models import Payment
+from merchants.models import Merchant
+from vpos.money import format_money
+
+
+class ReceiptSequence(models.Model):
+    """The last number issued per shop and year; its row lock makes numbering gapless."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "year"], name="receipt_sequence_unique_year"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}/{self.year}: {self.last_number}"
+
+
+class Receipt(models.Model):
+    """Issued inside the payment's finalization. What it says never changes afterwards."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="receipts")
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="receipt")
+    year = models.PositiveSmallIntegerField(_("year"))
+    sequence = models.PositiveIntegerField(_("sequence"))
+    number = models.CharField(_("number"), max_length=20)
+    issued_at = models.DateTimeField(_("issued"))
+    language = models.CharField(_("language"), max_length=5)
+    snapshot = models.JSONField(_("snapshot"))
+    amount = models.PositiveBigIntegerField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3)
+    customer_email = models.EmailField(_("customer email"), blank=True)
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
+    pdf = models.FileField(_("PDF"), upload_to="receipts/", blank=True, max_length=255)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    rendered_at = models.DateTimeField(_("rendered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "year", "sequence"], name="receipt_unique_number"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "-issued_at"]),
+            models.Index(fields=["merchant", "number"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency, self.language)
+
+    @property
+    def filename(self) -> str:
+        return f"receipt-{self.number}.pdf"
+
+
+class ReceiptExport(models.Model):
+    """A ZIP of receipts for the accountant, built by a Celery task with visible progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Building")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="receipt_exports")
+    requested_by = models.ForeignKey("merchants.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("receipts"), default=0)
+    done = models.PositiveIntegerField(_("added"), default=0)
+    file = models.FileField(_("file"), upload_to="exports/", blank=True, max_length=255)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.date_from}..{self.date_to} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == self.Status.DONE else int(100 * self.done / self.total) if self.total else 0

@@ -1,0 +1,22 @@
+from datetime import date
+
+from django.db.models import Q, QuerySet
+
+from merchants.models import Merchant
+
+from .models import Receipt
+
+
+def receipt_list(
+    *, merchant: Merchant, q: str = "", date_from: date | None = None, date_to: date | None = None
+) -> QuerySet[Receipt]:
+    receipts = Receipt.objects.filter(merchant=merchant)
+    if date_from:
+        receipts = receipts.filter(issued_at__date__gte=date_from)
+    if date_to:
+        receipts = receipts.filter(issued_at__date__lte=date_to)
+    if q:
+        receipts = receipts.filter(
+            Q(number__icontains=q) | Q(customer_email__icontains=q) | Q(customer_name__icontains=q)
+        )
+    return receipts.order_by("-issued_at", "-id")

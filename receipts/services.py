@@ -1,0 +1,234 @@
+"""Issuing, rendering and handing out receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+import zoneinfo
+from base64 import b64encode
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from links.models import Payment
+
+from .models import Receipt, ReceiptExport, ReceiptSequence
+
+DOWNLOAD_SALT = "vpos.receipt-download"
+DOWNLOAD_MAX_AGE = 60 * 60 * 24 * 180  # a customer's link works for 180 days
+
+
+def format_number(year: int, sequence: int) -> str:
+    """`2026-000042`: the year of issue in the shop's time zone, then the sequence, gapless."""
+    return f"{year}-{sequence:06d}"
+
+
+def vat_breakdown(amount: int, rate: int | None) -> tuple[int, int] | None:
+    """Split a VAT-inclusive amount into (taxable, vat), rounding the taxable half up."""
+    if rate is None:
+        return None
+    taxable = (amount * 100 * 2 + (100 + rate)) // (2 * (100 + rate))
+    return taxable, amount - taxable
+
+
+def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
+    merchant, link = payment.merchant, payment.link
+    vat = vat_breakdown(payment.amount, link.vat_rate)
+    return {
+        "merchant": {
+            "name": merchant.name,
+            "legal_name": merchant.legal_name,
+            "address": merchant.address,
+            "postal_code": merchant.postal_code,
+            "city": merchant.city,
+            "province": merchant.province,
+            "country": merchant.country,
+            "vat_number": merchant.vat_number,
+            "tax_code": merchant.tax_code,
+            "pec": merchant.pec,
+            "sdi_code": merchant.sdi_code,
+            "contact_email": merchant.contact_email,
+            "contact_phone": merchant.contact_phone,
+            "brand_color": merchant.brand_color,
+            "logo": merchant.logo.name if merchant.logo else "",
+            "time_zone": merchant.time_zone,
+        },
+        "customer": {"name": payment.customer_name, "email": payment.customer_email},
+        "description": link.description,
+        "reference": link.reference,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "vat_rate": link.vat_rate,
+        "vat_exemption": link.vat_exemption,
+        "taxable_amount": vat[0] if vat else None,
+        "vat_amount": vat[1] if vat else None,
+        "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4,
+        "provider_id": payment.provider_id,
+        "link_id": link.pk,
+        "payment_id": str(payment.public_id),
+        "paid_at": issued_at.isoformat(),
+        "moto": payment.is_moto,
+    }
+
+
+def receipt_issue(*, payment: Payment, at: datetime) -> Receipt:
+    """Number and freeze the receipt of a payment that just succeeded.
+
+    Must run inside the finalizing transaction: the sequence row stays locked until it commits, so
+    numbers have no gaps (a rollback releases the number too) and no duplicates.
+    """
+    existing = Receipt.objects.filter(payment=payment).first()
+    if existing is not None:
+        return existing
+    merchant = payment.merchant
+    year = at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).year
+    ReceiptSequence.objects.bulk_create(
+        [ReceiptSequence(merchant=merchant, year=year)], ignore_conflicts=True
+    )
+    sequence = ReceiptSequence.objects.select_for_update().get(merchant=merchant, year=year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return Receipt.objects.create(
+        merchant=merchant,
+        payment=payment,
+        year=year,
+        sequence=sequence.last_number,
+        number=format_number(year, sequence.last_number),
+        issued_at=at,
+        language=payment.link.language,
+        snapshot=_snapshot(payment, at),
+        amount=payment.amount,
+        currency=payment.currency,
+        customer_email=payment.customer_email,
+        customer_name=payment.customer_name,
+    )
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def font_config() -> Any:
+    """One WeasyPrint font configuration per process: fonts are scanned once, memory stays flat."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
+def _logo_data_uri(name: str) -> str:
+    """Logos are inlined, so rendering works the same with local or S3-compatible storage."""
+    if not name:
+        return ""
+    try:
+        with default_storage.open(name, "rb") as fh:
+            return "data:image/png;base64," + b64encode(fh.read()).decode()
+    except OSError:
+        return ""
+
+
+def receipt_html(receipt: Receipt) -> str:
+    with translation.override(receipt.language):
+        return render_to_string(
+            "receipts/receipt_pdf.html",
+            {
+                "receipt": receipt,
+                "s": receipt.snapshot,
+                "logo": _logo_data_uri(receipt.snapshot["merchant"].get("logo", "")),
+                "issued_local": receipt.issued_at.astimezone(
+                    zoneinfo.ZoneInfo(receipt.snapshot["merchant"]["time_zone"])
+                ),
+            },
+        )
+
+
+def render_pdf(html: str) -> bytes:
+    import weasyprint
+
+    return weasyprint.HTML(string=html, base_url=None).write_pdf(
+        font_config=font_config(), pdf_variant="pdf/a-3b"
+    )
+
+
+def receipt_ensure_pdf(*, receipt_id: int) -> Receipt:
+    """Render and store the PDF unless a stored copy exists. Safe to run again at any time."""
+    receipt = Receipt.objects.select_related("merchant").get(pk=receipt_id)
+    if receipt.pdf and default_storage.exists(receipt.pdf.name):
+        return receipt
+    data = render_pdf(receipt_html(receipt))
+    name = f"receipts/{receipt.merchant.public_id}/{receipt.year}/{receipt.filename}"
+    with transaction.atomic():
+        locked = Receipt.objects.select_for_update().get(pk=receipt_id)
+        if locked.pdf and default_storage.exists(locked.pdf.name):
+            return locked
+        locked.pdf.name = default_storage.save(name, ContentFile(data))
+        locked.pdf_sha256 = hashlib.sha256(data).hexdigest()
+        locked.rendered_at = timezone.now()
+        locked.save(update_fields=["pdf", "pdf_sha256", "rendered_at"])
+    return locked
+
+
+# --- Customer download links --------------------------------------------------------------------
+
+
+def receipt_download_token(receipt: Receipt) -> str:
+    return signing.dumps({"r": receipt.pk, "n": receipt.number}, salt=DOWNLOAD_SALT, compress=True)
+
+
+def receipt_public_url(receipt: Receipt) -> str:
+    """The customer's signed, expiring download link (emails, success page)."""
+    return settings.SITE_URL + reverse("receipts:public_download", args=[receipt_download_token(receipt)])
+
+
+def receipt_from_token(token: str) -> Receipt:
+    """The receipt a signed token names. Raises signing.SignatureExpired / BadSignature."""
+    data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=DOWNLOAD_MAX_AGE)
+    try:
+        return Receipt.objects.get(pk=int(data["r"]), number=str(data["n"]))
+    except (Receipt.DoesNotExist, KeyError, TypeError, ValueError) as error:
+        raise signing.BadSignature("unknown receipt") from error
+
+
+# --- Exports for the accountant ------------------------------------------------------------------
+
+
+def receipts_in_range(merchant_id: int, date_from: date, date_to: date):
+    return Receipt.objects.filter(
+        merchant_id=merchant_id, issued_at__date__gte=date_from, issued_at__date__lte=date_to
+    ).order_by("year", "sequence")
+
+
+def export_build(*, export_id: int) -> ReceiptExport:
+    """Build the ZIP of an export, updating its progress as it goes."""
+    export = ReceiptExport.objects.get(pk=export_id)
+    if export.status == ReceiptExport.Status.DONE:
+        return export
+    receipts = list(receipts_in_range(export.merchant_id, export.date_from, export.date_to).values_list("pk", flat=True))
+    ReceiptExport.objects.filter(pk=export.pk).update(
+        status=ReceiptExport.Status.RUNNING, total=len(receipts), done=0
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for done, receipt_id in enumerate(receipts, start=1):
+            receipt = receipt_ensure_pdf(receipt_id=receipt_id)
+            with default_storage.open(receipt.pdf.name, "rb") as fh:
+                archive.writestr(receipt.filename, fh.read())
+            if done % 10 == 0 or done == len(receipts):
+                ReceiptExport.objects.filter(pk=export.pk).update(done=done)
+    export.refresh_from_db()
+    name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
+    export.file.save(f"{export.merchant_id}-{export.pk}-{name}", ContentFile(buffer.getvalue()), save=False)
+    export.status = ReceiptExport.Status.DONE
+    export.finished_at = timezone.now()
+    export.save(update_fields=["file", "status", "finished_at"])
+    return export

@@ -1,0 +1,158 @@
+"""Receipts for the shop (list, PDF, CSV, ZIP exports) and for the customer (signed link)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from merchants.access import shop_view
+from merchants.models import Membership
+from vpos.money import to_decimal
+
+from . import selectors, services
+from .forms import ExportForm, ReceiptFilterForm
+from .models import Receipt, ReceiptExport
+from .tasks import receipt_export_build
+
+
+def _filtered(request: HttpRequest, membership: Membership):
+    filters = ReceiptFilterForm(request.GET or None)
+    kwargs = {}
+    if filters.is_valid():
+        kwargs = {k: v for k, v in filters.cleaned_data.items() if v}
+    return filters, selectors.receipt_list(merchant=membership.merchant, **kwargs)
+
+
+@shop_view()
+def receipt_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+    filters, receipts = _filtered(request, membership)
+    page = Paginator(receipts, 25).get_page(request.GET.get("page"))
+    exports = ReceiptExport.objects.filter(merchant=membership.merchant)[:5]
+    return render(
+        request,
+        "receipts/receipt_list.html",
+        {"filters": filters, "page_obj": page, "export_form": ExportForm(), "exports": exports,
+         "filtered": bool(request.GET.get("q") or request.GET.get("date_from") or request.GET.get("date_to"))},
+        status=400 if filters.errors else 200,
+    )
+
+
+def _pdf_response(receipt: Receipt, *, inline: bool = False) -> FileResponse:
+    receipt = services.receipt_ensure_pdf(receipt_id=receipt.pk)  # re-rendered if the file is gone
+    response = FileResponse(
+        default_storage.open(receipt.pdf.name, "rb"),
+        content_type="application/pdf",
+        as_attachment=not inline,
+        filename=receipt.filename,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@shop_view()
+def receipt_pdf(request: HttpRequest, membership: Membership, receipt_id: int) -> HttpResponse:
+    receipt = get_object_or_404(Receipt, pk=receipt_id, merchant=membership.merchant)
+    return _pdf_response(receipt)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(receipts) -> Iterator[list[str]]:
+    yield [_("Number"), _("Issued"), _("Amount"), _("Currency"), _("Customer"), _("Customer email"),
+           _("Description"), _("Reference"), _("VAT rate"), _("Stripe payment id")]
+    for receipt in receipts.iterator(chunk_size=500):
+        s = receipt.snapshot
+        yield [
+            receipt.number,
+            receipt.issued_at.isoformat(),
+            str(to_decimal(receipt.amount, receipt.currency)),
+            receipt.currency,
+            receipt.customer_name,
+            receipt.customer_email,
+            s.get("description", ""),
+            s.get("reference", ""),
+            "" if s.get("vat_rate") is None else str(s["vat_rate"]),
+            s.get("provider_id") or "",
+        ]
+
+
+@shop_view()
+def receipt_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """The filtered receipts as CSV, streamed row by row (constant memory)."""
+    _filters, receipts = _filtered(request, membership)
+    writer = csv.writer(_Echo())
+    language = translation.get_language()
+
+    def stream() -> Iterator[str]:
+        with translation.override(language):
+            for row in _csv_rows(receipts):
+                yield writer.writerow(row)
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="receipts.csv"'
+    return response
+
+
+@shop_view()
+@require_POST
+def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = ExportForm(request.POST)
+    if not form.is_valid():
+        filters, receipts = _filtered(request, membership)
+        page = Paginator(receipts, 25).get_page(1)
+        return render(
+            request,
+            "receipts/receipt_list.html",
+            {"filters": filters, "page_obj": page, "export_form": form,
+             "exports": ReceiptExport.objects.filter(merchant=membership.merchant)[:5]},
+            status=400,
+        )
+    export = ReceiptExport.objects.create(
+        merchant=membership.merchant,
+        requested_by=request.user,
+        date_from=form.cleaned_data["date_from"],
+        date_to=form.cleaned_data["date_to"],
+    )
+    transaction.on_commit(lambda: receipt_export_build.delay(export.pk))
+    return redirect("receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk)
+
+
+@shop_view()
+def export_detail(request: HttpRequest, membership: Membership, export_id: int) -> HttpResponse:
+    export = get_object_or_404(ReceiptExport, pk=export_id, merchant=membership.merchant)
+    return render(request, "receipts/export_detail.html", {"export": export})
+
+
+@shop_view()
+def export_download(request: HttpRequest, membership: Membership, export_id: int) -> HttpResponse:
+    export = get_object_or_404(
+        ReceiptExport, pk=export_id, merchant=membership.merchant, status=ReceiptExport.Status.DONE
+    )
+    name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
+    return FileResponse(default_storage.open(export.file.name, "rb"), as_attachment=True, filename=name,
+                        content_type="application/zip")
+
+
+def public_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The customer's signed link: no login, expires, and a tampered link gets no file."""
+    try:
+        receipt = services.receipt_from_token(token)
+    except signing.SignatureExpired:
+        return render(request, "receipts/link_invalid.html", {"expired": True}, status=410)
+    except signing.BadSignature:
+        return render(request, "receipts/link_invalid.html", {"expired": False}, status=400)
+    return _pdf_response(receipt, inline=True)
