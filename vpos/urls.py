@@ -19,6 +19,7 @@ urlpatterns = [
     path("dev/outbox/<int:email_id>/html/", merchant_views.dev_outbox_html, name="dev_outbox_html"),
     path("", include("merchants.urls")),
     path("", include("links.urls")),
+    path("", include("receipts.urls")),
 ]
 
 if settings.DEBUG:
