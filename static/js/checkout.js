@@ -1,0 +1,303 @@
+/*
+ * vpos checkout: the browser half of the Stripe adapter. Loaded with <script defer> after
+ * Stripe.js; no inline scripts (Content-Security-Policy). Everything it needs comes from
+ * data-* attributes on <form id="checkout-form">:
+ *
+ *   data-stripe-key    publishable key          data-attempt-key  first attempt key
+ *   data-card-flow     "direct" | "setup"       data-setup-url    SetupIntent ("setup" flow)
+ *   data-attempt-url   where the card token is posted
+ *   data-lang          the page's language, kept on the pages we go to
+ *   data-msg-*         translated progress and error texts
+ *
+ * The card never reaches our server: Stripe.js turns it into a PaymentMethod id ("pm_..."),
+ * and only that id is posted. The server charges the link's amount and answers JSON:
+ *   {status: "succeeded" | "processing" | "pending", redirect}     go to the result page
+ *   {status: "requires_action", client_secret, complete_url}       3-D Secure, then ask again
+ *   {status: "failed", message, attempt_key}                       declined: try another card
+ *   {status: "error", code, message} with HTTP 4xx/5xx             show it (410: reload)
+ *
+ * On every page (also the closed and result pages) it applies the shop's colour from
+ * <body data-brand-color> as soon as it runs; it is loaded before Stripe.js for that reason.
+ */
+(function () {
+  "use strict";
+
+  // -- the shop's colour --------------------------------------------------------------------
+  var brand = document.body.getAttribute("data-brand-color") || "";
+  if (/^#(?:[0-9a-fA-F]{3}){1,2}$/.test(brand)) {
+    document.body.style.setProperty("--vpos-brand", brand);
+  }
+
+  var form = document.getElementById("checkout-form");
+  if (!form) return;
+
+  /*
+   * CARD_FLOWS: how the card becomes a PaymentMethod id. The only place where the two
+   * backends differ; each returns a Promise of {paymentMethod: "pm_..."} or {error: {...}}.
+   *
+   * - "direct" (real Stripe): stripe.createPaymentMethod.
+   * - "setup" (localstripe, offline test mode): its Stripe.js has no working
+   *   createPaymentMethod, so the server creates a SetupIntent and confirmCardSetup turns the
+   *   card into a PaymentMethod (it may show its own 3-D Secure pop-up for 3DS test cards).
+   *
+   * 3-D Secure on the payment is the same on both: stripe.confirmCardPayment(clientSecret)
+   * with no second argument, after which the server asks Stripe for the outcome.
+   */
+  var CARD_FLOWS = {
+    direct: function (ctx) {
+      return ctx.stripe
+        .createPaymentMethod({ type: "card", card: ctx.card, billing_details: ctx.billing })
+        .then(function (result) {
+          if (!result || result.error) return { error: stripeError(result && result.error) };
+          return { paymentMethod: result.paymentMethod.id };
+        });
+    },
+    setup: function (ctx) {
+      return postForm(ctx.setupUrl, {}).then(function (answer) {
+        if (!answer.ok || !answer.body.client_secret) return { error: answer.body, http: answer.status };
+        return ctx.stripe
+          .confirmCardSetup(answer.body.client_secret, {
+            payment_method: { card: ctx.card, billing_details: ctx.billing },
+          })
+          .then(function (result) {
+            if (!result || result.error || !result.setupIntent) {
+              return { error: stripeError(result && result.error) };
+            }
+            return { paymentMethod: result.setupIntent.payment_method };
+          });
+      });
+    },
+  };
+
+  var data = form.dataset;
+  var button = document.getElementById("pay-button");
+  var errorBox = document.getElementById("checkout-error");
+  var progress = document.getElementById("checkout-progress");
+  var cardErrors = document.getElementById("card-errors");
+  var cardMount = document.getElementById("card-element");
+  var emailInput = document.getElementById("checkout-email");
+  var nameInput = document.getElementById("checkout-name");
+
+  var flow = CARD_FLOWS[data.cardFlow] || CARD_FLOWS.direct;
+  var attemptKey = data.attemptKey;
+  var busy = false;
+  var stripe;
+  var card;
+
+  function message(name) {
+    return data["msg" + name.charAt(0).toUpperCase() + name.slice(1)] || data.msgGeneric || "";
+  }
+
+  // Stripe reports errors as plain objects with a message; anything else (a TypeError from an
+  // empty card form, a network failure) gets our generic text.
+  function stripeError(error) {
+    if (error && !(error instanceof Error) && typeof error.message === "string" && error.message) {
+      return { message: error.message };
+    }
+    return { message: message("generic") };
+  }
+
+  function newAttemptKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map
+      .call(bytes, function (b) {
+        return ("0" + b.toString(16)).slice(-2);
+      })
+      .join("");
+  }
+
+  function csrfToken() {
+    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input && input.value) return input.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  // POST form-encoded; resolves to {ok, status, body} with a JSON body, always.
+  function postForm(url, fields) {
+    return window
+      .fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          Accept: "application/json",
+          "Content-Type": "application/x-www-form-urlencoded",
+          "X-CSRFToken": csrfToken(),
+        },
+        body: new URLSearchParams(fields).toString(),
+      })
+      .then(
+        function (response) {
+          return response.json().then(
+            function (body) {
+              return { ok: response.ok, status: response.status, body: body || {} };
+            },
+            function () {
+              return {
+                ok: false,
+                status: response.status,
+                body: { status: "error", code: "bad_response", message: message("generic") },
+              };
+            }
+          );
+        },
+        function () {
+          return { ok: false, status: 0, body: { status: "error", code: "network", message: message("network") } };
+        }
+      );
+  }
+
+  function withLang(url) {
+    if (!data.lang) return url;
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(data.lang);
+  }
+
+  // -- what the customer sees ----------------------------------------------------------------
+  function setBusy(isBusy, text) {
+    busy = isBusy;
+    button.disabled = isBusy;
+    form.setAttribute("aria-busy", isBusy ? "true" : "false");
+    progress.textContent = text || "";
+  }
+
+  function showError(text) {
+    setBusy(false);
+    errorBox.textContent = text || message("generic");
+    errorBox.focus({ preventScroll: true });
+    errorBox.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+
+  function clearError() {
+    errorBox.textContent = "";
+  }
+
+  function clearCard() {
+    if (typeof card.clear === "function") {
+      card.clear();
+      return;
+    }
+    // localstripe's element has no clear(): mount it afresh.
+    card.unmount();
+    card.mount(cardMount);
+    card.value = undefined;
+  }
+
+  function go(url) {
+    setBusy(true, message("redirecting"));
+    window.location.assign(withLang(url));
+  }
+
+  // -- the payment ---------------------------------------------------------------------------
+  function handleAnswer(answer, afterAuthentication) {
+    var body = answer.body || {};
+    switch (body.status) {
+      case "succeeded":
+      case "processing":
+      case "pending":
+        if (body.redirect) return go(body.redirect);
+        break;
+      case "requires_action":
+        if (afterAuthentication || !body.client_secret) {
+          // Still waiting after the pop-up closed: the customer can start again.
+          attemptKey = newAttemptKey();
+          return showError(message("authIncomplete"));
+        }
+        progress.textContent = message("authenticating");
+        return stripe.confirmCardPayment(body.client_secret).then(
+          function () {
+            // Whatever the pop-up said, the server asks Stripe for the truth.
+            progress.textContent = message("checking");
+            return postForm(body.complete_url, {}).then(function (next) {
+              return handleAnswer(next, true);
+            });
+          },
+          function () {
+            return postForm(body.complete_url, {}).then(function (next) {
+              return handleAnswer(next, true);
+            });
+          }
+        );
+      case "failed":
+        attemptKey = body.attempt_key || newAttemptKey();
+        clearCard();
+        return showError(body.message);
+      default:
+        break;
+    }
+    if (answer.status === 410) {
+      setBusy(true, message("closed"));
+      errorBox.textContent = body.message || message("closed");
+      window.setTimeout(function () {
+        window.location.reload();
+      }, 1500);
+      return;
+    }
+    // When the outcome of a payment is unknown (confirmation or 3-D Secure check failed, or the
+    // answer was lost), keep the key: trying again answers with that same payment instead of
+    // charging a second time.
+    var unknown = body.code === "confirm_unknown" || answer.status === 0 || afterAuthentication;
+    if (!unknown) attemptKey = newAttemptKey();
+    return showError(body.message);
+  }
+
+  function pay() {
+    if (busy) return;
+    clearError();
+    setBusy(true, message("preparing"));
+    var billing = {};
+    var email = emailInput.value.trim();
+    var name = nameInput.value.trim();
+    if (email) billing.email = email;
+    if (name) billing.name = name;
+    var ctx = { stripe: stripe, card: card, billing: billing, setupUrl: data.setupUrl };
+
+    flow(ctx)
+      .then(function (tokenized) {
+        if (tokenized.error) {
+          if (tokenized.http === 410) return handleAnswer({ status: 410, body: tokenized.error });
+          return showError(tokenized.error.message);
+        }
+        progress.textContent = message("paying");
+        return postForm(data.attemptUrl, {
+          payment_method: tokenized.paymentMethod,
+          attempt_key: attemptKey,
+          email: email,
+          name: name,
+        }).then(function (answer) {
+          return handleAnswer(answer, false);
+        });
+      })
+      .catch(function () {
+        showError(message("generic"));
+      });
+  }
+
+  // -- start ---------------------------------------------------------------------------------
+  // Stripe.js is loaded (deferred) after this file: it has run by DOMContentLoaded.
+  function start() {
+    if (typeof window.Stripe !== "function" || !data.stripeKey) {
+      showError(message("unavailable"));
+      button.disabled = true;
+      return;
+    }
+    stripe = window.Stripe(data.stripeKey);
+    card = stripe.elements().create("card");
+    card.mount(cardMount);
+    card.on("change", function (event) {
+      // Stripe passes {error, complete, empty}; localstripe passes nothing.
+      cardErrors.textContent = event && event.error ? event.error.message : "";
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      pay();
+    });
+    button.disabled = false;
+  }
+
+  if (document.readyState === "complete") {
+    start();
+  } else {
+    document.addEventListener("DOMContentLoaded", start);
+  }
+})();
