@@ -21,6 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from receipts.models import Receipt
+from receipts.services import receipt_public_url
+
 from . import selectors, services
 from .forms import CheckoutAttemptForm
 from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
@@ -203,10 +206,12 @@ def result(request: HttpRequest, token: str, payment_id) -> HttpResponse:
         with contextlib.suppress(ProviderError):
             payment = services.payment_refresh(payment=payment, source="browser")
     language = _customer_language(request, link)
+    receipt = Receipt.objects.filter(payment=payment).first()
     with translation.override(language):
         return render(
             request,
             "links/checkout_result.html",
             {"link": link, "shop": link.merchant, "payment": payment, "customer_language": language,
+             "receipt_url": receipt_public_url(receipt) if receipt else "",
              "decline_message": decline_message(payment) if payment.status == PaymentStatus.FAILED else ""},
         )

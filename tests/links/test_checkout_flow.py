@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import stripe
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from links import services
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
+from receipts.services import receipt_public_url
 from tests.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
 
 from .conftest import CARD_3DS, CARD_DECLINED, CARD_OK, card_payment_method
@@ -174,7 +176,10 @@ def test_card_payment_succeeds(link, visitor, stripe_api):
     text = page.content.decode()
     assert "Payment successful" in text
     assert "4242" in text
-    assert "Your receipt will be available here" in text
+    # The success page offers the receipt through its signed download link.
+    receipt = payment.receipt
+    assert f"Receipt no. {receipt.number}" in text
+    assert receipt_public_url(receipt).removeprefix(settings.SITE_URL) in text
     # The link is now closed for everyone, and says when it was paid.
     closed = Visitor(link).open(lang="en")
     assert closed.status_code == 410
