@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -120,8 +121,25 @@ def _attempt_response(link: PaymentLink, result_payment: Payment, client_secret:
     return JsonResponse(body)
 
 
+# Stripe's own messages are English only: the customer reads the reason in the page's language.
+DECLINE_REASONS = {
+    "insufficient_funds": gettext_lazy("The card has insufficient funds."),
+    "expired_card": gettext_lazy("The card has expired."),
+    "incorrect_cvc": gettext_lazy("The security code (CVC) is incorrect."),
+    "incorrect_number": gettext_lazy("The card number is incorrect."),
+    "lost_card": gettext_lazy("The card was declined."),
+    "stolen_card": gettext_lazy("The card was declined."),
+    "card_declined": gettext_lazy("The card was declined."),
+    "generic_decline": gettext_lazy("The card was declined."),
+    "do_not_honor": gettext_lazy("The card was declined."),
+    "processing_error": gettext_lazy("The card could not be processed."),
+    "payment_intent_authentication_failure": gettext_lazy("The 3-D Secure authentication failed."),
+}
+
+
 def decline_message(payment: Payment) -> str:
-    reason = payment.failure_message or _("The card was declined.")
+    known = DECLINE_REASONS.get(payment.failure_code)
+    reason = str(known) if known else payment.failure_message or _("The card was declined.")
     return _("Payment not completed: %(reason)s Try again or use another card.") % {"reason": reason.rstrip(".") + "."}
 
 

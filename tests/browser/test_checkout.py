@@ -110,7 +110,7 @@ def test_declined_card_then_another_card(page, live_server, stripe_settings, bot
     page.locator("#pay-button").click()
 
     error = page.get_by_role("alert").filter(has_text="declined")
-    expect(error).to_contain_text("Your card was declined")
+    expect(error).to_contain_text("The card was declined")
     expect(error).to_contain_text("Try again or use another card")
     expect(page.locator("#pay-button")).to_be_enabled()
     # The card inputs are cleared for the next card.
@@ -151,7 +151,7 @@ def test_3d_secure_failed_then_retry(page, live_server, stripe_settings, bottega
     page.get_by_role("button", name="Complete authentication").click()
     page.get_by_role("button", name="Fail authentication").click()
 
-    expect(page.locator("#checkout-error")).to_contain_text("failed authentication")
+    expect(page.locator("#checkout-error")).to_contain_text("3-D Secure authentication failed")
     expect(page.locator("#pay-button")).to_be_enabled()
     assert statuses(link) == ["failed"]
 

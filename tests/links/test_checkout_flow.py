@@ -214,7 +214,7 @@ def test_declined_card_then_another_card(link, visitor, stripe_api):
         reverse("links:result", args=[link.token, failed.public_id]), {"lang": "en"}
     )
     assert "The payment did not go through" in page.content.decode()
-    assert "Your card was declined" in page.content.decode()
+    assert "The card was declined" in page.content.decode()
 
 
 @pytest.mark.parametrize("success", [True, False])
