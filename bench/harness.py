@@ -33,6 +33,8 @@ def free_port() -> int:
 def setup_django(database_url: str | None = None) -> None:
     os.environ["DATABASE_URL"] = database_url or os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    # Production runs with Redis as cache and broker: so does the benchmark.
+    os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
     sys.path.insert(0, str(ROOT))
     _create_database(os.environ["DATABASE_URL"])
     import django

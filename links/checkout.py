@@ -11,11 +11,13 @@ import functools
 import secrets
 
 from django.conf import settings
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -31,6 +33,8 @@ from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
 from .provider import ProviderError, credentials_for, provider_for
 
 BROWSER_COOKIE = "vpos_checkout"
+PAGE_CACHE_SECONDS = 10
+LOCAL_PAGE_SECONDS = 2
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
 
@@ -67,32 +71,77 @@ def _browser_key(request: HttpRequest) -> str:
     return value if len(value) == 32 else ""
 
 
+def page_cache_key(token: str, lang: str) -> str:
+    return f"checkout-page:{token}:{lang}"
+
+
+def page_cache_forget(token: str) -> None:
+    """Drop a link's cached pages (its status changed). Other processes' local copies live at
+    most LOCAL_PAGE_SECONDS more; paying re-checks the link under its lock anyway."""
+    keys = [page_cache_key(token, lang) for lang in ("", *sorted(LANGUAGES))]
+    cache.delete_many(keys)
+    caches["local"].delete_many(keys)
+
+
+def _cached_page(key: str) -> dict | None:
+    local = caches["local"]
+    entry = local.get(key)
+    if entry is None:
+        entry = cache.get(key)
+        if entry is not None:
+            local.set(key, entry, LOCAL_PAGE_SECONDS)
+    return entry
+
+
+def _render_payable(request: HttpRequest, link: PaymentLink, language: str) -> str:
+    context = {
+        "link": link,
+        "shop": link.merchant,
+        "customer_language": language,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "publishable_key": credentials_for(link.merchant).publishable_key,
+        "card_flow": "setup" if settings.STRIPE_API_BASE else "direct",
+    }
+    return render_to_string("links/checkout.html", context)
+
+
 @require_GET
 @never_cache
 @ensure_csrf_cookie
+@transaction.non_atomic_requests
 def checkout(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link_or_404(token)
-    language = _customer_language(request, link)
-    with translation.override(language):
-        context = {"link": link, "shop": link.merchant, "customer_language": language}
-        if not link.is_payable:
-            context["last_payment"] = (
-                link.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("-succeeded_at").first()
-                if link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
-                else None
-            )
-            response = render(request, "links/checkout_closed.html", context, status=410)
-        else:
-            credentials = credentials_for(link.merchant)
-            context.update(
-                {
-                    "stripe_js_url": settings.STRIPE_JS_URL,
-                    "publishable_key": credentials.publishable_key,
-                    "card_flow": "setup" if provider_for(link.merchant).is_offline else "direct",
-                    "attempt_key": secrets.token_urlsafe(24),
+    """The payable page is the same HTML for every visitor (the CSRF token travels in its cookie,
+    the attempt key is made by the browser), so it is kept in the cache for a few seconds: busy
+    links cost no query. A status change drops it at once; expiry is checked on every hit; shop
+    branding changes show within PAGE_CACHE_SECONDS. Paying re-checks everything under a lock."""
+    if len(token) > 64:
+        raise Http404
+    lang = request.GET.get("lang", "")
+    lang = lang if lang in LANGUAGES else ""
+    key = page_cache_key(token, lang)
+    cached = _cached_page(key)
+    if cached is not None and (cached["expires_at"] is None or timezone.now() < cached["expires_at"]):
+        response = HttpResponse(cached["html"])
+    else:
+        link = _link_or_404(token)
+        language = lang or link.language
+        with translation.override(language):
+            if link.is_payable:
+                html = _render_payable(request, link, language)
+                cache.set(key, {"html": html, "expires_at": link.expires_at}, PAGE_CACHE_SECONDS)
+                response = HttpResponse(html)
+            else:
+                context = {
+                    "link": link,
+                    "shop": link.merchant,
+                    "customer_language": language,
+                    "last_payment": (
+                        link.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("-succeeded_at").first()
+                        if link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
+                        else None
+                    ),
                 }
-            )
-            response = render(request, "links/checkout.html", context)
+                response = render(request, "links/checkout_closed.html", context, status=410)
     if not _browser_key(request):
         response.set_signed_cookie(
             BROWSER_COOKIE, secrets.token_hex(16), salt="checkout", max_age=86400, httponly=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from .models import EXPIRY_GRACE, LinkKind, LinkStatus, Payment, PaymentLink
@@ -33,8 +34,16 @@ def link_transition(link: PaymentLink, to: LinkStatus, *, at: datetime | None = 
     at = at or timezone.now()
     link.status = to
     link.closed_at = at
+    token = link.token
+    transaction.on_commit(lambda: _forget_page(token))
     if to in (LinkStatus.PAID, LinkStatus.COMPLETED):
         link.paid_at = at
+
+
+def _forget_page(token: str) -> None:
+    from .checkout import page_cache_forget
+
+    page_cache_forget(token)
 
 
 def link_accepts(link: PaymentLink, payment: Payment, *, at: datetime | None = None) -> bool:

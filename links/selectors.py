@@ -33,7 +33,9 @@ def link_payments(link: PaymentLink) -> QuerySet[Payment]:
 
 
 def link_for_checkout(token: str) -> PaymentLink | None:
-    return PaymentLink.objects.select_related("merchant").filter(token=token).first()
+    return (
+        PaymentLink.objects.select_related("merchant", "merchant__payment_account").filter(token=token).first()
+    )
 
 
 def link_emails(link: PaymentLink) -> QuerySet[OutboxEmail]:

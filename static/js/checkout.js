@@ -79,7 +79,8 @@
   var nameInput = document.getElementById("checkout-name");
 
   var flow = CARD_FLOWS[data.cardFlow] || CARD_FLOWS.direct;
-  var attemptKey = data.attemptKey;
+  // A fresh key per page view, made here so the page's HTML is the same for every visitor.
+  var attemptKey = data.attemptKey || newAttemptKey();
   var busy = false;
   var stripe;
   var card;

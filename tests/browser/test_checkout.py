@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from links import services
 from links.models import LinkStatus, Payment, PaymentLink, PaymentStatus
 from links.services import link_create
 from merchants.models import Role
@@ -279,7 +280,7 @@ def test_owner_creates_a_link_and_the_customer_pays_it(
 def test_link_closed_while_the_page_was_open(page, live_server, stripe_settings, bottega):
     link = make_link(bottega)
     page.goto(checkout_url(live_server, link))
-    PaymentLink.objects.filter(pk=link.pk).update(status=LinkStatus.DEACTIVATED)
+    services.link_deactivate(link=link)
 
     fill_card(page, CARD_OK)
     page.locator("#pay-button").click()

@@ -177,10 +177,13 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # --- Caches ----------------------------------------------------------------------------------
+# "local" is per process, for the few things worth keeping for a second or two without asking
+# Redis (the checkout page of a busy link).
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["local"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vpos-local"}
 
 # --- Stripe ----------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
