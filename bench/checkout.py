@@ -22,17 +22,34 @@ def seed(payments: int) -> str:
 
     merchant, _ = Merchant.objects.get_or_create(
         name="Bench shop",
-        defaults={"legal_name": "Bench S.r.l.", "vat_number": "12345678903", "address": "Via Roma 1",
-                  "postal_code": "20121", "city": "Milano", "contact_email": "bench@example.com"},
+        defaults={
+            "legal_name": "Bench S.r.l.",
+            "vat_number": "12345678903",
+            "address": "Via Roma 1",
+            "postal_code": "20121",
+            "city": "Milano",
+            "contact_email": "bench@example.com",
+        },
     )
     link = PaymentLink.objects.filter(merchant=merchant, description="Bench checkout").first()
     if link is None:
-        link = PaymentLink.objects.create(merchant=merchant, amount=1999, currency="EUR", description="Bench checkout",
-                                          kind="reusable")
+        link = PaymentLink.objects.create(
+            merchant=merchant,
+            amount=1999,
+            currency="EUR",
+            description="Bench checkout",
+            kind="reusable",
+        )
     missing = payments - Payment.objects.filter(link=link).count()
     Payment.objects.bulk_create(
-        Payment(merchant=merchant, link=link, attempt_key=f"bench-{link.pk}-{i}", amount=1999, currency="EUR",
-                status=PaymentStatus.FAILED)
+        Payment(
+            merchant=merchant,
+            link=link,
+            attempt_key=f"bench-{link.pk}-{i}",
+            amount=1999,
+            currency="EUR",
+            status=PaymentStatus.FAILED,
+        )
         for i in range(max(missing, 0))
     )
     return link.token
@@ -45,9 +62,13 @@ def main() -> None:
     args = parser.parse_args()
     harness.setup_django()
     token = seed(args.payments)
-    print(f"checkout page vs bare view ({args.payments} payments on the link), gunicorn 2 workers, wrk 16 connections")
+    print(
+        f"checkout page vs bare view ({args.payments} payments on the link), gunicorn 2 workers, wrk 16 connections"
+    )
     with harness.gunicorn() as base:
-        harness.compare("checkout page", f"{base}/pay/{token}/", f"{base}/bench/bare/", seconds=args.seconds)
+        harness.compare(
+            "checkout page", f"{base}/pay/{token}/", f"{base}/bench/bare/", seconds=args.seconds
+        )
 
 
 if __name__ == "__main__":

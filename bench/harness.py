@@ -34,7 +34,9 @@ def setup_django(database_url: str | None = None) -> None:
     os.environ["DATABASE_URL"] = database_url or os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     # Production runs with Redis as cache and broker: so does the benchmark.
-    os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
+    os.environ.setdefault(
+        "REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+    )
     sys.path.insert(0, str(ROOT))
     _create_database(os.environ["DATABASE_URL"])
     import django
@@ -52,7 +54,9 @@ def _create_database(url: str) -> None:
     user, host, port, name = match.groups()
     import psycopg
 
-    with psycopg.connect(f"host={host} port={port or 5432} user={user} dbname=postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        f"host={host} port={port or 5432} user={user} dbname=postgres", autocommit=True
+    ) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -62,9 +66,22 @@ def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "vpos.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "vpos.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -98,13 +115,17 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 16, threads: int = 2)
         raise SystemExit("wrk is needed: apt-get install wrk")
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+
     def parse(v: str) -> float:
         number, unit = re.match(r"([\d.]+)(\w+)", v).groups()
         return _ms(number, unit)
+
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors += int(non2xx.group(1)) if non2xx else 0
@@ -119,11 +140,17 @@ def compare(label: str, target: str, baseline: str, *, seconds: int = 10, rounds
     for _ in range(rounds):
         b = wrk(baseline, seconds=seconds)
         t = wrk(target, seconds=seconds)
-        best_b = b if best_b is None or b.requests_per_second > best_b.requests_per_second else best_b
-        best_t = t if best_t is None or t.requests_per_second > best_t.requests_per_second else best_t
+        best_b = (
+            b if best_b is None or b.requests_per_second > best_b.requests_per_second else best_b
+        )
+        best_t = (
+            t if best_t is None or t.requests_per_second > best_t.requests_per_second else best_t
+        )
     ratio = best_t.requests_per_second / best_b.requests_per_second
     print(f"{'':2}{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for name, r in (("baseline (bare view, 1 query)", best_b), (label, best_t)):
-        print(f"  {name:<28}{r.requests_per_second:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}")
+        print(
+            f"  {name:<28}{r.requests_per_second:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}"
+        )
     print(f"  ratio {label} / baseline: {ratio:.2f}")
     return ratio

@@ -120,7 +120,9 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
     lang = lang if lang in LANGUAGES else ""
     key = page_cache_key(token, lang)
     cached = _cached_page(key)
-    if cached is not None and (cached["expires_at"] is None or timezone.now() < cached["expires_at"]):
+    if cached is not None and (
+        cached["expires_at"] is None or timezone.now() < cached["expires_at"]
+    ):
         response = HttpResponse(cached["html"])
     else:
         link = _link_or_404(token)
@@ -136,7 +138,9 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
                     "shop": link.merchant,
                     "customer_language": language,
                     "last_payment": (
-                        link.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("-succeeded_at").first()
+                        link.payments.filter(status=PaymentStatus.SUCCEEDED)
+                        .order_by("-succeeded_at")
+                        .first()
                         if link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
                         else None
                     ),
@@ -144,8 +148,13 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
                 response = render(request, "links/checkout_closed.html", context, status=410)
     if not _browser_key(request):
         response.set_signed_cookie(
-            BROWSER_COOKIE, secrets.token_hex(16), salt="checkout", max_age=86400, httponly=True,
-            samesite="Lax", secure=request.is_secure(),
+            BROWSER_COOKIE,
+            secrets.token_hex(16),
+            salt="checkout",
+            max_age=86400,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
         )
     return response
 
@@ -154,14 +163,18 @@ def _json_error(message: str, code: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"status": "error", "code": code, "message": message}, status=status)
 
 
-def _attempt_response(link: PaymentLink, result_payment: Payment, client_secret: str = "") -> JsonResponse:
+def _attempt_response(
+    link: PaymentLink, result_payment: Payment, client_secret: str = ""
+) -> JsonResponse:
     payment = result_payment
     body: dict = {"status": payment.status, "payment": str(payment.public_id)}
     if payment.status == PaymentStatus.SUCCEEDED:
         body["redirect"] = reverse("links:result", args=[link.token, payment.public_id])
     elif payment.status == PaymentStatus.REQUIRES_ACTION:
         body["client_secret"] = client_secret
-        body["complete_url"] = reverse("links:attempt_complete", args=[link.token, payment.public_id])
+        body["complete_url"] = reverse(
+            "links:attempt_complete", args=[link.token, payment.public_id]
+        )
     elif payment.status == PaymentStatus.FAILED:
         body["message"] = decline_message(payment)
         body["attempt_key"] = secrets.token_urlsafe(24)
@@ -189,7 +202,9 @@ DECLINE_REASONS = {
 def decline_message(payment: Payment) -> str:
     known = DECLINE_REASONS.get(payment.failure_code)
     reason = str(known) if known else payment.failure_message or _("The card was declined.")
-    return _("Payment not completed: %(reason)s Try again or use another card.") % {"reason": reason.rstrip(".") + "."}
+    return _("Payment not completed: %(reason)s Try again or use another card.") % {
+        "reason": reason.rstrip(".") + "."
+    }
 
 
 @require_POST
@@ -217,7 +232,9 @@ def attempt(request: HttpRequest, token: str) -> JsonResponse:
     link = _link_or_404(token)
     form = CheckoutAttemptForm(request.POST)
     if not form.is_valid():
-        return _json_error(_("The card details could not be read. Please try again."), "bad_request")
+        return _json_error(
+            _("The card details could not be read. Please try again."), "bad_request"
+        )
     try:
         result = services.checkout_attempt(
             link=link,
@@ -254,8 +271,10 @@ def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonRespon
         payment = services.payment_refresh(payment=payment, source="browser")
     except ProviderError:
         return _json_error(
-            _("We could not check the payment with the card service. Do not pay again: "
-              "we will check its outcome in a few minutes."),
+            _(
+                "We could not check the payment with the card service. Do not pay again: "
+                "we will check its outcome in a few minutes."
+            ),
             "provider_unreachable",
             503,
         )
@@ -278,7 +297,14 @@ def result(request: HttpRequest, token: str, payment_id) -> HttpResponse:
         return render(
             request,
             "links/checkout_result.html",
-            {"link": link, "shop": link.merchant, "payment": payment, "customer_language": language,
-             "receipt_url": receipt_public_url(receipt) if receipt else "",
-             "decline_message": decline_message(payment) if payment.status == PaymentStatus.FAILED else ""},
+            {
+                "link": link,
+                "shop": link.merchant,
+                "payment": payment,
+                "customer_language": language,
+                "receipt_url": receipt_public_url(receipt) if receipt else "",
+                "decline_message": decline_message(payment)
+                if payment.status == PaymentStatus.FAILED
+                else "",
+            },
         )

@@ -28,32 +28,53 @@ class LinkForm(forms.Form):
     amount = forms.CharField(
         label=_("Amount"),
         max_length=20,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "19,99"}),
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "19,99"}
+        ),
         help_text=_("Type it as you like: 19,99 or 19.99."),
     )
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES)
-    description = forms.CharField(label=_("Description"), max_length=500, help_text=_("What the customer pays for."))
-    reference = forms.CharField(label=_("Reference"), max_length=100, required=False, help_text=_("Your order number, if any."))
+    description = forms.CharField(
+        label=_("Description"), max_length=500, help_text=_("What the customer pays for.")
+    )
+    reference = forms.CharField(
+        label=_("Reference"),
+        max_length=100,
+        required=False,
+        help_text=_("Your order number, if any."),
+    )
     customer_name = forms.CharField(label=_("Customer name"), max_length=200, required=False)
     customer_email = forms.EmailField(label=_("Customer email"), required=False)
     language = forms.ChoiceField(label=_("Customer language"), choices=LANGUAGE_CHOICES)
     kind = forms.ChoiceField(
-        label=_("Kind"), choices=LinkKind.choices, initial=LinkKind.SINGLE, widget=forms.RadioSelect,
-        help_text=_("A single-use link is paid once. A reusable link can be paid by many customers."),
+        label=_("Kind"),
+        choices=LinkKind.choices,
+        initial=LinkKind.SINGLE,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "A single-use link is paid once. A reusable link can be paid by many customers."
+        ),
     )
     max_payments = forms.IntegerField(
-        label=_("Maximum payments"), required=False, min_value=1, max_value=1_000_000,
+        label=_("Maximum payments"),
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
         help_text=_("Reusable links only. Leave empty for no limit."),
     )
     vat_rate = forms.TypedChoiceField(
-        label=_("VAT rate"), required=False, coerce=int, empty_value=None,
+        label=_("VAT rate"),
+        required=False,
+        coerce=int,
+        empty_value=None,
         choices=[("", _("Not shown on the receipt")), *VAT_RATE_CHOICES],
         help_text=_("The amount includes VAT at this rate."),
     )
     vat_exemption = forms.CharField(label=_("VAT exemption reason"), max_length=200, required=False)
     expiry = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, initial="7d")
     expires_on = forms.DateTimeField(
-        label=_("Expiry date"), required=False,
+        label=_("Expiry date"),
+        required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
@@ -93,7 +114,9 @@ class LinkForm(forms.Form):
         if data.get("kind") == LinkKind.SINGLE:
             data["max_payments"] = None
         if data.get("vat_rate") == 0 and not data.get("vat_exemption"):
-            self.add_error("vat_exemption", _("With 0% VAT the receipt must state the exemption reason."))
+            self.add_error(
+                "vat_exemption", _("With 0% VAT the receipt must state the exemption reason.")
+            )
         if data.get("vat_rate") not in (0, None) and data.get("vat_exemption"):
             data["vat_exemption"] = ""
         return data
@@ -136,7 +159,10 @@ class CheckoutAttemptForm(forms.Form):
 class LinkEmailForm(forms.Form):
     to = forms.EmailField(label=_("Customer email"))
     message = forms.CharField(
-        label=_("Personal message"), required=False, max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3}), help_text=_("Optional. Shown above the pay button."),
+        label=_("Personal message"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Optional. Shown above the pay button."),
     )
     language = forms.ChoiceField(label=_("Email language"), choices=LANGUAGE_CHOICES)

@@ -19,7 +19,12 @@ from django.utils import timezone
 from .models import EXPIRY_GRACE, LinkKind, LinkStatus, Payment, PaymentLink
 
 ALLOWED = {
-    LinkStatus.ACTIVE: {LinkStatus.PAID, LinkStatus.COMPLETED, LinkStatus.EXPIRED, LinkStatus.DEACTIVATED},
+    LinkStatus.ACTIVE: {
+        LinkStatus.PAID,
+        LinkStatus.COMPLETED,
+        LinkStatus.EXPIRED,
+        LinkStatus.DEACTIVATED,
+    },
 }
 
 

@@ -32,7 +32,12 @@ class LinkStatus(models.TextChoices):
     DEACTIVATED = "deactivated", _("Deactivated")
 
 
-TERMINAL_LINK_STATUSES = {LinkStatus.PAID, LinkStatus.COMPLETED, LinkStatus.EXPIRED, LinkStatus.DEACTIVATED}
+TERMINAL_LINK_STATUSES = {
+    LinkStatus.PAID,
+    LinkStatus.COMPLETED,
+    LinkStatus.EXPIRED,
+    LinkStatus.DEACTIVATED,
+}
 
 
 class LinkKind(models.TextChoices):
@@ -46,21 +51,32 @@ VAT_RATE_CHOICES = [(22, "22%"), (10, "10%"), (5, "5%"), (4, "4%"), (0, "0%")]
 class PaymentLink(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="links")
     token = models.CharField(max_length=64, unique=True, default=link_token, editable=False)
-    kind = models.CharField(_("kind"), max_length=10, choices=LinkKind.choices, default=LinkKind.SINGLE)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=LinkKind.choices, default=LinkKind.SINGLE
+    )
     amount = models.PositiveBigIntegerField(_("amount"), help_text=_("In minor units (cents)."))
-    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="EUR")
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=CURRENCY_CHOICES, default="EUR"
+    )
     description = models.CharField(_("description"), max_length=500)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
     customer_email = models.EmailField(_("customer email"), blank=True)
-    language = models.CharField(_("customer language"), max_length=5, choices=LANGUAGE_CHOICES, default="it")
+    language = models.CharField(
+        _("customer language"), max_length=5, choices=LANGUAGE_CHOICES, default="it"
+    )
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     vat_rate = models.PositiveSmallIntegerField(
-        _("VAT rate"), choices=VAT_RATE_CHOICES, null=True, blank=True,
+        _("VAT rate"),
+        choices=VAT_RATE_CHOICES,
+        null=True,
+        blank=True,
         help_text=_("Shown on the receipt with the taxable amount and the VAT it includes."),
     )
     vat_exemption = models.CharField(
-        _("VAT exemption reason"), max_length=200, blank=True,
+        _("VAT exemption reason"),
+        max_length=200,
+        blank=True,
         help_text=_("Required with 0%, e.g. 'Operazione esente art. 10 DPR 633/72'."),
     )
     max_payments = models.PositiveIntegerField(_("maximum payments"), null=True, blank=True)
@@ -129,7 +145,11 @@ class PaymentStatus(models.TextChoices):
     CANCELED = "canceled", _("Canceled")
 
 
-OPEN_PAYMENT_STATUSES = [PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING]
+OPEN_PAYMENT_STATUSES = [
+    PaymentStatus.PENDING,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.PROCESSING,
+]
 
 
 class Payment(models.Model):
@@ -145,13 +165,17 @@ class Payment(models.Model):
     link = models.ForeignKey(PaymentLink, on_delete=models.PROTECT, related_name="payments")
     attempt_key = models.CharField(max_length=64, editable=False)
     browser_key = models.CharField(max_length=64, blank=True, editable=False)
-    provider_id = models.CharField(_("Stripe payment id"), max_length=255, unique=True, null=True, blank=True)
+    provider_id = models.CharField(
+        _("Stripe payment id"), max_length=255, unique=True, null=True, blank=True
+    )
     amount = models.PositiveBigIntegerField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3)
     status = models.CharField(
         _("status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
-    flag = models.CharField(_("attention"), max_length=30, choices=Flag.choices, blank=True, default="")
+    flag = models.CharField(
+        _("attention"), max_length=30, choices=Flag.choices, blank=True, default=""
+    )
     card_brand = models.CharField(_("card brand"), max_length=20, blank=True)
     card_last4 = models.CharField(_("card last 4"), max_length=4, blank=True)
     customer_email = models.EmailField(_("customer email"), blank=True)

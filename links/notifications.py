@@ -18,7 +18,12 @@ def link_ref(link: PaymentLink) -> str:
 
 
 def link_send_email(
-    *, link: PaymentLink, to: str, message: str = "", language: str = "", sent_by: User | None = None
+    *,
+    link: PaymentLink,
+    to: str,
+    message: str = "",
+    language: str = "",
+    sent_by: User | None = None,
 ) -> OutboxEmail:
     """Queue the payment link for a customer. Each call is a new email: resending is allowed."""
     language = language or link.language
@@ -52,7 +57,13 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
         context["receipt"] = receipt
         context["receipt_url"] = receipt_public_url(receipt)
         if receipt.pdf:
-            attachments = [{"path": receipt.pdf.name, "filename": receipt.filename, "mimetype": "application/pdf"}]
+            attachments = [
+                {
+                    "path": receipt.pdf.name,
+                    "filename": receipt.filename,
+                    "mimetype": "application/pdf",
+                }
+            ]
     if payment.customer_email:
         sent.append(
             outbox_enqueue(
@@ -87,4 +98,3 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
             )
         )
     return sent
-

@@ -130,7 +130,11 @@ class StripeProvider:
             charge = None
         card = ((charge or {}).get("payment_method_details") or {}).get("card") or {}
         if not card:
-            card = (_as_dict(data.get("payment_method")) if isinstance(data.get("payment_method"), dict) else {}).get("card") or {}
+            card = (
+                _as_dict(data.get("payment_method"))
+                if isinstance(data.get("payment_method"), dict)
+                else {}
+            ).get("card") or {}
         error = data.get("last_payment_error") or {}
         return ProviderPayment(
             id=data["id"],
@@ -192,9 +196,7 @@ class StripeProvider:
         return self._payment(pi)
 
     def retrieve_payment(self, payment_id: str) -> ProviderPayment:
-        pi = self._call(
-            self.client.v1.payment_intents.retrieve, payment_id, {"expand": _EXPAND}
-        )
+        pi = self._call(self.client.v1.payment_intents.retrieve, payment_id, {"expand": _EXPAND})
         return self._payment(pi)
 
     def cancel_payment(self, payment_id: str) -> ProviderPayment:
@@ -209,7 +211,10 @@ class StripeProvider:
             raise ValueError("no webhook secret configured")
         try:
             stripe.WebhookSignature.verify_header(
-                payload, signature, self.credentials.webhook_secret, stripe.Webhook.DEFAULT_TOLERANCE
+                payload,
+                signature,
+                self.credentials.webhook_secret,
+                stripe.Webhook.DEFAULT_TOLERANCE,
             )
             data = json.loads(payload)
         except (stripe.SignatureVerificationError, ValueError) as error:
@@ -228,7 +233,9 @@ class StripeProvider:
         object_id, object_type = obj.get("id", ""), obj.get("object", "")
         if not isinstance(object_id, str) or not isinstance(object_type, str):
             raise ValueError("event object without a usable id")
-        return WebhookEvent(id=event_id, type=event_type, object_id=object_id, object_type=object_type)
+        return WebhookEvent(
+            id=event_id, type=event_type, object_id=object_id, object_type=object_type
+        )
 
 
 def platform_credentials() -> Credentials:

@@ -13,9 +13,13 @@ def link_list(*, merchant: Merchant, q: str = "", status: str = "") -> QuerySet[
     links = PaymentLink.objects.filter(merchant=merchant)
     now = timezone.now()
     if status == LinkStatus.ACTIVE:
-        links = links.filter(status=LinkStatus.ACTIVE).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        links = links.filter(status=LinkStatus.ACTIVE).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
     elif status == LinkStatus.EXPIRED:
-        links = links.filter(Q(status=LinkStatus.EXPIRED) | Q(status=LinkStatus.ACTIVE, expires_at__lte=now))
+        links = links.filter(
+            Q(status=LinkStatus.EXPIRED) | Q(status=LinkStatus.ACTIVE, expires_at__lte=now)
+        )
     elif status:
         links = links.filter(status=status)
     if q:
@@ -34,7 +38,9 @@ def link_payments(link: PaymentLink) -> QuerySet[Payment]:
 
 def link_for_checkout(token: str) -> PaymentLink | None:
     return (
-        PaymentLink.objects.select_related("merchant", "merchant__payment_account").filter(token=token).first()
+        PaymentLink.objects.select_related("merchant", "merchant__payment_account")
+        .filter(token=token)
+        .first()
     )
 
 

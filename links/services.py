@@ -46,7 +46,8 @@ def validate_amount(amount: int, currency: str) -> None:
         )
     if amount > MAXIMUM_AMOUNT:
         raise ValidationError(
-            _("The maximum amount is %(amount)s.") % {"amount": format_money(MAXIMUM_AMOUNT, currency)},
+            _("The maximum amount is %(amount)s.")
+            % {"amount": format_money(MAXIMUM_AMOUNT, currency)},
             code="max_amount",
         )
 
@@ -155,7 +156,9 @@ def log_event(payment: Payment, kind: str, message: str = "", **data: Any) -> No
 
 
 def _closed_error(link: PaymentLink) -> CheckoutError:
-    return CheckoutError(_("This payment link can no longer be paid."), code=f"link_{link.effective_status}")
+    return CheckoutError(
+        _("This payment link can no longer be paid."), code=f"link_{link.effective_status}"
+    )
 
 
 def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str) -> None:
@@ -167,7 +170,8 @@ def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str)
     recent = payment.updated_at > timezone.now() - ATTEMPT_HOLD
     if recent and payment.browser_key != browser_key:
         raise CheckoutError(
-            _("Someone is paying this link right now. Try again in a few minutes."), code="in_progress"
+            _("Someone is paying this link right now. Try again in a few minutes."),
+            code="in_progress",
         )
     provider = provider_for(link.merchant)
     if payment.provider_id:
@@ -262,13 +266,17 @@ def checkout_attempt(
 
     # 3. Confirm: moves money, or asks for 3-D Secure.
     try:
-        confirmed = provider.confirm_payment(created.id, idempotency_key=f"vpos-confirm-{payment.public_id}")
+        confirmed = provider.confirm_payment(
+            created.id, idempotency_key=f"vpos-confirm-{payment.public_id}"
+        )
     except ProviderError as error:
         log_event(payment, "confirm_error", error.message, code=error.code)
         # The outcome is unknown: reconciliation settles it with the provider later.
         raise CheckoutError(
-            _("We could not confirm the payment with the card service. Do not pay again: "
-              "we will check its outcome in a few minutes."),
+            _(
+                "We could not confirm the payment with the card service. Do not pay again: "
+                "we will check its outcome in a few minutes."
+            ),
             code="confirm_unknown",
         ) from error
     payment = payment_apply(payment_id=payment.pk, provider_payment=confirmed, source="checkout")
@@ -333,8 +341,16 @@ def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source:
                 payment.status = PaymentStatus.FAILED
                 payment.failure_code = provider_payment.failure_code[:100]
                 payment.failure_message = provider_payment.failure_message[:500]
-                payment.save(update_fields=["status", "failure_code", "failure_message", "updated_at"])
-                log_event(payment, "failed", payment.failure_message, code=payment.failure_code, source=source)
+                payment.save(
+                    update_fields=["status", "failure_code", "failure_message", "updated_at"]
+                )
+                log_event(
+                    payment,
+                    "failed",
+                    payment.failure_message,
+                    code=payment.failure_code,
+                    source=source,
+                )
             elif status == "canceled":
                 payment.status = PaymentStatus.CANCELED
                 payment.save(update_fields=["status", "updated_at"])
@@ -347,7 +363,9 @@ def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source:
         return payment
 
 
-def _payment_succeeded(link: PaymentLink, payment: Payment, paid: ProviderPayment, source: str) -> None:
+def _payment_succeeded(
+    link: PaymentLink, payment: Payment, paid: ProviderPayment, source: str
+) -> None:
     """Finalize on locked rows: record the money, advance the link, then the follow-ups."""
     now = timezone.now()
     payment.status = PaymentStatus.SUCCEEDED
@@ -364,8 +382,11 @@ def _payment_succeeded(link: PaymentLink, payment: Payment, paid: ProviderPaymen
         payment.flag = Payment.Flag.LINK_NOT_PAYABLE
     payment.save()
     log_event(
-        payment, "succeeded", f"{payment.amount_display} {payment.card_brand} {payment.card_last4}".strip(),
-        source=source, flag=payment.flag,
+        payment,
+        "succeeded",
+        f"{payment.amount_display} {payment.card_brand} {payment.card_last4}".strip(),
+        source=source,
+        flag=payment.flag,
     )
     if payment.flag:
         logger.warning("payment %s succeeded but flagged %s", payment.pk, payment.flag)

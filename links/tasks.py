@@ -17,7 +17,9 @@ def payment_followups(payment_id: int) -> None:
     """
     from receipts.services import receipt_ensure_pdf
 
-    payment = Payment.objects.select_related("link", "merchant", "receipt").filter(pk=payment_id).first()
+    payment = (
+        Payment.objects.select_related("link", "merchant", "receipt").filter(pk=payment_id).first()
+    )
     if payment is None:
         return
     receipt = getattr(payment, "receipt", None)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats
+from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
 
 from merchants.access import shop_view
@@ -59,21 +62,29 @@ def _duplicate_initial(membership: Membership, link_id: str | None) -> dict:
 def link_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     merchant = membership.merchant
     form = LinkForm(
-        request.POST or None, merchant=merchant, initial=_duplicate_initial(membership, request.GET.get("from"))
+        request.POST or None,
+        merchant=merchant,
+        initial=_duplicate_initial(membership, request.GET.get("from")),
     )
     if request.method == "POST" and form.is_valid():
         try:
-            link = services.link_create(merchant=merchant, created_by=request.user, **form.service_kwargs())
+            link = services.link_create(
+                merchant=merchant, created_by=request.user, **form.service_kwargs()
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(request, _("Payment link created. Share it with your customer."))
             return redirect("links:detail", shop_id=merchant.public_id, link_id=link.pk)
-    return render(request, "links/link_form.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "links/link_form.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 def _shop_link(membership: Membership, link_id: int) -> PaymentLink:
-    return get_object_or_404(PaymentLink.objects.select_related("merchant"), pk=link_id, merchant=membership.merchant)
+    return get_object_or_404(
+        PaymentLink.objects.select_related("merchant"), pk=link_id, merchant=membership.merchant
+    )
 
 
 @shop_view()
@@ -94,7 +105,9 @@ def link_detail(request: HttpRequest, membership: Membership, link_id: int) -> H
                 sent_by=request.user,
             )
             messages.success(
-                request, _("The link is on its way to %(email)s.") % {"email": email_form.cleaned_data["to"]}
+                request,
+                _("The link is on its way to %(email)s.")
+                % {"email": email_form.cleaned_data["to"]},
             )
             return redirect("links:detail", shop_id=membership.merchant.public_id, link_id=link.pk)
     context = {
@@ -106,8 +119,13 @@ def link_detail(request: HttpRequest, membership: Membership, link_id: int) -> H
         "qr_svg": qr_svg(link.public_url, title=_("QR code of the payment link")),
         "share_text": _("Pay %(amount)s to %(shop)s: %(url)s")
         % {"amount": link.amount_display, "shop": link.merchant.name, "url": link.public_url},
+        # The native share sheet appends its `url` itself: its text must not repeat it.
+        "share_message": _("Pay %(amount)s to %(shop)s")
+        % {"amount": link.amount_display, "shop": link.merchant.name},
     }
-    return render(request, "links/link_detail.html", context, status=400 if email_form.errors else 200)
+    return render(
+        request, "links/link_detail.html", context, status=400 if email_form.errors else 200
+    )
 
 
 def _immutable(response: HttpResponse, filename: str) -> HttpResponse:
@@ -120,8 +138,11 @@ def _immutable(response: HttpResponse, filename: str) -> HttpResponse:
 @shop_view()
 def link_qr(request: HttpRequest, membership: Membership, link_id: int, fmt: str) -> HttpResponse:
     link = _shop_link(membership, link_id)
-    etag = f'"qr-{link.token[:16]}-{fmt}"'
-    if request.headers.get("If-None-Match") == etag:
+    # Derived from what the code encodes, so a new SITE_URL gets a new ETag; no token in headers.
+    etag = f'"qr-{hashlib.sha256(link.public_url.encode()).hexdigest()[:24]}-{fmt}"'
+    # Weak comparison (RFC 9110): a gzipping proxy turns our ETag into W/"...".
+    validators = parse_etags(request.headers.get("If-None-Match", ""))
+    if etag in {tag.removeprefix("W/") for tag in validators}:
         response = HttpResponse(status=304)
     elif fmt == "png":
         response = HttpResponse(qr_png(link.public_url), content_type="image/png")
@@ -151,6 +172,8 @@ def link_deactivate(request: HttpRequest, membership: Membership, link_id: int) 
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, _("The link was deactivated: customers can no longer pay it."))
+            messages.success(
+                request, _("The link was deactivated: customers can no longer pay it.")
+            )
         return redirect("links:detail", shop_id=membership.merchant.public_id, link_id=link.pk)
     return render(request, "links/link_deactivate.html", {"link": link})

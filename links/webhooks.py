@@ -38,7 +38,9 @@ PAYMENT_INTENT_EVENTS = {
 def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
     merchant = None
     if shop_id is not None:
-        merchant = Merchant.objects.select_related("payment_account").filter(public_id=shop_id).first()
+        merchant = (
+            Merchant.objects.select_related("payment_account").filter(public_id=shop_id).first()
+        )
         if merchant is None or not hasattr(merchant, "payment_account"):
             raise Http404
     provider = provider_for(merchant)
@@ -52,7 +54,9 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    StripeEvent.objects.create(event_id=event.id, type=event.type, merchant=merchant)
+                    StripeEvent.objects.create(
+                        event_id=event.id, type=event.type, merchant=merchant
+                    )
             except IntegrityError:
                 return JsonResponse({"status": "duplicate"})
             if event.type in PAYMENT_INTENT_EVENTS and event.object_type == "payment_intent":
@@ -65,7 +69,9 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
                     payments = payments.filter(merchant__payment_account__isnull=True)
                 payment = payments.first()
                 if payment is None:
-                    logger.info("webhook %s for unknown PaymentIntent %s", event.id, event.object_id)
+                    logger.info(
+                        "webhook %s for unknown PaymentIntent %s", event.id, event.object_id
+                    )
                 else:
                     current = provider.retrieve_payment(event.object_id)
                     payment_apply(payment_id=payment.pk, provider_payment=current, source="webhook")

@@ -14,7 +14,14 @@ class AccountAdapter(DefaultAccountAdapter):
 
         ctx["current_site"] = get_current_site(request)
         message = self.render_mail(template_prefix, email, ctx)
-        html = next((content for content, mimetype in getattr(message, "alternatives", []) if mimetype == "text/html"), "")
+        html = next(
+            (
+                content
+                for content, mimetype in getattr(message, "alternatives", [])
+                if mimetype == "text/html"
+            ),
+            "",
+        )
         outbox_store(
             kind=template_prefix.rsplit("/", 1)[-1],
             to=email,

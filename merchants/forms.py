@@ -125,22 +125,33 @@ class PreferencesForm(forms.ModelForm):
 
 class PaymentAccountForm(forms.Form):
     publishable_key = forms.RegexField(
-        label=_("Publishable key"), regex=r"^pk_(test|live)_[A-Za-z0-9_]+$", max_length=255,
+        label=_("Publishable key"),
+        regex=r"^pk_(test|live)_[A-Za-z0-9_]+$",
+        max_length=255,
         error_messages={"invalid": _("A publishable key starts with pk_test_ or pk_live_.")},
     )
     secret_key = forms.RegexField(
-        label=_("Secret key"), regex=r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$", max_length=255, required=False,
+        label=_("Secret key"),
+        regex=r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$",
+        max_length=255,
+        required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         error_messages={"invalid": _("A secret key starts with sk_test_, sk_live_ or rk_.")},
     )
     webhook_secret = forms.RegexField(
-        label=_("Webhook signing secret"), regex=r"^whsec_[A-Za-z0-9_]+$", max_length=255, required=False,
+        label=_("Webhook signing secret"),
+        regex=r"^whsec_[A-Za-z0-9_]+$",
+        max_length=255,
+        required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         error_messages={"invalid": _("A webhook signing secret starts with whsec_.")},
     )
     moto_enabled = forms.BooleanField(
-        label=_("MOTO enabled on my Stripe account"), required=False,
-        help_text=_("Turn on only if Stripe enabled mail and telephone order payments for your account."),
+        label=_("MOTO enabled on my Stripe account"),
+        required=False,
+        help_text=_(
+            "Turn on only if Stripe enabled mail and telephone order payments for your account."
+        ),
     )
 
     def __init__(self, *args: Any, connected: bool = False, **kwargs: Any) -> None:

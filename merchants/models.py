@@ -91,7 +91,9 @@ class Merchant(models.Model):
     name = models.CharField(_("display name"), max_length=100)
     legal_name = models.CharField(_("legal name"), max_length=200)
     vat_number = models.CharField(
-        _("Partita IVA"), max_length=20, blank=True,
+        _("Partita IVA"),
+        max_length=20,
+        blank=True,
         help_text=_("11 digits for Italian shops."),
     )
     tax_code = models.CharField(_("codice fiscale"), max_length=16, blank=True)
@@ -144,7 +146,8 @@ class Membership(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
     notify_payments = models.BooleanField(
-        _("email me about payments"), default=False,
+        _("email me about payments"),
+        default=False,
         help_text=_("Owners always get payment notifications; staff may opt in."),
     )
     created_at = models.DateTimeField(_("joined"), auto_now_add=True)
@@ -154,7 +157,9 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
         ordering = ["merchant__name", "created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user_merchant"),
+            models.UniqueConstraint(
+                fields=["user", "merchant"], name="membership_unique_user_merchant"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -210,7 +215,11 @@ class Invitation(models.Model):
 
     @property
     def is_pending(self) -> bool:
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
 
 
 class PaymentAccount(models.Model):
@@ -219,7 +228,9 @@ class PaymentAccount(models.Model):
     Secret values are stored encrypted (vpos.crypto) and never shown again after saving.
     """
 
-    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="payment_account")
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="payment_account"
+    )
     publishable_key = models.CharField(_("publishable key"), max_length=255)
     secret_key_encrypted = models.TextField(editable=False)
     webhook_secret_encrypted = models.TextField(editable=False, blank=True)

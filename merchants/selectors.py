@@ -6,7 +6,9 @@ from .models import Invitation, Membership, Merchant, User
 
 
 def memberships_for_user(user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("merchant").order_by("merchant__name")
+    return (
+        Membership.objects.filter(user=user).select_related("merchant").order_by("merchant__name")
+    )
 
 
 def membership_for_user(user: User, shop_id: object) -> Membership | None:

@@ -37,7 +37,9 @@ def logo_normalize(upload: UploadedFile, *, max_pixels: int) -> ContentFile:
 
 
 @transaction.atomic
-def merchant_create(*, owner: User, data: dict[str, Any], logo: ContentFile | None = None) -> Merchant:
+def merchant_create(
+    *, owner: User, data: dict[str, Any], logo: ContentFile | None = None
+) -> Merchant:
     """Create a shop and make `owner` its first owner."""
     merchant = Merchant(**data)
     merchant.full_clean(exclude=["logo"])
@@ -50,7 +52,11 @@ def merchant_create(*, owner: User, data: dict[str, Any], logo: ContentFile | No
 
 @transaction.atomic
 def merchant_update(
-    *, merchant: Merchant, data: dict[str, Any], logo: ContentFile | None = None, remove_logo: bool = False
+    *,
+    merchant: Merchant,
+    data: dict[str, Any],
+    logo: ContentFile | None = None,
+    remove_logo: bool = False,
 ) -> Merchant:
     for field, value in data.items():
         setattr(merchant, field, value)
@@ -76,8 +82,11 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, invited_by: 
     with transaction.atomic():
         # An expired invitation must not block a new one.
         Invitation.objects.filter(
-            merchant=merchant, email__iexact=email, accepted_at__isnull=True,
-            revoked_at__isnull=True, expires_at__lte=timezone.now(),
+            merchant=merchant,
+            email__iexact=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__lte=timezone.now(),
         ).update(revoked_at=timezone.now())
         already_invited = ValidationError(
             _("%(email)s has already been invited. Revoke that invitation to send a new one.")
@@ -123,7 +132,10 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 def invitation_accept(*, token: str, user: User) -> Membership:
     """Turn an open invitation into a membership for `user`, whose email must match it."""
     invitation = (
-        Invitation.objects.select_for_update().select_related("merchant").filter(token=token).first()
+        Invitation.objects.select_for_update()
+        .select_related("merchant")
+        .filter(token=token)
+        .first()
     )
     if invitation is None or not invitation.is_pending:
         raise ValidationError(_("This invitation is no longer valid. Ask the shop for a new one."))
@@ -179,7 +191,12 @@ def membership_set_preferences(*, membership: Membership, notify_payments: bool)
 
 
 def payment_account_connect(
-    *, merchant: Merchant, secret_key: str, publishable_key: str, webhook_secret: str, moto_enabled: bool
+    *,
+    merchant: Merchant,
+    secret_key: str,
+    publishable_key: str,
+    webhook_secret: str,
+    moto_enabled: bool,
 ) -> PaymentAccount:
     """Check the keys with one API call, then store them encrypted.
 
@@ -198,11 +215,15 @@ def payment_account_connect(
     if ("_live_" in secret_key) != ("_live_" in publishable_key):
         raise ValidationError(_("Both keys must be test keys or both live keys."))
     try:
-        StripeProvider(Credentials(secret_key, publishable_key, webhook_secret)).verify_credentials()
+        StripeProvider(
+            Credentials(secret_key, publishable_key, webhook_secret)
+        ).verify_credentials()
     except ProviderError as error:
         if not error.permanent:
             raise ValidationError(
-                _("Stripe could not be reached to check these keys. Nothing was saved: try again in a few minutes.")
+                _(
+                    "Stripe could not be reached to check these keys. Nothing was saved: try again in a few minutes."
+                )
             ) from error
         raise ValidationError(
             _("Stripe refused these keys: %(reason)s") % {"reason": error.message}

@@ -17,9 +17,13 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
-    path("s/<uuid:shop_id>/team/members/<int:member_id>/role/", views.member_role, name="member_role"),
     path(
-        "s/<uuid:shop_id>/team/members/<int:member_id>/remove/", views.member_remove, name="member_remove"
+        "s/<uuid:shop_id>/team/members/<int:member_id>/role/", views.member_role, name="member_role"
+    ),
+    path(
+        "s/<uuid:shop_id>/team/members/<int:member_id>/remove/",
+        views.member_remove,
+        name="member_remove",
     ),
     path("s/<uuid:shop_id>/me/", views.preferences, name="preferences"),
     path("s/<uuid:shop_id>/me/leave/", views.leave, name="leave"),

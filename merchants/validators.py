@@ -8,12 +8,50 @@ from django.utils.translation import gettext_lazy as _
 _CF_ODD = dict(
     zip(
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
-         11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23],
+        [
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            2,
+            4,
+            18,
+            20,
+            11,
+            3,
+            6,
+            8,
+            12,
+            14,
+            16,
+            10,
+            22,
+            25,
+            24,
+            23,
+        ],
         strict=True,
     )
 )
-_CF_PERSON = re.compile(r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$")
+_CF_PERSON = re.compile(
+    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
+)
 
 
 def partita_iva_is_valid(value: str) -> bool:
@@ -59,7 +97,9 @@ def validate_partita_iva(value: str) -> None:
 def validate_codice_fiscale(value: str) -> None:
     if not codice_fiscale_is_valid(value):
         raise ValidationError(
-            _("Enter a valid codice fiscale: 16 characters for a person or 11 digits for a company."),
+            _(
+                "Enter a valid codice fiscale: 16 characters for a person or 11 digits for a company."
+            ),
             code="invalid",
         )
 

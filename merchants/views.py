@@ -33,7 +33,9 @@ def shops_home(request: HttpRequest) -> HttpResponse:
     if not memberships:
         return redirect("merchants:onboarding")
     remembered = request.session.get(SESSION_KEY)
-    chosen = next((m for m in memberships if str(m.merchant.public_id) == remembered), memberships[0])
+    chosen = next(
+        (m for m in memberships if str(m.merchant.public_id) == remembered), memberships[0]
+    )
     return redirect("merchants:dashboard", shop_id=chosen.merchant.public_id)
 
 
@@ -112,7 +114,9 @@ def team(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 
 @shop_view(owner_only=True)
-def invitation_revoke(request: HttpRequest, membership: Membership, invitation_id: int) -> HttpResponse:
+def invitation_revoke(
+    request: HttpRequest, membership: Membership, invitation_id: int
+) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id, merchant=membership.merchant)
     if request.method == "POST":
         try:
@@ -120,14 +124,18 @@ def invitation_revoke(request: HttpRequest, membership: Membership, invitation_i
         except ValidationError as error:
             messages.error(request, _error_text(error))
         else:
-            messages.success(request, _("Invitation to %(email)s revoked.") % {"email": invitation.email})
+            messages.success(
+                request, _("Invitation to %(email)s revoked.") % {"email": invitation.email}
+            )
         return redirect("merchants:team", shop_id=membership.merchant.public_id)
     return render(
         request,
         "merchants/confirm.html",
         {
             "title": _("Revoke invitation"),
-            "question": _("Revoke the invitation sent to %(email)s? The link in the email will stop working.")
+            "question": _(
+                "Revoke the invitation sent to %(email)s? The link in the email will stop working."
+            )
             % {"email": invitation.email},
             "action": _("Revoke"),
             "cancel_url_name": "merchants:team",
@@ -150,7 +158,8 @@ def member_role(request: HttpRequest, membership: Membership, member_id: int) ->
     else:
         messages.success(
             request,
-            _("%(email)s is now %(role)s.") % {"email": member.user.email, "role": member.get_role_display()},
+            _("%(email)s is now %(role)s.")
+            % {"email": member.user.email, "role": member.get_role_display()},
         )
     return redirect("merchants:team", shop_id=membership.merchant.public_id)
 
@@ -168,7 +177,9 @@ def _remove(request: HttpRequest, membership: Membership, member: Membership) ->
         if leaving:
             messages.success(request, _("You left %(shop)s.") % {"shop": membership.merchant.name})
             return redirect("merchants:home")
-        messages.success(request, _("%(email)s was removed from the shop.") % {"email": member.user.email})
+        messages.success(
+            request, _("%(email)s was removed from the shop.") % {"email": member.user.email}
+        )
         return redirect("merchants:team", shop_id=membership.merchant.public_id)
     if leaving:
         question = _("Leave %(shop)s? You will lose access to its links and payments.") % {
@@ -217,7 +228,9 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = Invitation.objects.select_related("merchant", "invited_by").filter(token=token).first()
+    invitation = (
+        Invitation.objects.select_related("merchant", "invited_by").filter(token=token).first()
+    )
     if invitation is None:
         raise Http404
     error = None
@@ -232,9 +245,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     elif not invitation.is_pending:
         error = _("This invitation is no longer valid. Ask the shop for a new one.")
     elif request.user.is_authenticated and request.user.email.lower() != invitation.email.lower():
-        error = _("This invitation was sent to %(email)s. Log in with that address to accept it.") % {
-            "email": invitation.email
-        }
+        error = _(
+            "This invitation was sent to %(email)s. Log in with that address to accept it."
+        ) % {"email": invitation.email}
     return render(
         request,
         "merchants/invitation_accept.html",
@@ -247,8 +260,20 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _email_list(request: HttpRequest, emails, detail_url_name: str, shop_id=None) -> HttpResponse:
-    page = Paginator(emails.only("id", "kind", "to_email", "subject", "status", "created_at", "sent_at",
-                                 "attempts", "last_error"), 25).get_page(request.GET.get("page"))
+    page = Paginator(
+        emails.only(
+            "id",
+            "kind",
+            "to_email",
+            "subject",
+            "status",
+            "created_at",
+            "sent_at",
+            "attempts",
+            "last_error",
+        ),
+        25,
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "merchants/email_list.html",
@@ -263,7 +288,9 @@ def _email_detail(request: HttpRequest, email: OutboxEmail, html_url: str) -> Ht
 def _email_html(email: OutboxEmail) -> HttpResponse:
     response = HttpResponse(email.body_html or "", content_type="text/html; charset=utf-8")
     # Shown in a sandboxed frame: no scripts, no forms, nothing but the message.
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+    response["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+    )
     response["X-Frame-Options"] = "SAMEORIGIN"
     return response
 
@@ -271,7 +298,9 @@ def _email_html(email: OutboxEmail) -> HttpResponse:
 @shop_view(owner_only=True)
 def emails(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _email_list(
-        request, OutboxEmail.objects.filter(merchant=membership.merchant), "merchants:email_detail",
+        request,
+        OutboxEmail.objects.filter(merchant=membership.merchant),
+        "merchants:email_detail",
         shop_id=membership.merchant.public_id,
     )
 
@@ -314,11 +343,17 @@ def dev_outbox_html(request: HttpRequest, email_id: int) -> HttpResponse:
 def payment_account(request: HttpRequest, membership: Membership) -> HttpResponse:
     merchant = membership.merchant
     account = PaymentAccount.objects.filter(merchant=merchant).first()
-    initial = {"publishable_key": account.publishable_key, "moto_enabled": account.moto_enabled} if account else {}
+    initial = (
+        {"publishable_key": account.publishable_key, "moto_enabled": account.moto_enabled}
+        if account
+        else {}
+    )
     form = PaymentAccountForm(request.POST or None, initial=initial, connected=account is not None)
     if request.method == "POST" and request.POST.get("action") == "disconnect" and account:
         services.payment_account_disconnect(merchant=merchant)
-        messages.success(request, _("Stripe account disconnected. The platform's account is used again."))
+        messages.success(
+            request, _("Stripe account disconnected. The platform's account is used again.")
+        )
         return redirect("merchants:payment_account", shop_id=merchant.public_id)
     if request.method == "POST" and form.is_valid():
         try:
@@ -328,7 +363,9 @@ def payment_account(request: HttpRequest, membership: Membership) -> HttpRespons
         else:
             messages.success(request, _("Stripe account connected and checked."))
             return redirect("merchants:payment_account", shop_id=merchant.public_id)
-    webhook_url = settings.SITE_URL + reverse("links:stripe_webhook_shop", args=[merchant.public_id])
+    webhook_url = settings.SITE_URL + reverse(
+        "links:stripe_webhook_shop", args=[merchant.public_id]
+    )
     return render(
         request,
         "merchants/payment_account.html",

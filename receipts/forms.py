@@ -12,8 +12,12 @@ MAX_EXPORT_DAYS = 400
 
 class ReceiptFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -39,6 +43,6 @@ class ExportForm(forms.Form):
         if start and end:
             if start > end:
                 raise forms.ValidationError(_("The start date is after the end date."))
-            if (end - start).days > MAX_EXPORT_DAYS:
+            if (end - start).days + 1 > MAX_EXPORT_DAYS:  # both days included
                 raise forms.ValidationError(_("Export at most 400 days at a time."))
         return data

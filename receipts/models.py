@@ -19,7 +19,9 @@ class ReceiptSequence(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "year"], name="receipt_sequence_unique_year"),
+            models.UniqueConstraint(
+                fields=["merchant", "year"], name="receipt_sequence_unique_year"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -50,7 +52,9 @@ class Receipt(models.Model):
         verbose_name_plural = _("receipts")
         ordering = ["-issued_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "year", "sequence"], name="receipt_unique_number"),
+            models.UniqueConstraint(
+                fields=["merchant", "year", "sequence"], name="receipt_unique_number"
+            ),
         ]
         indexes = [
             models.Index(fields=["merchant", "-issued_at"]),
@@ -79,10 +83,14 @@ class ReceiptExport(models.Model):
         FAILED = "failed", _("Failed")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="receipt_exports")
-    requested_by = models.ForeignKey("merchants.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_by = models.ForeignKey(
+        "merchants.User", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     date_from = models.DateField(_("from"))
     date_to = models.DateField(_("to"))
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
     total = models.PositiveIntegerField(_("receipts"), default=0)
     done = models.PositiveIntegerField(_("added"), default=0)
     file = models.FileField(_("file"), upload_to="exports/", blank=True, max_length=255)
@@ -98,4 +106,10 @@ class ReceiptExport(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if self.status == self.Status.DONE else int(100 * self.done / self.total) if self.total else 0
+        return (
+            100
+            if self.status == self.Status.DONE
+            else int(100 * self.done / self.total)
+            if self.total
+            else 0
+        )

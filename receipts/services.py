@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
+import tempfile
 import zipfile
 import zoneinfo
 from base64 import b64encode
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from links.models import Payment
+from merchants.models import Merchant
 
 from .models import Receipt, ReceiptExport, ReceiptSequence
 
@@ -39,6 +40,20 @@ def vat_breakdown(amount: int, rate: int | None) -> tuple[int, int] | None:
         return None
     taxable = (amount * 100 * 2 + (100 + rate)) // (2 * (100 + rate))
     return taxable, amount - taxable
+
+
+def _frozen_logo(merchant: Merchant) -> str:
+    """A copy of the shop's logo that the receipt keeps: a new upload deletes the old file."""
+    if not merchant.logo:
+        return ""
+    name = f"receipts/{merchant.logo.name}"  # logo names are unique per upload
+    try:
+        if not default_storage.exists(name):
+            with default_storage.open(merchant.logo.name, "rb") as fh:
+                name = default_storage.save(name, ContentFile(fh.read()))
+    except OSError:
+        return ""
+    return name
 
 
 def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
@@ -60,7 +75,7 @@ def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
             "contact_email": merchant.contact_email,
             "contact_phone": merchant.contact_phone,
             "brand_color": merchant.brand_color,
-            "logo": merchant.logo.name if merchant.logo else "",
+            "logo": _frozen_logo(merchant),
             "time_zone": merchant.time_zone,
         },
         "customer": {"name": payment.customer_name, "email": payment.customer_email},
@@ -93,6 +108,7 @@ def receipt_issue(*, payment: Payment, at: datetime) -> Receipt:
         return existing
     merchant = payment.merchant
     year = at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).year
+    snapshot = _snapshot(payment, at)  # before the sequence lock: it may copy the logo
     ReceiptSequence.objects.bulk_create(
         [ReceiptSequence(merchant=merchant, year=year)], ignore_conflicts=True
     )
@@ -107,7 +123,7 @@ def receipt_issue(*, payment: Payment, at: datetime) -> Receipt:
         number=format_number(year, sequence.last_number),
         issued_at=at,
         language=payment.link.language,
-        snapshot=_snapshot(payment, at),
+        snapshot=snapshot,
         amount=payment.amount,
         currency=payment.currency,
         customer_email=payment.customer_email,
@@ -187,7 +203,9 @@ def receipt_download_token(receipt: Receipt) -> str:
 
 def receipt_public_url(receipt: Receipt) -> str:
     """The customer's signed, expiring download link (emails, success page)."""
-    return settings.SITE_URL + reverse("receipts:public_download", args=[receipt_download_token(receipt)])
+    return settings.SITE_URL + reverse(
+        "receipts:public_download", args=[receipt_download_token(receipt)]
+    )
 
 
 def receipt_from_token(token: str) -> Receipt:
@@ -213,21 +231,27 @@ def export_build(*, export_id: int) -> ReceiptExport:
     export = ReceiptExport.objects.get(pk=export_id)
     if export.status == ReceiptExport.Status.DONE:
         return export
-    receipts = list(receipts_in_range(export.merchant_id, export.date_from, export.date_to).values_list("pk", flat=True))
+    receipts = list(
+        receipts_in_range(export.merchant_id, export.date_from, export.date_to).values_list(
+            "pk", flat=True
+        )
+    )
     ReceiptExport.objects.filter(pk=export.pk).update(
         status=ReceiptExport.Status.RUNNING, total=len(receipts), done=0
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for done, receipt_id in enumerate(receipts, start=1):
-            receipt = receipt_ensure_pdf(receipt_id=receipt_id)
-            with default_storage.open(receipt.pdf.name, "rb") as fh:
-                archive.writestr(receipt.filename, fh.read())
-            if done % 10 == 0 or done == len(receipts):
-                ReceiptExport.objects.filter(pk=export.pk).update(done=done)
-    export.refresh_from_db()
-    name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
-    export.file.save(f"{export.merchant_id}-{export.pk}-{name}", ContentFile(buffer.getvalue()), save=False)
+    # On disk, not in memory: a year of receipts would not fit in a worker's memory budget.
+    with tempfile.TemporaryFile() as spool:
+        with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+            for done, receipt_id in enumerate(receipts, start=1):
+                receipt = receipt_ensure_pdf(receipt_id=receipt_id)
+                with default_storage.open(receipt.pdf.name, "rb") as fh:
+                    archive.writestr(receipt.filename, fh.read())
+                if done % 10 == 0 or done == len(receipts):
+                    ReceiptExport.objects.filter(pk=export.pk).update(done=done)
+        export.refresh_from_db()
+        name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
+        spool.seek(0)
+        export.file.save(f"{export.merchant_id}-{export.pk}-{name}", File(spool), save=False)
     export.status = ReceiptExport.Status.DONE
     export.finished_at = timezone.now()
     export.save(update_fields=["file", "status", "finished_at"])

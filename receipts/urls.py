@@ -9,7 +9,11 @@ urlpatterns = [
     path("s/<uuid:shop_id>/receipts/receipts.csv", views.receipt_csv, name="csv"),
     path("s/<uuid:shop_id>/receipts/<int:receipt_id>/pdf/", views.receipt_pdf, name="pdf"),
     path("s/<uuid:shop_id>/receipts/exports/", views.export_create, name="export_create"),
-    path("s/<uuid:shop_id>/receipts/exports/<int:export_id>/", views.export_detail, name="export_detail"),
+    path(
+        "s/<uuid:shop_id>/receipts/exports/<int:export_id>/",
+        views.export_detail,
+        name="export_detail",
+    ),
     path(
         "s/<uuid:shop_id>/receipts/exports/<int:export_id>/download/",
         views.export_download,

@@ -33,18 +33,33 @@ def _filtered(request: HttpRequest, membership: Membership):
     return filters, selectors.receipt_list(merchant=membership.merchant, **kwargs)
 
 
-@shop_view()
-def receipt_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+def _list_page(
+    request: HttpRequest, membership: Membership, *, export_form: ExportForm | None = None
+) -> HttpResponse:
+    """The receipts page; 400 when the filters or the export form need correcting."""
     filters, receipts = _filtered(request, membership)
+    export_form = export_form or ExportForm()
     page = Paginator(receipts, 25).get_page(request.GET.get("page"))
     exports = ReceiptExport.objects.filter(merchant=membership.merchant)[:5]
     return render(
         request,
         "receipts/receipt_list.html",
-        {"filters": filters, "page_obj": page, "export_form": ExportForm(), "exports": exports,
-         "filtered": bool(request.GET.get("q") or request.GET.get("date_from") or request.GET.get("date_to"))},
-        status=400 if filters.errors else 200,
+        {
+            "filters": filters,
+            "page_obj": page,
+            "export_form": export_form,
+            "exports": exports,
+            "filtered": bool(
+                request.GET.get("q") or request.GET.get("date_from") or request.GET.get("date_to")
+            ),
+        },
+        status=400 if filters.errors or export_form.errors else 200,
     )
+
+
+@shop_view()
+def receipt_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return _list_page(request, membership)
 
 
 def _pdf_response(receipt: Receipt, *, inline: bool = False) -> FileResponse:
@@ -72,8 +87,18 @@ class _Echo:
 
 
 def _csv_rows(receipts) -> Iterator[list[str]]:
-    yield [_("Number"), _("Issued"), _("Amount"), _("Currency"), _("Customer"), _("Customer email"),
-           _("Description"), _("Reference"), _("VAT rate"), _("Stripe payment id")]
+    yield [
+        _("Number"),
+        _("Issued"),
+        _("Amount"),
+        _("Currency"),
+        _("Customer"),
+        _("Customer email"),
+        _("Description"),
+        _("Reference"),
+        _("VAT rate"),
+        _("Stripe payment id"),
+    ]
     for receipt in receipts.iterator(chunk_size=500):
         s = receipt.snapshot
         yield [
@@ -93,7 +118,9 @@ def _csv_rows(receipts) -> Iterator[list[str]]:
 @shop_view()
 def receipt_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
     """The filtered receipts as CSV, streamed row by row (constant memory)."""
-    _filters, receipts = _filtered(request, membership)
+    filters, receipts = _filtered(request, membership)
+    if filters.errors:  # never a CSV of everything when the range was mistyped
+        return _list_page(request, membership)
     writer = csv.writer(_Echo())
     language = translation.get_language()
 
@@ -112,15 +139,7 @@ def receipt_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
 def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     form = ExportForm(request.POST)
     if not form.is_valid():
-        filters, receipts = _filtered(request, membership)
-        page = Paginator(receipts, 25).get_page(1)
-        return render(
-            request,
-            "receipts/receipt_list.html",
-            {"filters": filters, "page_obj": page, "export_form": form,
-             "exports": ReceiptExport.objects.filter(merchant=membership.merchant)[:5]},
-            status=400,
-        )
+        return _list_page(request, membership, export_form=form)
     export = ReceiptExport.objects.create(
         merchant=membership.merchant,
         requested_by=request.user,
@@ -128,7 +147,9 @@ def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
         date_to=form.cleaned_data["date_to"],
     )
     transaction.on_commit(lambda: receipt_export_build.delay(export.pk))
-    return redirect("receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk)
+    return redirect(
+        "receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk
+    )
 
 
 @shop_view()
@@ -143,8 +164,12 @@ def export_download(request: HttpRequest, membership: Membership, export_id: int
         ReceiptExport, pk=export_id, merchant=membership.merchant, status=ReceiptExport.Status.DONE
     )
     name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
-    return FileResponse(default_storage.open(export.file.name, "rb"), as_attachment=True, filename=name,
-                        content_type="application/zip")
+    return FileResponse(
+        default_storage.open(export.file.name, "rb"),
+        as_attachment=True,
+        filename=name,
+        content_type="application/zip",
+    )
 
 
 def public_download(request: HttpRequest, token: str) -> HttpResponse:

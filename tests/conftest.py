@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import email
+import email.message
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from django.test import Client
@@ -96,3 +100,67 @@ def stripe_settings(localstripe, settings):
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_vpos_platform"
     settings.STRIPE_WEBHOOK_SECRET = "whsec_vpos_platform"
     return settings
+
+
+# --- A real SMTP server on loopback, for any test package -----------------------------------
+
+
+@dataclass
+class Delivered:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> email.message.Message:
+        return email.message_from_bytes(self.raw)
+
+
+@dataclass
+class MailServerHandler:
+    """An aiosmtpd handler that accepts everything unless scripted otherwise.
+
+    `data_replies`: answers to the next DATA commands, one each (e.g. "421 try later").
+    `refused`: recipient address -> answer to its RCPT (e.g. "550 5.1.1 no such mailbox").
+    """
+
+    data_replies: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    received: list[Delivered] = field(default_factory=list)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return self.refused[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        self.received.append(
+            Delivered(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def mail_server(settings) -> Iterator[MailServerHandler]:
+    """Point Django's SMTP backend at a fresh aiosmtpd on 127.0.0.1; yield its handler."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = MailServerHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield handler
+    controller.stop()

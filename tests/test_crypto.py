@@ -76,8 +76,10 @@ def test_rotate_secrets_command_reencrypts_with_the_new_key(db, settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEY = old
     account = PaymentAccount.objects.create(
-        merchant=MerchantFactory(), publishable_key="pk_test_x",
-        secret_key_encrypted=encrypt("sk_test_secret"), webhook_secret_encrypted=encrypt("whsec_x"),
+        merchant=MerchantFactory(),
+        publishable_key="pk_test_x",
+        secret_key_encrypted=encrypt("sk_test_secret"),
+        webhook_secret_encrypted=encrypt("whsec_x"),
     )
     settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
     call_command("rotate_secrets", stdout=io.StringIO())

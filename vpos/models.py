@@ -31,7 +31,10 @@ class OutboxEmail(models.Model):
         verbose_name=_("shop"),
     )
     ref = models.CharField(
-        _("related object"), max_length=80, blank=True, db_index=True,
+        _("related object"),
+        max_length=80,
+        blank=True,
+        db_index=True,
         help_text=_("What the email is about, e.g. 'link:42'."),
     )
     to_email = models.EmailField(_("recipient"))

@@ -36,7 +36,9 @@ def babel_locale(language: str | None = None) -> str:
 
 def format_money(amount: int, currency: str, language: str | None = None) -> str:
     """`1999, "EUR"` -> "19,99 €" in Italian, "€19.99" in English."""
-    return format_currency(to_decimal(amount, currency), currency.upper(), locale=babel_locale(language))
+    return format_currency(
+        to_decimal(amount, currency), currency.upper(), locale=babel_locale(language)
+    )
 
 
 def parse_amount(text: str, currency: str) -> int:
@@ -54,7 +56,9 @@ def parse_amount(text: str, currency: str) -> int:
     elif len(set(separators)) == 2:
         decimal_sep = cleaned[max(cleaned.rfind("."), cleaned.rfind(","))]
         group_sep = "," if decimal_sep == "." else "."
-        if separators.count(decimal_sep) > 1 or cleaned.rfind(group_sep) > cleaned.rfind(decimal_sep):
+        if separators.count(decimal_sep) > 1 or cleaned.rfind(group_sep) > cleaned.rfind(
+            decimal_sep
+        ):
             raise AmountError("mixed separators")
         whole, fraction = cleaned.split(decimal_sep)
         _check_groups(whole, group_sep)

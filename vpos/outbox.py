@@ -157,9 +157,7 @@ class DeliveryResult:
 def outbox_deliver(*, email_id: int) -> DeliveryResult:
     """Send one queued email. Safe to call twice or concurrently: the row lock sends it once."""
     with transaction.atomic():
-        email = (
-            OutboxEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
-        )
+        email = OutboxEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
         if email is None:
             return DeliveryResult("locked-or-missing")
         if email.status != OutboxEmail.Status.QUEUED:
@@ -178,7 +176,9 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
             else:
                 retry_in = BACKOFF_BASE * 2 ** (email.attempts - 1)
                 email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
-                logger.info("email %s attempt %s failed, retry in %ss", email.pk, email.attempts, retry_in)
+                logger.info(
+                    "email %s attempt %s failed, retry in %ss", email.pk, email.attempts, retry_in
+                )
             email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
             return DeliveryResult(email.status, retry_in)
         email.status = OutboxEmail.Status.SENT

@@ -43,7 +43,9 @@ class Command(BaseCommand):
                 user=user, email=email, defaults={"verified": True, "primary": True}
             )
             Membership.objects.update_or_create(
-                user=user, merchant=merchant, defaults={"role": role, "notify_payments": role == Role.OWNER}
+                user=user,
+                merchant=merchant,
+                defaults={"role": role, "notify_payments": role == Role.OWNER},
             )
         self.stdout.write(self.style.SUCCESS(f"Demo shop: {merchant.name}"))
         for email, role in DEMO_USERS:

@@ -22,4 +22,6 @@ class Command(BaseCommand):
                 account.webhook_secret_encrypted = rotate(account.webhook_secret_encrypted)
                 account.save(update_fields=["secret_key_encrypted", "webhook_secret_encrypted"])
                 count += 1
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the secrets of {count} payment account(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Re-encrypted the secrets of {count} payment account(s).")
+        )
