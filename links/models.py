@@ -183,6 +183,9 @@ class Payment(models.Model):
     failure_code = models.CharField(_("failure code"), max_length=100, blank=True)
     failure_message = models.CharField(_("failure reason"), max_length=500, blank=True)
     is_moto = models.BooleanField(_("phone/mail order"), default=False)
+    via_shop_account = models.BooleanField(
+        _("paid to the shop's own Stripe account"), default=False, editable=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     succeeded_at = models.DateTimeField(_("paid"), null=True, blank=True)

@@ -249,14 +249,26 @@ def platform_credentials() -> Credentials:
 def credentials_for(merchant: Any) -> Credentials:
     """The shop's own Stripe account if connected, else the platform's keys."""
     account = getattr(merchant, "payment_account", None) if merchant is not None else None
-    try:
-        if account is not None:
-            return Credentials(account.secret_key, account.publishable_key, account.webhook_secret)
-    except ValueError:
-        logger.exception("payment account of merchant %s cannot be decrypted", merchant.pk)
-        raise
+    if account is not None:
+        return Credentials(account.secret_key, account.publishable_key, account.webhook_secret)
     return platform_credentials()
 
 
 def provider_for(merchant: Any) -> StripeProvider:
     return StripeProvider(credentials_for(merchant))
+
+
+def provider_for_payment(payment: Any) -> StripeProvider:
+    """The account a payment was made with, even if the shop connected or disconnected one since."""
+    account = getattr(payment.merchant, "payment_account", None)
+    if not payment.via_shop_account:
+        return StripeProvider(platform_credentials())
+    if account is None:
+        raise ProviderError(
+            "the shop's Stripe account that took this payment is no longer connected",
+            permanent=True,
+            code="account_disconnected",
+        )
+    return StripeProvider(
+        Credentials(account.secret_key, account.publishable_key, account.webhook_secret)
+    )

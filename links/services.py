@@ -26,7 +26,7 @@ from .models import (
     PaymentLink,
     PaymentStatus,
 )
-from .provider import ProviderError, ProviderPayment, provider_for
+from .provider import ProviderError, ProviderPayment, provider_for_payment
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str)
             _("Someone is paying this link right now. Try again in a few minutes."),
             code="in_progress",
         )
-    provider = provider_for(link.merchant)
+    provider = provider_for_payment(payment)
     if payment.provider_id:
         current = provider.retrieve_payment(payment.provider_id)
         if current.status not in ("succeeded", "canceled", "processing"):
@@ -234,10 +234,11 @@ def checkout_attempt(
             customer_email=customer_email or locked.customer_email,
             customer_name=customer_name or locked.customer_name,
             is_moto=moto,
+            via_shop_account=hasattr(locked.merchant, "payment_account"),
         )
         log_event(payment, "created", "Checkout started")
 
-    provider = provider_for(locked.merchant)
+    provider = provider_for_payment(payment)
     metadata = {"vpos_payment": str(payment.public_id), "vpos_link": str(locked.pk)}
     # 2. Create the PaymentIntent: moves no money.
     try:
@@ -286,7 +287,7 @@ def checkout_attempt(
 def _repeated_attempt(payment: Payment) -> AttemptResult:
     """The same answer again; a 3-D Secure challenge needs its client secret to be shown again."""
     if payment.status == PaymentStatus.REQUIRES_ACTION and payment.provider_id:
-        current = provider_for(payment.merchant).retrieve_payment(payment.provider_id)
+        current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
         return AttemptResult(payment, client_secret=current.client_secret)
     return AttemptResult(payment)
 
@@ -403,7 +404,7 @@ def payment_refresh(*, payment: Payment, source: str) -> Payment:
     """Ask the provider for the payment's state and apply it."""
     if not payment.provider_id:
         return payment
-    current = provider_for(payment.merchant).retrieve_payment(payment.provider_id)
+    current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
     return payment_apply(payment_id=payment.pk, provider_payment=current, source=source)
 
 

@@ -62,11 +62,11 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
             if event.type in PAYMENT_INTENT_EVENTS and event.object_type == "payment_intent":
                 payments = Payment.objects.filter(provider_id=event.object_id)
                 if merchant is not None:
-                    # A shop signs its own events: they may only touch that shop's payments.
-                    payments = payments.filter(merchant=merchant)
+                    # A shop signs its own events: they may only touch payments to its account.
+                    payments = payments.filter(merchant=merchant, via_shop_account=True)
                 else:
-                    # The platform's events concern only shops paid through the platform account.
-                    payments = payments.filter(merchant__payment_account__isnull=True)
+                    # The platform's events concern only payments to the platform account.
+                    payments = payments.filter(via_shop_account=False)
                 payment = payments.first()
                 if payment is None:
                     logger.info(

@@ -70,10 +70,12 @@ def user(db) -> User:
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """allauth keeps its rate-limit counters in the cache: every test starts with none used."""
-    from django.core.cache import cache
+    """allauth keeps its rate-limit counters in the cache, the checkout its pages: every test
+    starts with an empty cache."""
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["default"].clear()
+    caches["local"].clear()
 
 
 # --- Stripe test mode, offline: one localstripe for the session -------------------------------

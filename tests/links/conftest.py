@@ -92,6 +92,7 @@ def paid_intent(stripe_api) -> Callable[..., tuple[Payment, Any]]:
             amount=link.amount,
             currency=link.currency,
             status=status,
+            via_shop_account=hasattr(link.merchant, "payment_account"),  # as checkout records it
             **fields,
         )
         pi = payment_intent(

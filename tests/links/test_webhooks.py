@@ -13,7 +13,9 @@ from django.urls import reverse
 
 from links import tasks
 from links.models import LinkStatus, Payment, PaymentEvent, PaymentStatus, StripeEvent
+from merchants.models import PaymentAccount
 from merchants.services import payment_account_connect
+from vpos.crypto import encrypt
 
 from ..factories import PaymentLinkFactory
 from .conftest import CARD_3DS, event_body, payment_intent, post_webhook, sign
@@ -356,3 +358,21 @@ def test_a_shop_cannot_settle_another_shops_payment_with_its_own_secret(
 
     assert response.status_code == 200
     assert_untouched(payment)
+
+
+def test_payment_is_settled_with_the_account_that_took_it(shop, link, paid_intent, webhook):
+    """A payment made through the platform account stays there when the shop connects its own."""
+    payment, pi = paid_intent(link)
+    PaymentAccount.objects.create(
+        merchant=shop.merchant,
+        publishable_key="pk_test_shop",
+        secret_key_encrypted=encrypt("sk_test_shop"),
+        webhook_secret_encrypted=encrypt(SHOP_SECRET),
+    )
+    assert webhook(
+        event_body(pi.id), url=shop_webhook(shop.merchant), secret=SHOP_SECRET
+    ).json() == {"status": "ok"}
+    assert_untouched(payment)  # the shop's endpoint does not settle platform payments
+    assert webhook(event_body(pi.id, event_id="evt_platform")).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED

@@ -203,7 +203,7 @@ def _waiting_on_a_lock() -> bool:
 def test_a_double_submitted_invitation_is_created_once(shop):
     def invite_in_thread(hold: threading.Event | None, outcome: list[str]) -> None:
         try:
-            with transaction.atomic():
+            with translation.override("en"), transaction.atomic():
                 invitation_create(
                     merchant=shop.merchant,
                     email="anna@example.com",
