@@ -166,3 +166,25 @@ class LinkEmailForm(forms.Form):
         help_text=_("Optional. Shown above the pay button."),
     )
     language = forms.ChoiceField(label=_("Email language"), choices=LANGUAGE_CHOICES)
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(
+        label=_("Amount to refund"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Shown to the customer.")
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_amount(self) -> int:
+        try:
+            return parse_amount(self.cleaned_data["amount"], self.currency)
+        except AmountError as error:
+            raise ValidationError(_("Enter an amount such as 19,99.")) from error

@@ -189,6 +189,8 @@ class Payment(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     succeeded_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    refunded_amount = models.PositiveBigIntegerField(_("refunded"), default=0)
+    followups_done_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("payment")
@@ -214,6 +216,22 @@ class Payment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_PAYMENT_STATUSES
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.amount - self.refunded_amount if self.status == PaymentStatus.SUCCEEDED else 0
+
+    @property
+    def refund_state(self) -> str:
+        """ "" | "partially_refunded" | "refunded": what the lists and badges show next to the status."""
+        if not self.refunded_amount:
+            return ""
+        return "refunded" if self.refunded_amount >= self.amount else "partially_refunded"
+
+    def get_refund_state_display(self) -> str:
+        return {"refunded": _("Refunded"), "partially_refunded": _("Partially refunded")}.get(
+            self.refund_state, ""
+        )
 
 
 class PaymentEvent(models.Model):
@@ -242,3 +260,47 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class Refund(models.Model):
+    """Money given back on a succeeded payment, in full or in part."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveBigIntegerField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    provider_id = models.CharField(
+        _("Stripe refund id"), max_length=255, unique=True, null=True, blank=True
+    )
+    failure_message = models.CharField(_("failure reason"), max_length=500, blank=True)
+    source = models.CharField(_("source"), max_length=20, default="back_office")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    succeeded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount_display} on {self.payment_id} ({self.status})"
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)

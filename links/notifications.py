@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q
 
 from merchants.models import Membership, Role, User
 from receipts.models import Receipt
 from receipts.services import receipt_public_url
+from vpos.audit import Action, audit
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_enqueue
 
@@ -28,7 +31,7 @@ def link_send_email(
     """Queue the payment link for a customer. Each call is a new email: resending is allowed."""
     language = language or link.language
     merchant = link.merchant
-    return outbox_enqueue(
+    email = outbox_enqueue(
         kind="link",
         to=to,
         template="link",
@@ -38,6 +41,14 @@ def link_send_email(
         ref=link_ref(link),
         reply_to=merchant.contact_email,
     )
+    audit(
+        merchant=merchant,
+        actor=sent_by,
+        action=Action.LINK_SENT,
+        summary=f"{link.amount_display} — {link.description} → {email.to_email}",
+        obj=link,
+    )
+    return email
 
 
 def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
@@ -98,3 +109,27 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
             )
         )
     return sent
+
+
+def refund_send_email(*, refund: Any, note: Any) -> OutboxEmail | None:
+    """Tell the customer about a refund, with the refund note attached. Deduplicated per refund."""
+    payment = refund.payment
+    if not payment.customer_email:
+        return None
+    attachments = []
+    if note.pdf:
+        attachments = [
+            {"path": note.pdf.name, "filename": note.filename, "mimetype": "application/pdf"}
+        ]
+    return outbox_enqueue(
+        kind="refund",
+        to=payment.customer_email,
+        template="refund",
+        context={"refund": refund, "payment": payment, "link": payment.link, "note": note},
+        language=payment.link.language,
+        merchant=payment.merchant,
+        ref=link_ref(payment.link),
+        reply_to=payment.merchant.contact_email,
+        dedupe_key=f"refund:{refund.pk}",
+        attachments=attachments,
+    )

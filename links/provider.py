@@ -64,6 +64,7 @@ class WebhookEvent:
     type: str
     object_id: str
     object_type: str
+    payment_intent: str = ""  # for charge and refund events: the PaymentIntent they belong to
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,23 @@ class StripeProvider:
     def cancel_payment(self, payment_id: str) -> ProviderPayment:
         return self._payment(self._call(self.client.v1.payment_intents.cancel, payment_id))
 
+    def refund_payment(
+        self, payment_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str
+    ) -> ProviderRefund:
+        """Moves money back. The caller enforces the refundable remainder: localstripe does not."""
+        refund = self._call(
+            self.client.v1.refunds.create,
+            {"payment_intent": payment_id, "amount": amount, "metadata": metadata},
+            {"idempotency_key": idempotency_key},
+        )
+        return _refund(refund)
+
+    def list_refunds(self, payment_id: str) -> list[ProviderRefund]:
+        refunds = self._call(
+            self.client.v1.refunds.list, {"payment_intent": payment_id, "limit": 100}
+        )
+        return [_refund(refund) for refund in refunds.data]
+
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent:
         """Verify the signature over the raw body; raises ValueError on anything untrustworthy.
 
@@ -233,8 +251,15 @@ class StripeProvider:
         object_id, object_type = obj.get("id", ""), obj.get("object", "")
         if not isinstance(object_id, str) or not isinstance(object_type, str):
             raise ValueError("event object without a usable id")
+        payment_intent = obj.get("payment_intent")
+        if object_type == "payment_intent":
+            payment_intent = object_id
         return WebhookEvent(
-            id=event_id, type=event_type, object_id=object_id, object_type=object_type
+            id=event_id,
+            type=event_type,
+            object_id=object_id,
+            object_type=object_type,
+            payment_intent=payment_intent if isinstance(payment_intent, str) else "",
         )
 
 
@@ -271,4 +296,22 @@ def provider_for_payment(payment: Any) -> StripeProvider:
         )
     return StripeProvider(
         Credentials(account.secret_key, account.publishable_key, account.webhook_secret)
+    )
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    id: str
+    amount: int
+    status: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def _refund(obj: Any) -> ProviderRefund:
+    data = _as_dict(obj)
+    return ProviderRefund(
+        id=data["id"],
+        amount=int(data["amount"]),
+        status=data.get("status") or "succeeded",
+        metadata=dict(data.get("metadata") or {}),
     )

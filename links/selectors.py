@@ -49,3 +49,19 @@ def link_emails(link: PaymentLink) -> QuerySet[OutboxEmail]:
     return OutboxEmail.objects.filter(merchant_id=link.merchant_id, ref=f"link:{link.pk}").only(
         "id", "kind", "to_email", "status", "last_error", "created_at", "sent_at", "attempts"
     )
+
+
+def payment_timeline(payment: Payment) -> list[dict]:
+    """Everything that happened to a payment, oldest first: its events, emails and refunds."""
+    items = [
+        {"at": event.created_at, "kind": event.kind, "message": event.message, "data": event.data}
+        for event in payment.events.all()
+    ]
+    emails = OutboxEmail.objects.filter(
+        Q(dedupe_key=f"payment-confirmation:{payment.pk}")
+        | Q(dedupe_key__startswith=f"payment-notification:{payment.pk}:")
+        | Q(dedupe_key__in=[f"refund:{pk}" for pk in payment.refunds.values_list("pk", flat=True)])
+    ).only("kind", "to_email", "status", "created_at", "sent_at", "last_error")
+    for email in emails:
+        items.append({"at": email.created_at, "kind": "email", "email": email})
+    return sorted(items, key=lambda item: item["at"])

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchants.models import Merchant, User
+from vpos.audit import Action, audit
 from vpos.money import MAXIMUM_AMOUNT, MINIMUM_AMOUNT, format_money
 
 from .lifecycle import InvalidTransition, link_accepts, link_record_payment, link_transition
@@ -92,11 +93,18 @@ def link_create(
     )
     link.full_clean()
     link.save()
+    audit(
+        merchant=merchant,
+        actor=created_by,
+        action=Action.LINK_CREATED,
+        summary=f"{link.amount_display} — {link.description}",
+        obj=link,
+    )
     return link
 
 
 @transaction.atomic
-def link_deactivate(*, link: PaymentLink) -> PaymentLink:
+def link_deactivate(*, link: PaymentLink, actor: User | None = None) -> PaymentLink:
     locked = PaymentLink.objects.select_for_update().get(pk=link.pk)
     try:
         link_transition(locked, LinkStatus.DEACTIVATED)
@@ -106,6 +114,13 @@ def link_deactivate(*, link: PaymentLink) -> PaymentLink:
             % {"status": locked.get_status_display().lower()}
         ) from error
     locked.save(update_fields=["status", "closed_at", "updated_at"])
+    audit(
+        merchant=locked.merchant,
+        actor=actor,
+        action=Action.LINK_DEACTIVATED,
+        summary=f"{locked.amount_display} — {locked.description}",
+        obj=locked,
+    )
     return locked
 
 

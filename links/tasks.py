@@ -1,10 +1,12 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from . import notifications, services
-from .models import Payment
+from .models import Payment, PaymentStatus, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,22 @@ def payment_followups(payment_id: int) -> None:
         receipt_ensure_pdf(receipt_id=receipt.pk)
     with transaction.atomic():
         notifications.payment_send_confirmations(payment=payment)
+        Payment.objects.filter(pk=payment.pk).update(followups_done_at=timezone.now())
+
+
+@shared_task(acks_late=True)
+def payments_followups_sweep() -> int:
+    """Periodic: follow-ups whose task was lost (broker down at commit, worker killed)."""
+    due = Payment.objects.filter(
+        status=PaymentStatus.SUCCEEDED,
+        followups_done_at__isnull=True,
+        succeeded_at__lt=timezone.now() - timedelta(minutes=2),
+        succeeded_at__gt=timezone.now() - timedelta(days=7),
+    ).values_list("pk", flat=True)[:200]
+    ids = list(due)
+    for payment_id in ids:
+        payment_followups.delay(payment_id)
+    return len(ids)
 
 
 @shared_task(acks_late=True)
@@ -37,3 +55,29 @@ def payments_reconcile() -> int:
 @shared_task(acks_late=True)
 def links_expire() -> int:
     return services.links_expire_due()
+
+
+@shared_task(acks_late=True)
+def refund_followups(refund_id: int) -> None:
+    """After a refund: the refund note (numbered like receipts) and the customer's email."""
+    from receipts.services import refund_note_ensure
+
+    from .refunds import refund_notify
+
+    refund = (
+        Refund.objects.select_related("payment", "payment__link", "merchant")
+        .filter(pk=refund_id)
+        .first()
+    )
+    if refund is None:
+        return
+    note = refund_note_ensure(refund=refund)
+    with transaction.atomic():
+        refund_notify(refund=refund, note=note)
+
+
+@shared_task(acks_late=True)
+def refunds_reconcile() -> int:
+    from .refunds import refunds_reconcile as reconcile
+
+    return reconcile()

@@ -18,6 +18,14 @@ urlpatterns = [
         "s/<uuid:shop_id>/links/<int:link_id>/qr.svg", views.link_qr, {"fmt": "svg"}, name="qr_svg"
     ),
     path("s/<uuid:shop_id>/links/<int:link_id>/card/", views.link_card, name="card"),
+    path(
+        "s/<uuid:shop_id>/payments/<uuid:payment_id>/", views.payment_detail, name="payment_detail"
+    ),
+    path(
+        "s/<uuid:shop_id>/payments/<uuid:payment_id>/refund/",
+        views.payment_refund,
+        name="payment_refund",
+    ),
     path("pay/<str:token>/", checkout.checkout, name="checkout"),
     path("pay/<str:token>/setup/", checkout.setup, name="setup"),
     path("pay/<str:token>/attempts/", checkout.attempt, name="attempt"),

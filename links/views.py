@@ -7,19 +7,22 @@ import hashlib
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats
 from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from merchants.access import shop_view
 from merchants.models import Membership
-from vpos.money import exponent, to_decimal
+from receipts.models import Receipt
+from vpos.money import exponent, format_money, to_decimal
 
-from . import notifications, selectors, services
-from .forms import LinkEmailForm, LinkFilterForm, LinkForm
-from .models import PaymentLink
+from . import notifications, refunds, selectors, services
+from .forms import LinkEmailForm, LinkFilterForm, LinkForm, RefundForm
+from .models import Payment, PaymentLink, Refund
 from .qr import qr_png, qr_svg
 
 
@@ -168,7 +171,7 @@ def link_deactivate(request: HttpRequest, membership: Membership, link_id: int) 
     link = _shop_link(membership, link_id)
     if request.method == "POST":
         try:
-            services.link_deactivate(link=link)
+            services.link_deactivate(link=link, actor=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
@@ -177,3 +180,88 @@ def link_deactivate(request: HttpRequest, membership: Membership, link_id: int) 
             )
         return redirect("links:detail", shop_id=membership.merchant.public_id, link_id=link.pk)
     return render(request, "links/link_deactivate.html", {"link": link})
+
+
+def _shop_payment(membership: Membership, payment_id) -> Payment:
+    return get_object_or_404(
+        Payment.objects.select_related("link", "merchant"),
+        public_id=payment_id,
+        merchant=membership.merchant,
+    )
+
+
+def _payment_page(
+    request: HttpRequest,
+    membership: Membership,
+    payment: Payment,
+    form: RefundForm | None,
+    status: int = 200,
+) -> HttpResponse:
+    receipt = Receipt.objects.filter(payment=payment).first()
+    if form is None and payment.refundable_amount:
+        amount = formats.number_format(
+            to_decimal(payment.refundable_amount, payment.currency),
+            decimal_pos=exponent(payment.currency),
+        )
+        form = RefundForm(initial={"amount": amount}, currency=payment.currency)
+    context = {
+        "payment": payment,
+        "link": payment.link,
+        "receipt": receipt,
+        "refunds": payment.refunds.select_related("note").order_by("-created_at"),
+        "timeline": selectors.payment_timeline(payment),
+        "refund_form": form if membership.is_owner and payment.refundable_amount else None,
+    }
+    return render(request, "links/payment_detail.html", context, status=status)
+
+
+@shop_view()
+def payment_detail(request: HttpRequest, membership: Membership, payment_id) -> HttpResponse:
+    return _payment_page(request, membership, _shop_payment(membership, payment_id), None)
+
+
+@shop_view(owner_only=True)
+@require_POST
+@transaction.non_atomic_requests
+def payment_refund(request: HttpRequest, membership: Membership, payment_id) -> HttpResponse:
+    """Two steps: the form posts here, a confirmation page shows what will happen, then the refund."""
+    payment = _shop_payment(membership, payment_id)
+    form = RefundForm(request.POST, currency=payment.currency)
+    if not form.is_valid():
+        return _payment_page(request, membership, payment, form, status=400)
+    amount = form.cleaned_data["amount"]
+    if not form.cleaned_data["confirm"]:
+        if amount <= 0 or amount > payment.refundable_amount:
+            form.add_error(
+                "amount",
+                _("Enter an amount between %(min)s and %(max)s.")
+                % {
+                    "min": format_money(1, payment.currency),
+                    "max": format_money(payment.refundable_amount, payment.currency),
+                },
+            )
+            return _payment_page(request, membership, payment, form, status=400)
+        return render(
+            request,
+            "links/refund_confirm.html",
+            {"payment": payment, "form": form, "amount": amount},
+        )
+    try:
+        refund = refunds.refund_create(
+            payment=payment, amount=amount, reason=form.cleaned_data["reason"], actor=request.user
+        )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return _payment_page(request, membership, payment, form, status=400)
+    if refund.status == Refund.Status.SUCCEEDED:
+        messages.success(request, _("%(amount)s refunded.") % {"amount": refund.amount_display})
+    elif refund.status == Refund.Status.PENDING:
+        messages.warning(
+            request,
+            _("Stripe did not answer yet: the refund is pending and will be checked again."),
+        )
+    else:
+        messages.error(request, refund.failure_message)
+    return redirect(
+        "links:payment_detail", shop_id=membership.merchant.public_id, payment_id=payment.public_id
+    )

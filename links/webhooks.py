@@ -19,6 +19,7 @@ from merchants.models import Merchant
 
 from .models import Payment, StripeEvent
 from .provider import ProviderError, provider_for
+from .refunds import refund_record_external
 from .services import payment_apply
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ PAYMENT_INTENT_EVENTS = {
     "payment_intent.processing",
     "payment_intent.requires_action",
 }
+REFUND_EVENTS = {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
 
 
 @csrf_exempt
@@ -59,8 +61,10 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
                     )
             except IntegrityError:
                 return JsonResponse({"status": "duplicate"})
-            if event.type in PAYMENT_INTENT_EVENTS and event.object_type == "payment_intent":
-                payments = Payment.objects.filter(provider_id=event.object_id)
+            if event.payment_intent and (
+                event.type in PAYMENT_INTENT_EVENTS or event.type in REFUND_EVENTS
+            ):
+                payments = Payment.objects.filter(provider_id=event.payment_intent)
                 if merchant is not None:
                     # A shop signs its own events: they may only touch payments to its account.
                     payments = payments.filter(merchant=merchant, via_shop_account=True)
@@ -70,10 +74,14 @@ def stripe_webhook(request: HttpRequest, shop_id=None) -> JsonResponse:
                 payment = payments.first()
                 if payment is None:
                     logger.info(
-                        "webhook %s for unknown PaymentIntent %s", event.id, event.object_id
+                        "webhook %s for unknown PaymentIntent %s", event.id, event.payment_intent
                     )
+                elif event.type in REFUND_EVENTS:
+                    # Refunds made in Stripe's dashboard: recorded once each, by their id.
+                    for answer in provider.list_refunds(event.payment_intent):
+                        refund_record_external(payment=payment, answer=answer)
                 else:
-                    current = provider.retrieve_payment(event.object_id)
+                    current = provider.retrieve_payment(event.payment_intent)
                     payment_apply(payment_id=payment.pk, provider_payment=current, source="webhook")
     except ProviderError as error:
         if error.permanent:

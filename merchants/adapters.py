@@ -1,18 +1,26 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib.sites.shortcuts import get_current_site
+from django.http import HttpRequest
 from django.utils import translation
 
+from vpos.audit import Action, audit
 from vpos.outbox import outbox_store
+
+from .models import Membership, User
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Account emails (verification, password reset) go through the outbox like every other."""
+    """Account emails go through the outbox like every other; logins are written to each of the
+    user's shops' audit logs."""
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         request = self.request
-        ctx = {"request": request, "email": email, **context}
-        from django.contrib.sites.shortcuts import get_current_site
-
-        ctx["current_site"] = get_current_site(request)
+        ctx = {
+            "request": request,
+            "email": email,
+            "current_site": get_current_site(request),
+            **context,
+        }
         message = self.render_mail(template_prefix, email, ctx)
         html = next(
             (
@@ -30,3 +38,15 @@ class AccountAdapter(DefaultAccountAdapter):
             body_html=html,
             language=translation.get_language() or "",
         )
+
+    def login(self, request: HttpRequest, user: User) -> None:
+        super().login(request, user)
+        address = request.META.get("REMOTE_ADDR")
+        for membership in Membership.objects.filter(user=user).select_related("merchant"):
+            audit(
+                merchant=membership.merchant,
+                actor=user,
+                action=Action.LOGIN,
+                summary=user.email,
+                ip_address=address,
+            )

@@ -169,3 +169,20 @@ class PaymentAccountForm(forms.Form):
         if secret and public and ("_live_" in secret) != ("_live_" in public):
             self.add_error(None, _("Both keys must be test keys or both live keys."))
         return data
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    who = forms.CharField(label=_("Who"), required=False, max_length=254)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from vpos.audit import Action
+
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("All actions")), *Action.choices]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
 
+from vpos.audit import Action, audit
 from vpos.outbox import outbox_enqueue
 
 from .models import Invitation, Membership, Merchant, PaymentAccount, Role, User
@@ -57,7 +58,9 @@ def merchant_update(
     data: dict[str, Any],
     logo: ContentFile | None = None,
     remove_logo: bool = False,
+    actor: User | None = None,
 ) -> Merchant:
+    before = Merchant.objects.filter(pk=merchant.pk).values(*data.keys()).first() or {}
     for field, value in data.items():
         setattr(merchant, field, value)
     merchant.full_clean(exclude=["logo"])
@@ -68,6 +71,18 @@ def merchant_update(
             merchant.logo.delete(save=False)
         merchant.logo.save(logo.name, logo, save=False)
     merchant.save()
+    changed = sorted(field for field, value in data.items() if before.get(field) != value)
+    if logo is not None or remove_logo:
+        changed.append("logo")
+    if changed:
+        audit(
+            merchant=merchant,
+            actor=actor,
+            action=Action.SETTINGS_CHANGED,
+            summary=", ".join(changed),
+            obj=merchant,
+            data={"fields": changed},
+        )
     return merchant
 
 
@@ -117,15 +132,29 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, invited_by: 
             reply_to=invited_by.email,
             dedupe_key=f"invitation:{invitation.pk}",
         )
+        audit(
+            merchant=merchant,
+            actor=invited_by,
+            action=Action.MEMBER_INVITED,
+            summary=f"{email} ({invitation.get_role_display()})",
+            obj=invitation,
+        )
     return invitation
 
 
-def invitation_revoke(*, invitation: Invitation) -> None:
+def invitation_revoke(*, invitation: Invitation, actor: User | None = None) -> None:
     updated = Invitation.objects.filter(
         pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
     if not updated:
         raise ValidationError(_("This invitation was already accepted or revoked."))
+    audit(
+        merchant=invitation.merchant,
+        actor=actor,
+        action=Action.INVITATION_REVOKED,
+        summary=invitation.email,
+        obj=invitation,
+    )
 
 
 @transaction.atomic
@@ -149,6 +178,13 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     )
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
+    audit(
+        merchant=invitation.merchant,
+        actor=user,
+        action=Action.MEMBER_JOINED,
+        summary=f"{user.email} ({membership.get_role_display()})",
+        obj=membership,
+    )
     return membership
 
 
@@ -163,24 +199,42 @@ def _lock_owners(merchant: Merchant) -> list[int]:
 
 
 @transaction.atomic
-def membership_change_role(*, membership: Membership, role: str) -> Membership:
+def membership_change_role(
+    *, membership: Membership, role: str, actor: User | None = None
+) -> Membership:
     if role not in Role.values:
         raise ValidationError(_("Unknown role."))
     owners = _lock_owners(membership.merchant)
     if role != Role.OWNER and owners == [membership.pk]:
         raise ValidationError(_("A shop needs at least one owner. Make someone else owner first."))
+    previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    if previous != role:
+        audit(
+            merchant=membership.merchant,
+            actor=actor,
+            action=Action.ROLE_CHANGED,
+            summary=f"{membership.user.email}: {Role(previous).label} → {Role(role).label}",
+            obj=membership,
+        )
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(*, membership: Membership, actor: User | None = None) -> None:
     owners = _lock_owners(membership.merchant)
     if owners == [membership.pk]:
         raise ValidationError(
             _("The last owner cannot leave or be removed. Make someone else owner first.")
         )
+    audit(
+        merchant=membership.merchant,
+        actor=actor,
+        action=Action.MEMBER_REMOVED,
+        summary=membership.user.email,
+        obj=membership,
+    )
     membership.delete()
 
 
@@ -197,6 +251,7 @@ def payment_account_connect(
     publishable_key: str,
     webhook_secret: str,
     moto_enabled: bool,
+    actor: User | None = None,
 ) -> PaymentAccount:
     """Check the keys with one API call, then store them encrypted.
 
@@ -238,8 +293,22 @@ def payment_account_connect(
     account.moto_enabled = moto_enabled
     account.verified_at = timezone.now()
     account.save()
+    audit(
+        merchant=merchant,
+        actor=actor,
+        action=Action.PAYMENT_ACCOUNT_CONNECTED,
+        summary=f"{account.secret_key_hint} ({'live' if account.livemode else 'test'}, MOTO {'on' if moto_enabled else 'off'})",
+        obj=account,
+    )
     return account
 
 
-def payment_account_disconnect(*, merchant: Merchant) -> None:
-    PaymentAccount.objects.filter(merchant=merchant).delete()
+def payment_account_disconnect(*, merchant: Merchant, actor: User | None = None) -> None:
+    deleted, _rows = PaymentAccount.objects.filter(merchant=merchant).delete()
+    if deleted:
+        audit(
+            merchant=merchant,
+            actor=actor,
+            action=Action.PAYMENT_ACCOUNT_DISCONNECTED,
+            summary="Stripe",
+        )

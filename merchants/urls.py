@@ -28,6 +28,7 @@ urlpatterns = [
     path("s/<uuid:shop_id>/me/", views.preferences, name="preferences"),
     path("s/<uuid:shop_id>/me/leave/", views.leave, name="leave"),
     path("s/<uuid:shop_id>/emails/", views.emails, name="emails"),
+    path("s/<uuid:shop_id>/audit/", views.audit_log, name="audit"),
     path("s/<uuid:shop_id>/emails/<int:email_id>/", views.email_detail, name="email_detail"),
     path("s/<uuid:shop_id>/emails/<int:email_id>/html/", views.email_html, name="email_html"),
 ]

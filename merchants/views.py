@@ -13,11 +13,18 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from vpos.models import OutboxEmail
+from vpos.models import AuditEntry, OutboxEmail
 
 from . import services
 from .access import SESSION_KEY, shop_view
-from .forms import InvitationForm, MerchantForm, PaymentAccountForm, PreferencesForm, RoleForm
+from .forms import (
+    AuditFilterForm,
+    InvitationForm,
+    MerchantForm,
+    PaymentAccountForm,
+    PreferencesForm,
+    RoleForm,
+)
 from .models import Invitation, Membership, PaymentAccount
 from .selectors import memberships_for_user, pending_invitations, team_members
 
@@ -79,6 +86,7 @@ def shop_settings(request: HttpRequest, membership: Membership) -> HttpResponse:
             data=form.model_data(),
             logo=_logo_from(form),
             remove_logo=form.cleaned_data.get("remove_logo", False),
+            actor=request.user,
         )
         messages.success(request, _("Shop settings saved."))
         return redirect("merchants:settings", shop_id=merchant.public_id)
@@ -120,7 +128,7 @@ def invitation_revoke(
     invitation = get_object_or_404(Invitation, pk=invitation_id, merchant=membership.merchant)
     if request.method == "POST":
         try:
-            services.invitation_revoke(invitation=invitation)
+            services.invitation_revoke(invitation=invitation, actor=request.user)
         except ValidationError as error:
             messages.error(request, _error_text(error))
         else:
@@ -152,7 +160,9 @@ def member_role(request: HttpRequest, membership: Membership, member_id: int) ->
         messages.error(request, _("Choose a valid role."))
         return redirect("merchants:team", shop_id=membership.merchant.public_id)
     try:
-        services.membership_change_role(membership=member, role=form.cleaned_data["role"])
+        services.membership_change_role(
+            membership=member, role=form.cleaned_data["role"], actor=request.user
+        )
     except ValidationError as error:
         messages.error(request, _error_text(error))
     else:
@@ -169,7 +179,7 @@ def _remove(request: HttpRequest, membership: Membership, member: Membership) ->
     leaving = member.pk == membership.pk
     if request.method == "POST":
         try:
-            services.membership_remove(membership=member)
+            services.membership_remove(membership=member, actor=request.user)
         except ValidationError as error:
             messages.error(request, _error_text(error))
             target = "merchants:preferences" if leaving else "merchants:team"
@@ -350,14 +360,16 @@ def payment_account(request: HttpRequest, membership: Membership) -> HttpRespons
     )
     form = PaymentAccountForm(request.POST or None, initial=initial, connected=account is not None)
     if request.method == "POST" and request.POST.get("action") == "disconnect" and account:
-        services.payment_account_disconnect(merchant=merchant)
+        services.payment_account_disconnect(merchant=merchant, actor=request.user)
         messages.success(
             request, _("Stripe account disconnected. The platform's account is used again.")
         )
         return redirect("merchants:payment_account", shop_id=merchant.public_id)
     if request.method == "POST" and form.is_valid():
         try:
-            services.payment_account_connect(merchant=merchant, **form.cleaned_data)
+            services.payment_account_connect(
+                merchant=merchant, actor=request.user, **form.cleaned_data
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -370,5 +382,29 @@ def payment_account(request: HttpRequest, membership: Membership) -> HttpRespons
         request,
         "merchants/payment_account.html",
         {"form": form, "account": account, "webhook_url": webhook_url},
+        status=400 if form.errors else 200,
+    )
+
+
+@shop_view(owner_only=True)
+def audit_log(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Owners read the shop's audit log; nothing here edits or deletes it."""
+    form = AuditFilterForm(request.GET or None)
+    entries = AuditEntry.objects.filter(merchant=membership.merchant).select_related("actor")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["who"]:
+            entries = entries.filter(actor_label__icontains=data["who"])
+        if data["date_from"]:
+            entries = entries.filter(created_at__date__gte=data["date_from"])
+        if data["date_to"]:
+            entries = entries.filter(created_at__date__lte=data["date_to"])
+    page = Paginator(entries.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "merchants/audit_log.html",
+        {"form": form, "page_obj": page},
         status=400 if form.errors else 200,
     )

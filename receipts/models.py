@@ -15,12 +15,13 @@ class ReceiptSequence(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     year = models.PositiveSmallIntegerField()
+    series = models.CharField(max_length=10, default="receipt")  # "receipt" or "refund"
     last_number = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["merchant", "year"], name="receipt_sequence_unique_year"
+                fields=["merchant", "year", "series"], name="receipt_sequence_unique_year_series"
             ),
         ]
 
@@ -113,3 +114,39 @@ class ReceiptExport(models.Model):
             if self.total
             else 0
         )
+
+
+class RefundNote(models.Model):
+    """Proof of a refund, numbered like receipts in its own series (`RF-2026-000001`), referring
+    to the original receipt."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="refund_notes")
+    refund = models.OneToOneField("links.Refund", on_delete=models.PROTECT, related_name="note")
+    receipt = models.ForeignKey(
+        Receipt, on_delete=models.PROTECT, related_name="refund_notes", null=True
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    sequence = models.PositiveIntegerField(_("sequence"))
+    number = models.CharField(_("number"), max_length=24)
+    issued_at = models.DateTimeField(_("issued"))
+    language = models.CharField(_("language"), max_length=5)
+    snapshot = models.JSONField(_("snapshot"))
+    pdf = models.FileField(_("PDF"), upload_to="refund-notes/", blank=True, max_length=255)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("refund note")
+        verbose_name_plural = _("refund notes")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "year", "sequence"], name="refund_note_unique_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def filename(self) -> str:
+        return f"refund-note-{self.number}.pdf"

@@ -19,11 +19,12 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from links.models import Payment
 from merchants.models import Merchant
 
-from .models import Receipt, ReceiptExport, ReceiptSequence
+from .models import Receipt, ReceiptExport, ReceiptSequence, RefundNote
 
 DOWNLOAD_SALT = "vpos.receipt-download"
 DOWNLOAD_MAX_AGE = 60 * 60 * 24 * 180  # a customer's link works for 180 days
@@ -97,6 +98,19 @@ def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
     }
 
 
+def _next_number(merchant: Any, year: int, series: str) -> int:
+    """The next number of a series, under the sequence row's lock (held until commit)."""
+    ReceiptSequence.objects.bulk_create(
+        [ReceiptSequence(merchant=merchant, year=year, series=series)], ignore_conflicts=True
+    )
+    sequence = ReceiptSequence.objects.select_for_update().get(
+        merchant=merchant, year=year, series=series
+    )
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
 def receipt_issue(*, payment: Payment, at: datetime) -> Receipt:
     """Number and freeze the receipt of a payment that just succeeded.
 
@@ -109,18 +123,13 @@ def receipt_issue(*, payment: Payment, at: datetime) -> Receipt:
     merchant = payment.merchant
     year = at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).year
     snapshot = _snapshot(payment, at)  # before the sequence lock: it may copy the logo
-    ReceiptSequence.objects.bulk_create(
-        [ReceiptSequence(merchant=merchant, year=year)], ignore_conflicts=True
-    )
-    sequence = ReceiptSequence.objects.select_for_update().get(merchant=merchant, year=year)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
+    number = _next_number(merchant, year, "receipt")
     return Receipt.objects.create(
         merchant=merchant,
         payment=payment,
         year=year,
-        sequence=sequence.last_number,
-        number=format_number(year, sequence.last_number),
+        sequence=number,
+        number=format_number(year, number),
         issued_at=at,
         language=payment.link.language,
         snapshot=snapshot,
@@ -153,19 +162,26 @@ def _logo_data_uri(name: str) -> str:
         return ""
 
 
-def receipt_html(receipt: Receipt) -> str:
-    with translation.override(receipt.language):
+def _document_html(document: Receipt | RefundNote, template: str) -> str:
+    with translation.override(document.language):
+        label = _("Refund note") if isinstance(document, RefundNote) else _("Receipt")
         return render_to_string(
-            "receipts/receipt_pdf.html",
+            template,
             {
-                "receipt": receipt,
-                "s": receipt.snapshot,
-                "logo": _logo_data_uri(receipt.snapshot["merchant"].get("logo", "")),
-                "issued_local": receipt.issued_at.astimezone(
-                    zoneinfo.ZoneInfo(receipt.snapshot["merchant"]["time_zone"])
+                "doc_label": label,
+                "receipt": document,
+                "note": document,
+                "s": document.snapshot,
+                "logo": _logo_data_uri(document.snapshot["merchant"].get("logo", "")),
+                "issued_local": document.issued_at.astimezone(
+                    zoneinfo.ZoneInfo(document.snapshot["merchant"]["time_zone"])
                 ),
             },
         )
+
+
+def receipt_html(receipt: Receipt) -> str:
+    return _document_html(receipt, "receipts/receipt_pdf.html")
 
 
 def render_pdf(html: str) -> bytes:
@@ -176,22 +192,72 @@ def render_pdf(html: str) -> bytes:
     )
 
 
-def receipt_ensure_pdf(*, receipt_id: int) -> Receipt:
-    """Render and store the PDF unless a stored copy exists. Safe to run again at any time."""
-    receipt = Receipt.objects.select_related("merchant").get(pk=receipt_id)
-    if receipt.pdf and default_storage.exists(receipt.pdf.name):
-        return receipt
-    data = render_pdf(receipt_html(receipt))
-    name = f"receipts/{receipt.merchant.public_id}/{receipt.year}/{receipt.filename}"
+def _ensure_pdf(model: type[Receipt] | type[RefundNote], pk: int, template: str, folder: str):
+    """Render and store a document's PDF unless a stored copy exists. Safe to run again."""
+    document = model.objects.select_related("merchant").get(pk=pk)
+    if document.pdf and default_storage.exists(document.pdf.name):
+        return document
+    data = render_pdf(_document_html(document, template))
+    name = f"{folder}/{document.merchant.public_id}/{document.year}/{document.filename}"
     with transaction.atomic():
-        locked = Receipt.objects.select_for_update().get(pk=receipt_id)
+        locked = model.objects.select_for_update().get(pk=pk)
         if locked.pdf and default_storage.exists(locked.pdf.name):
             return locked
         locked.pdf.name = default_storage.save(name, ContentFile(data))
         locked.pdf_sha256 = hashlib.sha256(data).hexdigest()
-        locked.rendered_at = timezone.now()
-        locked.save(update_fields=["pdf", "pdf_sha256", "rendered_at"])
+        fields = ["pdf", "pdf_sha256"]
+        if hasattr(locked, "rendered_at"):
+            locked.rendered_at = timezone.now()
+            fields.append("rendered_at")
+        locked.save(update_fields=fields)
     return locked
+
+
+def receipt_ensure_pdf(*, receipt_id: int) -> Receipt:
+    """Render and store the receipt's PDF unless a stored copy exists. Safe to run again."""
+    return _ensure_pdf(Receipt, receipt_id, "receipts/receipt_pdf.html", "receipts")
+
+
+# --- Refund notes ------------------------------------------------------------------------------
+
+
+def refund_note_issue(*, refund: Any, at: datetime) -> RefundNote:
+    """Number and freeze the note of a refund that just succeeded (inside its transaction)."""
+    existing = RefundNote.objects.filter(refund=refund).first()
+    if existing is not None:
+        return existing
+    payment = refund.payment
+    merchant = payment.merchant
+    receipt = Receipt.objects.filter(payment=payment).first()
+    year = at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).year
+    snapshot = _snapshot(payment, at)
+    snapshot.update(
+        {
+            "refund_amount": refund.amount,
+            "refund_reason": refund.reason,
+            "refund_id": refund.provider_id or "",
+            "refunded_total": payment.refunded_amount,
+            "receipt_number": receipt.number if receipt else "",
+            "receipt_date": receipt.issued_at.isoformat() if receipt else "",
+        }
+    )
+    number = _next_number(merchant, year, "refund")
+    return RefundNote.objects.create(
+        merchant=merchant,
+        refund=refund,
+        receipt=receipt,
+        year=year,
+        sequence=number,
+        number="RF-" + format_number(year, number),
+        issued_at=at,
+        language=payment.link.language,
+        snapshot=snapshot,
+    )
+
+
+def refund_note_ensure(*, refund: Any) -> RefundNote:
+    note = RefundNote.objects.get(refund=refund)
+    return _ensure_pdf(RefundNote, note.pk, "receipts/refund_note_pdf.html", "refund-notes")
 
 
 # --- Customer download links --------------------------------------------------------------------

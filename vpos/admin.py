@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import OutboxEmail
+from .models import AuditEntry, OutboxEmail
 
 
 @admin.register(OutboxEmail)
@@ -9,3 +9,21 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["to_email", "subject", "dedupe_key"]
     readonly_fields = [f.name for f in OutboxEmail._meta.fields]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is never edited or deleted, not even by the platform operator."""
+
+    list_display = ["created_at", "merchant", "actor_label", "action", "summary"]
+    list_filter = ["action"]
+    search_fields = ["actor_label", "summary", "merchant__name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

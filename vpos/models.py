@@ -1,5 +1,6 @@
 """Platform-wide models: the email outbox."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -8,6 +9,7 @@ KIND_LABELS = {
     "payment_confirmation": _("Payment confirmation"),
     "payment_notification": _("Payment notification"),
     "invitation": _("Invitation"),
+    "refund": _("Refund"),
     "email_confirmation": _("Email confirmation"),
     "password_reset_key": _("Password reset"),
 }
@@ -68,3 +70,50 @@ class OutboxEmail(models.Model):
 
     def get_kind_display(self) -> str:
         return str(KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize()))
+
+
+class AuditEntry(models.Model):
+    """Who did what and when, per shop. Written by services, never edited or deleted by the app."""
+
+    merchant = models.ForeignKey(
+        "merchants.Merchant",
+        on_delete=models.CASCADE,
+        related_name="audit_entries",
+        verbose_name=_("shop"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    actor_label = models.CharField(_("who"), max_length=254, blank=True)
+    action = models.CharField(_("action"), max_length=50, db_index=True)
+    summary = models.CharField(_("what"), max_length=500)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["merchant", "action", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    def get_action_display(self) -> str:
+        from vpos.audit import Action
+
+        try:
+            return str(Action(self.action).label)
+        except ValueError:
+            return self.action

@@ -174,6 +174,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "outbox-resend-stuck": {"task": "vpos.tasks.outbox_sweep", "schedule": 300.0},
     "payments-reconcile": {"task": "links.tasks.payments_reconcile", "schedule": 60.0},
     "links-expire": {"task": "links.tasks.links_expire", "schedule": 60.0},
+    "payments-followups-sweep": {"task": "links.tasks.payments_followups_sweep", "schedule": 120.0},
+    "refunds-reconcile": {"task": "links.tasks.refunds_reconcile", "schedule": 300.0},
 }
 
 # --- Caches ----------------------------------------------------------------------------------

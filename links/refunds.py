@@ -1,0 +1,194 @@
+"""Refunds: the refundable remainder is ours to enforce (localstripe accepts over-refunds).
+
+Like checkout, three steps so money never moves without a record: reserve a pending Refund under
+the payment's row lock (the remainder counts pending refunds too, so two concurrent refunds cannot
+together exceed it), ask Stripe with an idempotency key, then record the answer. When Stripe's
+answer is lost, the refund is looked up by its metadata before anything is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from merchants.models import User
+from receipts.models import RefundNote
+from receipts.services import refund_note_issue
+from vpos.audit import Action, audit
+from vpos.money import format_money
+
+from .models import Payment, PaymentStatus, Refund
+from .provider import ProviderError, ProviderRefund, provider_for_payment
+from .services import log_event
+
+
+def refund_notify(*, refund: Refund, note: RefundNote) -> None:
+    """The customer's refund email with the note attached (once per refund)."""
+    from .notifications import refund_send_email
+
+    refund_send_email(refund=refund, note=note)
+
+
+logger = logging.getLogger(__name__)
+
+
+def _pending_sum(payment: Payment) -> int:
+    return (
+        payment.refunds.filter(status=Refund.Status.PENDING).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+
+
+def refund_create(
+    *, payment: Payment, amount: int, reason: str = "", actor: User | None = None
+) -> Refund:
+    """Refund `amount` (minor units) of a succeeded payment. Raises ValidationError with a message
+    a person can read when the refund is not possible; nothing is sent to Stripe then."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
+        if locked.status != PaymentStatus.SUCCEEDED:
+            raise ValidationError(
+                _("Only a successful payment can be refunded."), code="not_succeeded"
+            )
+        if amount <= 0:
+            raise ValidationError(_("Enter an amount greater than zero."), code="zero")
+        remainder = locked.amount - locked.refunded_amount - _pending_sum(locked)
+        if amount > remainder:
+            raise ValidationError(
+                _("At most %(amount)s can still be refunded.")
+                % {"amount": format_money(max(remainder, 0), locked.currency)},
+                code="over_remainder",
+            )
+        refund = Refund.objects.create(
+            merchant=locked.merchant,
+            payment=locked,
+            amount=amount,
+            currency=locked.currency,
+            reason=reason.strip()[:500],
+            created_by=actor,
+        )
+    provider = provider_for_payment(locked)
+    try:
+        answer = provider.refund_payment(
+            locked.provider_id,
+            amount=amount,
+            metadata={"vpos_refund": str(refund.public_id), "vpos_payment": str(locked.public_id)},
+            idempotency_key=f"vpos-refund-{refund.public_id}",
+        )
+    except ProviderError as error:
+        if error.permanent:
+            Refund.objects.filter(pk=refund.pk).update(
+                status=Refund.Status.FAILED, failure_message=error.message[:500]
+            )
+            raise ValidationError(
+                _("Stripe refused the refund: %(reason)s") % {"reason": error.message},
+                code="refused",
+            ) from error
+        # The answer was lost: the refund may or may not exist. Settle it by looking it up.
+        return refund_settle(refund=refund)
+    return _refund_succeeded(refund.pk, answer, actor=actor)
+
+
+def _refund_succeeded(
+    refund_id: int, answer: ProviderRefund, *, actor: User | None = None
+) -> Refund:
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund
+        payment = (
+            Payment.objects.select_for_update()
+            .select_related("merchant", "link")
+            .get(pk=refund.payment_id)
+        )
+        refund.status = Refund.Status.SUCCEEDED
+        refund.provider_id = answer.id
+        refund.succeeded_at = timezone.now()
+        refund.save(update_fields=["status", "provider_id", "succeeded_at"])
+        payment.refunded_amount += refund.amount
+        payment.save(update_fields=["refunded_amount", "updated_at"])
+        log_event(
+            payment,
+            "refunded",
+            refund.amount_display,
+            refund=str(refund.public_id),
+            reason=refund.reason,
+        )
+        note = refund_note_issue(refund=refund, at=refund.succeeded_at)
+        log_event(payment, "refund_note_issued", note.number)
+        audit(
+            merchant=payment.merchant,
+            actor=actor or refund.created_by,
+            action=Action.REFUND_CREATED,
+            summary=f"{refund.amount_display} — {payment.link.description}"[:500],
+            obj=refund,
+            data={
+                "payment": str(payment.public_id),
+                "reason": refund.reason,
+                "source": refund.source,
+            },
+        )
+        from .tasks import refund_followups
+
+        transaction.on_commit(lambda: refund_followups.delay(refund.pk))
+    return refund
+
+
+def refund_settle(*, refund: Refund) -> Refund:
+    """Find out whether a pending refund happened at Stripe (by its metadata) and record it."""
+    payment = refund.payment
+    try:
+        found = [
+            r
+            for r in provider_for_payment(payment).list_refunds(payment.provider_id)
+            if r.metadata.get("vpos_refund") == str(refund.public_id)
+        ]
+    except ProviderError:
+        logger.warning("refund %s: Stripe unreachable, left pending", refund.pk)
+        return refund
+    if found:
+        return _refund_succeeded(refund.pk, found[0])
+    Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+        status=Refund.Status.FAILED,
+        failure_message=_("Stripe could not be reached. Nothing was refunded: try again."),
+    )
+    refund.refresh_from_db()
+    return refund
+
+
+def refunds_reconcile(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Periodic: settle refunds whose Stripe answer was lost."""
+    stale = Refund.objects.filter(
+        status=Refund.Status.PENDING, created_at__lt=timezone.now() - older_than
+    ).select_related("payment", "payment__merchant")[:200]
+    return sum(
+        1 for refund in stale if refund_settle(refund=refund).status != Refund.Status.PENDING
+    )
+
+
+def refund_record_external(*, payment: Payment, answer: ProviderRefund) -> Refund | None:
+    """A refund made in Stripe's dashboard (reported by webhook): recorded once, by its id."""
+    if answer.metadata.get("vpos_refund") or Refund.objects.filter(provider_id=answer.id).exists():
+        return None  # ours, or already recorded
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if Refund.objects.filter(provider_id=answer.id).exists():
+            return None
+        amount = min(answer.amount, locked.amount - locked.refunded_amount)
+        if amount <= 0:
+            return None
+        refund = Refund.objects.create(
+            merchant_id=locked.merchant_id,
+            payment=locked,
+            amount=amount,
+            currency=locked.currency,
+            reason=_("Refunded in the Stripe dashboard"),
+            source="stripe_dashboard",
+        )
+    return _refund_succeeded(refund.pk, answer)

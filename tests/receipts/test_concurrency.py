@@ -1,0 +1,123 @@
+"""Receipt numbers under concurrent finalizations on PostgreSQL: no gaps, no duplicates.
+
+Real threads and real row locks: SQLite serializes every write, so these run on PostgreSQL only
+(CI: DATABASE_URL=postgres://...).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from links import tasks
+from links.models import Payment, PaymentStatus
+from links.provider import ProviderPayment
+from links.services import payment_apply
+from receipts.models import Receipt
+
+from ..factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def run_concurrently(jobs: list[Callable[[], Any]]) -> list[Any]:
+    """Start every job at the same instant in its own thread; return results or exceptions."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+
+    def work(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = jobs[index]()
+        except Exception as error:  # noqa: BLE001 - reported to the test, which asserts on it
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung: deadlock?"
+    return results
+
+
+@pytest.fixture(autouse=True)
+def followups():
+    """The PDF and emails after commit are not what these tests race."""
+    with mock.patch.object(tasks.payment_followups, "delay") as delay:
+        yield delay
+
+
+def pending_payment(merchant) -> Payment:
+    """A checkout on its own link whose PaymentIntent Stripe reports as succeeded."""
+    return PaymentFactory(
+        link=PaymentLinkFactory(merchant=merchant, amount=2500),
+        provider_id=f"pi_test_{secrets.token_hex(12)}",
+    )
+
+
+def finalize_job(payment: Payment) -> Callable[[], Payment]:
+    paid = ProviderPayment(
+        id=payment.provider_id,
+        status="succeeded",
+        amount=payment.amount,
+        currency=payment.currency,
+        card_brand="visa",
+        card_last4="4242",
+    )
+    return lambda: payment_apply(payment_id=payment.pk, provider_payment=paid, source="webhook")
+
+
+def sequences(merchant) -> list[int]:
+    return sorted(Receipt.objects.filter(merchant=merchant).values_list("sequence", flat=True))
+
+
+def test_ten_payments_of_one_shop_finalized_at_once_get_numbers_1_to_10(shop):
+    payments = [pending_payment(shop.merchant) for _ in range(10)]
+
+    results = run_concurrently([finalize_job(p) for p in payments])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert all(r.status == PaymentStatus.SUCCEEDED for r in results)
+    assert sequences(shop.merchant) == list(range(1, 11))
+    numbers = list(Receipt.objects.filter(merchant=shop.merchant).values_list("number", flat=True))
+    assert len(set(numbers)) == 10
+    assert {n.split("-")[0] for n in numbers} == {str(Receipt.objects.first().year)}
+    assert Receipt.objects.filter(payment__in=payments).count() == 10
+
+
+def test_two_shops_finalizing_at_once_each_number_from_1(shop):
+    other = MerchantFactory()
+    jobs = []
+    for _ in range(6):
+        jobs.append(finalize_job(pending_payment(shop.merchant)))
+        jobs.append(finalize_job(pending_payment(other)))
+
+    results = run_concurrently(jobs)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sequences(shop.merchant) == [1, 2, 3, 4, 5, 6]
+    assert sequences(other) == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_same_payment_finalized_by_many_at_once_gets_one_receipt(shop):
+    payment = pending_payment(shop.merchant)
+    other = pending_payment(shop.merchant)
+
+    results = run_concurrently([finalize_job(payment)] * 5 + [finalize_job(other)] * 3)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Receipt.objects.filter(payment=payment).count() == 1
+    assert sequences(shop.merchant) == [1, 2]
