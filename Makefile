@@ -30,7 +30,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(call req_hash,requirements.txt requireme
 APT := $(shell if [ "$$(id -u)" = 0 ]; then echo apt-get; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then echo "sudo -n apt-get"; fi)
 
 .PHONY: help run test lint fmt messages compilemessages clean distclean venv venv-test \
-        system-test-deps system-run-deps check-redis
+        system-test-deps system-run-deps check-redis bench
 
 help:
 	@echo "make run              migrate, seed demo data, start web + worker + beat + localstripe"
@@ -38,6 +38,7 @@ help:
 	@echo "make lint | fmt       ruff check | ruff check --fix + ruff format"
 	@echo "make messages         update locale/it .po files (django and djangojs)"
 	@echo "make compilemessages  build the .mo files (needs gettext's msgfmt)"
+	@echo "make bench            benchmarks against PostgreSQL + Redis (prints ratios, see README)"
 	@echo "make clean            remove caches; make distclean also removes .venv and var/"
 
 # --- virtualenv ------------------------------------------------------------------------------
@@ -141,6 +142,13 @@ system-test-deps:
 	        echo "WARNING: missing$$missing and no root/sudo for apt-get: browser tests will be skipped" >&2; \
 	    fi; \
 	fi
+
+# Benchmarks print ratios against a baseline measured in the same run (see README).
+bench: $(TEST_STAMP) system-run-deps
+	@command -v wrk >/dev/null 2>&1 || { [ -n "$(APT)" ] && $(APT) install -y -qq wrk; }
+	$(PY) bench/checkout.py
+	$(PY) bench/notifications.py
+	$(PY) bench/receipts.py
 
 test: $(TEST_STAMP) system-test-deps
 	@mkdir -p var
