@@ -110,11 +110,29 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, *, seconds: int = 10, connections: int = 16, threads: int = 2) -> Result:
+def wrk(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 16,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+) -> Result:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
+    header_args = [
+        arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")
+    ]
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *header_args,
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -132,14 +150,24 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 16, threads: int = 2)
     return Result(url, rps, parse(lat.get("50", "0ms")), parse(lat.get("99", "0ms")), errors)
 
 
-def compare(label: str, target: str, baseline: str, *, seconds: int = 10, rounds: int = 2) -> float:
-    """Alternate baseline and target runs, print the best of each and the ratio."""
-    wrk(baseline, seconds=2)
-    wrk(target, seconds=2)  # warm up both
+def compare(
+    label: str,
+    target: str,
+    baseline: str,
+    *,
+    seconds: int = 10,
+    rounds: int = 2,
+    headers: dict[str, str] | None = None,
+) -> float:
+    """Alternate baseline and target runs, print the best of each and the ratio.
+
+    `headers` (e.g. a session cookie) are sent to both, so the baseline pays for them too."""
+    wrk(baseline, seconds=2, headers=headers)
+    wrk(target, seconds=2, headers=headers)  # warm up both
     best_t = best_b = None
     for _ in range(rounds):
-        b = wrk(baseline, seconds=seconds)
-        t = wrk(target, seconds=seconds)
+        b = wrk(baseline, seconds=seconds, headers=headers)
+        t = wrk(target, seconds=seconds, headers=headers)
         best_b = (
             b if best_b is None or b.requests_per_second > best_b.requests_per_second else best_b
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -101,6 +102,8 @@ def _render_payable(request: HttpRequest, link: PaymentLink, language: str) -> s
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": credentials_for(link.merchant).publishable_key,
         "card_flow": "setup" if settings.STRIPE_API_BASE else "direct",
+        "setup_url": f"{reverse('links:setup', args=[link.token])}?lang={language}",
+        "attempt_url": f"{reverse('links:attempt', args=[link.token])}?lang={language}",
     }
     return render_to_string("links/checkout.html", context)
 
@@ -163,24 +166,103 @@ def _json_error(message: str, code: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"status": "error", "code": code, "message": message}, status=status)
 
 
-def _attempt_response(
-    link: PaymentLink, result_payment: Payment, client_secret: str = ""
-) -> JsonResponse:
-    payment = result_payment
-    body: dict = {"status": payment.status, "payment": str(payment.public_id)}
-    if payment.status == PaymentStatus.SUCCEEDED:
-        body["redirect"] = reverse("links:result", args=[link.token, payment.public_id])
-    elif payment.status == PaymentStatus.REQUIRES_ACTION:
-        body["client_secret"] = client_secret
-        body["complete_url"] = reverse(
-            "links:attempt_complete", args=[link.token, payment.public_id]
+def _public_urls(link: PaymentLink) -> Callable[[Payment], tuple[str, str]]:
+    """Where the customer's browser goes next: the result page, or 3-D Secure's completion."""
+
+    def urls(payment: Payment) -> tuple[str, str]:
+        return (
+            reverse("links:result", args=[link.token, payment.public_id]),
+            reverse("links:attempt_complete", args=[link.token, payment.public_id]),
         )
+
+    return urls
+
+
+def attempt_response(
+    payment: Payment, urls: Callable[[Payment], tuple[str, str]], client_secret: str = ""
+) -> JsonResponse:
+    """The JSON contract checkout.js understands (see its header)."""
+    result_url, complete_url = urls(payment)
+    body: dict = {"status": payment.status, "payment": str(payment.public_id)}
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        body["client_secret"] = client_secret
+        body["complete_url"] = complete_url
     elif payment.status == PaymentStatus.FAILED:
         body["message"] = decline_message(payment)
         body["attempt_key"] = secrets.token_urlsafe(24)
-    elif payment.status in (PaymentStatus.PROCESSING, PaymentStatus.PENDING):
-        body["redirect"] = reverse("links:result", args=[link.token, payment.public_id])
+    else:  # succeeded, processing, pending: the result page says which
+        body["redirect"] = result_url
     return JsonResponse(body)
+
+
+def run_attempt(
+    request: HttpRequest,
+    link: PaymentLink,
+    urls: Callable[[Payment], tuple[str, str]],
+    *,
+    moto: bool = False,
+) -> JsonResponse:
+    """Validate the posted card token and attempt key, charge the link, answer checkout.js."""
+    form = CheckoutAttemptForm(request.POST)
+    if not form.is_valid():
+        return _json_error(
+            _("The card details could not be read. Please try again."), "bad_request"
+        )
+    try:
+        result = services.checkout_attempt(
+            link=link,
+            payment_method=form.cleaned_data["payment_method"],
+            attempt_key=form.cleaned_data["attempt_key"],
+            browser_key=_browser_key(request),
+            customer_email=form.cleaned_data["email"],
+            customer_name=form.cleaned_data["name"],
+            moto=moto,
+        )
+    except services.CheckoutError as error:
+        status = 409 if error.code in ("in_progress", "link_paid", "replaced") else 400
+        if error.code.startswith("link_"):
+            status = 410
+        if error.code in ("provider_unreachable", "unreachable", "confirm_unknown"):
+            status = 503
+        return _json_error(error.message, error.code, status)
+    except ProviderError:  # settling an earlier attempt first failed: nothing new was charged
+        return _json_error(
+            _("The payment service could not be reached. Nothing was charged: please try again."),
+            "provider_unreachable",
+            503,
+        )
+    return attempt_response(result.payment, urls, result.client_secret)
+
+
+def run_complete(payment: Payment, urls: Callable[[Payment], tuple[str, str]]) -> JsonResponse:
+    """After 3-D Secure in the browser: the server asks Stripe what happened."""
+    try:
+        payment = services.payment_refresh(payment=payment, source="browser")
+    except ProviderError:
+        return _json_error(
+            _(
+                "We could not check the payment with the card service. Do not pay again: "
+                "we will check its outcome in a few minutes."
+            ),
+            "provider_unreachable",
+            503,
+        )
+    return attempt_response(payment, urls)
+
+
+def run_setup(link: PaymentLink) -> JsonResponse:
+    """Offline test mode only: a SetupIntent lets localstripe's Stripe.js tokenize the card."""
+    if not link.is_payable:
+        return _json_error(_("This payment link can no longer be paid."), "link_closed", 410)
+    try:
+        prepared = provider_for(link.merchant).create_setup()
+    except ProviderError:
+        return _json_error(
+            _("The payment service could not be reached. Nothing was charged: please try again."),
+            "provider_unreachable",
+            503,
+        )
+    return JsonResponse({"client_secret": prepared.client_secret})
 
 
 # Stripe's own messages are English only: the customer reads the reason in the page's language.
@@ -210,19 +292,7 @@ def decline_message(payment: Payment) -> str:
 @require_POST
 @_in_page_language
 def setup(request: HttpRequest, token: str) -> JsonResponse:
-    """Offline test mode only: a SetupIntent lets localstripe's Stripe.js tokenize the card."""
-    link = _link_or_404(token)
-    if not link.is_payable:
-        return _json_error(_("This payment link can no longer be paid."), "link_closed", 410)
-    try:
-        prepared = provider_for(link.merchant).create_setup()
-    except ProviderError:
-        return _json_error(
-            _("The payment service could not be reached. Nothing was charged: please try again."),
-            "provider_unreachable",
-            503,
-        )
-    return JsonResponse({"client_secret": prepared.client_secret})
+    return run_setup(_link_or_404(token))
 
 
 @transaction.non_atomic_requests
@@ -230,55 +300,16 @@ def setup(request: HttpRequest, token: str) -> JsonResponse:
 @_in_page_language
 def attempt(request: HttpRequest, token: str) -> JsonResponse:
     link = _link_or_404(token)
-    form = CheckoutAttemptForm(request.POST)
-    if not form.is_valid():
-        return _json_error(
-            _("The card details could not be read. Please try again."), "bad_request"
-        )
-    try:
-        result = services.checkout_attempt(
-            link=link,
-            payment_method=form.cleaned_data["payment_method"],
-            attempt_key=form.cleaned_data["attempt_key"],
-            browser_key=_browser_key(request),
-            customer_email=form.cleaned_data["email"],
-            customer_name=form.cleaned_data["name"],
-        )
-    except services.CheckoutError as error:
-        status = 409 if error.code in ("in_progress", "link_paid", "replaced") else 400
-        if error.code.startswith("link_"):
-            status = 410
-        if error.code in ("provider_unreachable", "unreachable", "confirm_unknown"):
-            status = 503
-        return _json_error(error.message, error.code, status)
-    except ProviderError:  # settling an earlier attempt first failed: nothing new was charged
-        return _json_error(
-            _("The payment service could not be reached. Nothing was charged: please try again."),
-            "provider_unreachable",
-            503,
-        )
-    return _attempt_response(link, result.payment, result.client_secret)
+    return run_attempt(request, link, _public_urls(link))
 
 
 @transaction.non_atomic_requests
 @require_POST
 @_in_page_language
 def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonResponse:
-    """After 3-D Secure in the browser: the server asks Stripe what happened."""
     link = _link_or_404(token)
     payment = get_object_or_404(Payment, public_id=payment_id, link=link)
-    try:
-        payment = services.payment_refresh(payment=payment, source="browser")
-    except ProviderError:
-        return _json_error(
-            _(
-                "We could not check the payment with the card service. Do not pay again: "
-                "we will check its outcome in a few minutes."
-            ),
-            "provider_unreachable",
-            503,
-        )
-    return _attempt_response(link, payment)
+    return run_complete(payment, _public_urls(link))
 
 
 @transaction.non_atomic_requests

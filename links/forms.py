@@ -188,3 +188,42 @@ class RefundForm(forms.Form):
             return parse_amount(self.cleaned_data["amount"], self.currency)
         except AmountError as error:
             raise ValidationError(_("Enter an amount such as 19,99.")) from error
+
+
+class QuickLinkForm(forms.Form):
+    """Phone orders and the virtual terminal: the few fields a clerk types with a customer waiting."""
+
+    amount = forms.CharField(
+        label=_("Amount"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "autofocus": True}
+        ),
+    )
+    description = forms.CharField(label=_("Description"), max_length=500)
+    customer_email = forms.EmailField(label=_("Customer email"), required=False)
+    customer_phone = forms.RegexField(
+        label=_("Customer mobile"),
+        required=False,
+        max_length=30,
+        regex=r"^\+?[0-9 ()\-]{6,25}$",
+        error_messages={"invalid": _("Enter a phone number such as +39 333 123 4567.")},
+        help_text=_("For SMS and WhatsApp, with the country code."),
+    )
+
+    def __init__(
+        self, *args: Any, merchant: Merchant, with_phone: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.merchant = merchant
+        if not with_phone:
+            del self.fields["customer_phone"]
+
+    def clean_amount(self) -> int:
+        currency = self.merchant.default_currency
+        try:
+            amount = parse_amount(self.cleaned_data["amount"], currency)
+        except AmountError as error:
+            raise ValidationError(_("Enter an amount such as 19,99.")) from error
+        validate_amount(amount, currency)
+        return amount

@@ -48,6 +48,13 @@ class LinkKind(models.TextChoices):
 VAT_RATE_CHOICES = [(22, "22%"), (10, "10%"), (5, "5%"), (4, "4%"), (0, "0%")]
 
 
+class LinkChannel(models.TextChoices):
+    DASHBOARD = "dashboard", _("Dashboard")
+    PHONE = "phone", _("Phone order")
+    TERMINAL = "terminal", _("Virtual terminal")
+    API = "api", _("API")
+
+
 class PaymentLink(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="links")
     token = models.CharField(max_length=64, unique=True, default=link_token, editable=False)
@@ -84,6 +91,10 @@ class PaymentLink(models.Model):
         _("status"), max_length=12, choices=LinkStatus.choices, default=LinkStatus.ACTIVE
     )
     payments_count = models.PositiveIntegerField(_("successful payments"), default=0)
+    channel = models.CharField(
+        _("created from"), max_length=10, choices=LinkChannel.choices, default=LinkChannel.DASHBOARD
+    )
+    customer_phone = models.CharField(_("customer phone"), max_length=30, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -200,6 +211,8 @@ class Payment(models.Model):
             models.Index(fields=["merchant", "-created_at"]),
             models.Index(fields=["merchant", "status", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),
+            # The payments list sorted by amount, and its amount range filter (keyset on amount, id).
+            models.Index(fields=["merchant", "amount", "id"]),
         ]
         constraints = [
             # A double-clicked "Pay" sends the same attempt key twice: only one attempt is made.

@@ -9,6 +9,7 @@ answer is lost, the refund is looked up by its metadata before anything is retri
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -45,6 +46,30 @@ def _pending_sum(payment: Payment) -> int:
     )
 
 
+def refund_remainder(payment: Payment) -> int:
+    """What can still be refunded: pending refunds count, their answer may still be a yes."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return 0
+    return max(payment.amount - payment.refunded_amount - _pending_sum(payment), 0)
+
+
+def refund_check(*, payment: Payment, amount: int | None = None) -> None:
+    """Raise the ValidationError a person reads when the payment (or `amount` of it, in minor
+    units) cannot be refunded. The one rule: the confirmation page asks it, and refund_create
+    asks it again under the payment's lock."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise ValidationError(_("Only a successful payment can be refunded."), code="not_succeeded")
+    if amount is not None and amount <= 0:
+        raise ValidationError(_("Enter an amount greater than zero."), code="zero")
+    remainder = refund_remainder(payment)
+    if remainder <= 0 or (amount is not None and amount > remainder):
+        raise ValidationError(
+            _("At most %(amount)s can still be refunded.")
+            % {"amount": format_money(remainder, payment.currency)},
+            code="over_remainder",
+        )
+
+
 def refund_create(
     *, payment: Payment, amount: int, reason: str = "", actor: User | None = None
 ) -> Refund:
@@ -52,19 +77,15 @@ def refund_create(
     a person can read when the refund is not possible; nothing is sent to Stripe then."""
     with transaction.atomic():
         locked = Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
-        if locked.status != PaymentStatus.SUCCEEDED:
+        refund_check(payment=locked, amount=amount)
+        try:
+            # Before reserving: a refund that cannot even be asked for must not stay pending.
+            provider = provider_for_payment(locked)
+        except ProviderError as error:
             raise ValidationError(
-                _("Only a successful payment can be refunded."), code="not_succeeded"
-            )
-        if amount <= 0:
-            raise ValidationError(_("Enter an amount greater than zero."), code="zero")
-        remainder = locked.amount - locked.refunded_amount - _pending_sum(locked)
-        if amount > remainder:
-            raise ValidationError(
-                _("At most %(amount)s can still be refunded.")
-                % {"amount": format_money(max(remainder, 0), locked.currency)},
-                code="over_remainder",
-            )
+                _("Stripe refused the refund: %(reason)s") % {"reason": error.message},
+                code="refused",
+            ) from error
         refund = Refund.objects.create(
             merchant=locked.merchant,
             payment=locked,
@@ -73,7 +94,6 @@ def refund_create(
             reason=reason.strip()[:500],
             created_by=actor,
         )
-    provider = provider_for_payment(locked)
     try:
         answer = provider.refund_payment(
             locked.provider_id,
@@ -110,7 +130,8 @@ def _refund_succeeded(
         refund.status = Refund.Status.SUCCEEDED
         refund.provider_id = answer.id
         refund.succeeded_at = timezone.now()
-        refund.save(update_fields=["status", "provider_id", "succeeded_at"])
+        refund.failure_message = ""  # a refund given up on may turn out to have happened
+        refund.save(update_fields=["status", "provider_id", "succeeded_at", "failure_message"])
         payment.refunded_amount += refund.amount
         payment.save(update_fields=["refunded_amount", "updated_at"])
         log_event(
@@ -173,9 +194,18 @@ def refunds_reconcile(*, older_than: timedelta = timedelta(minutes=5)) -> int:
 
 
 def refund_record_external(*, payment: Payment, answer: ProviderRefund) -> Refund | None:
-    """A refund made in Stripe's dashboard (reported by webhook): recorded once, by its id."""
+    """A refund Stripe reports (by webhook): recorded once, by its id.
+
+    Made in Stripe's dashboard: a new refund. One of ours (its metadata names it) that we gave
+    up on or left pending because Stripe's answer was lost: it did happen, so it succeeded.
+    """
+    ours = _our_refund(payment, answer)
+    if ours is not None:
+        return (
+            _refund_succeeded(ours.pk, answer) if ours.status != Refund.Status.SUCCEEDED else None
+        )
     if answer.metadata.get("vpos_refund") or Refund.objects.filter(provider_id=answer.id).exists():
-        return None  # ours, or already recorded
+        return None  # already recorded
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         if Refund.objects.filter(provider_id=answer.id).exists():
@@ -192,3 +222,11 @@ def refund_record_external(*, payment: Payment, answer: ProviderRefund) -> Refun
             source="stripe_dashboard",
         )
     return _refund_succeeded(refund.pk, answer)
+
+
+def _our_refund(payment: Payment, answer: ProviderRefund) -> Refund | None:
+    try:
+        public_id = uuid.UUID(answer.metadata.get("vpos_refund", ""))
+    except ValueError:
+        return None
+    return Refund.objects.filter(payment=payment, public_id=public_id).first()

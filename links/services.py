@@ -20,6 +20,7 @@ from .lifecycle import InvalidTransition, link_accepts, link_record_payment, lin
 from .models import (
     EXPIRY_GRACE,
     OPEN_PAYMENT_STATUSES,
+    LinkChannel,
     LinkKind,
     LinkStatus,
     Payment,
@@ -69,6 +70,8 @@ def link_create(
     max_payments: int | None = None,
     vat_rate: int | None = None,
     vat_exemption: str = "",
+    channel: str = LinkChannel.DASHBOARD,
+    customer_phone: str = "",
 ) -> PaymentLink:
     validate_amount(amount, currency)
     if expires_at is not None and expires_at <= timezone.now():
@@ -90,6 +93,8 @@ def link_create(
         max_payments=max_payments,
         vat_rate=vat_rate,
         vat_exemption=vat_exemption.strip() if vat_rate == 0 else "",
+        channel=channel,
+        customer_phone=customer_phone.strip(),
     )
     link.full_clean()
     link.save()
@@ -409,6 +414,14 @@ def _payment_succeeded(
     from receipts.services import receipt_issue
 
     receipt = receipt_issue(payment=payment, at=now)
+    if payment.is_moto:
+        audit(
+            merchant=link.merchant,
+            actor=link.created_by,
+            action=Action.MOTO_PAYMENT,
+            summary=f"{payment.amount_display} — {link.description}",
+            obj=payment,
+        )
     log_event(payment, "receipt_issued", receipt.number, source=source)
     from .tasks import payment_followups
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from merchants.access import shop_view
 from merchants.models import Membership
 from receipts.models import Receipt
-from vpos.money import exponent, format_money, to_decimal
+from vpos.money import exponent, to_decimal
 
 from . import notifications, refunds, selectors, services
 from .forms import LinkEmailForm, LinkFilterForm, LinkForm, RefundForm
@@ -196,21 +196,28 @@ def _payment_page(
     payment: Payment,
     form: RefundForm | None,
     status: int = 200,
+    errors: list[str] | None = None,
 ) -> HttpResponse:
     receipt = Receipt.objects.filter(payment=payment).first()
-    if form is None and payment.refundable_amount:
+    refundable = refunds.refund_remainder(payment)
+    if form is None and refundable:
         amount = formats.number_format(
-            to_decimal(payment.refundable_amount, payment.currency),
-            decimal_pos=exponent(payment.currency),
+            to_decimal(refundable, payment.currency), decimal_pos=exponent(payment.currency)
         )
         form = RefundForm(initial={"amount": amount}, currency=payment.currency)
+    refund_form = form if membership.is_owner and refundable else None
+    if refund_form is None and form is not None and form.errors:
+        # Nothing is left to refund (or never was): the form is not shown, its errors still are.
+        errors = [*(errors or []), *(e for field in form.errors.values() for e in field)]
     context = {
         "payment": payment,
         "link": payment.link,
         "receipt": receipt,
         "refunds": payment.refunds.select_related("note").order_by("-created_at"),
         "timeline": selectors.payment_timeline(payment),
-        "refund_form": form if membership.is_owner and payment.refundable_amount else None,
+        "refund_form": refund_form,
+        "refundable": refundable,
+        "refund_errors": errors or [],
     }
     return render(request, "links/payment_detail.html", context, status=status)
 
@@ -226,20 +233,19 @@ def payment_detail(request: HttpRequest, membership: Membership, payment_id) -> 
 def payment_refund(request: HttpRequest, membership: Membership, payment_id) -> HttpResponse:
     """Two steps: the form posts here, a confirmation page shows what will happen, then the refund."""
     payment = _shop_payment(membership, payment_id)
+    try:
+        refunds.refund_check(payment=payment)
+    except ValidationError as error:
+        return _payment_page(request, membership, payment, None, status=400, errors=error.messages)
     form = RefundForm(request.POST, currency=payment.currency)
     if not form.is_valid():
         return _payment_page(request, membership, payment, form, status=400)
     amount = form.cleaned_data["amount"]
     if not form.cleaned_data["confirm"]:
-        if amount <= 0 or amount > payment.refundable_amount:
-            form.add_error(
-                "amount",
-                _("Enter an amount between %(min)s and %(max)s.")
-                % {
-                    "min": format_money(1, payment.currency),
-                    "max": format_money(payment.refundable_amount, payment.currency),
-                },
-            )
+        try:
+            refunds.refund_check(payment=payment, amount=amount)
+        except ValidationError as error:
+            form.add_error("amount", error)
             return _payment_page(request, membership, payment, form, status=400)
         return render(
             request,
@@ -252,6 +258,7 @@ def payment_refund(request: HttpRequest, membership: Membership, payment_id) -> 
         )
     except ValidationError as error:
         form.add_error(None, error)
+        payment.refresh_from_db()  # a concurrent refund may have taken the remainder
         return _payment_page(request, membership, payment, form, status=400)
     if refund.status == Refund.Status.SUCCEEDED:
         messages.success(request, _("%(amount)s refunded.") % {"amount": refund.amount_display})

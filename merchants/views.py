@@ -17,6 +17,7 @@ from vpos.models import AuditEntry, OutboxEmail
 
 from . import services
 from .access import SESSION_KEY, shop_view
+from .dashboard import dashboard_figures
 from .forms import (
     AuditFilterForm,
     InvitationForm,
@@ -68,12 +69,17 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 @shop_view()
 def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
     merchant = membership.merchant
-    checklist = [
-        (_("Legal details for receipts"), bool(merchant.vat_number or merchant.tax_code)),
-        (_("Logo on the checkout page"), bool(merchant.logo)),
-        (_("A team member invited"), merchant.memberships.count() > 1),
-    ]
-    return render(request, "merchants/dashboard.html", {"checklist": checklist})
+    figures = dashboard_figures(merchant=merchant)
+    checklist = None
+    if not figures.has_links:  # a new shop: what to do first instead of empty figures
+        checklist = [
+            (_("Legal details for receipts"), bool(merchant.vat_number or merchant.tax_code)),
+            (_("Logo on the checkout page"), bool(merchant.logo)),
+            (_("A team member invited"), merchant.memberships.count() > 1),
+        ]
+    return render(
+        request, "merchants/dashboard.html", {"checklist": checklist, "figures": figures}
+    )
 
 
 @shop_view(owner_only=True)

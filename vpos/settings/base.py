@@ -197,6 +197,9 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Whether the platform's own Stripe account may take mail and telephone orders (MOTO): Stripe
+# enables it per account on request. Shops with their own account set it in their settings.
+STRIPE_PLATFORM_MOTO = env.bool("STRIPE_PLATFORM_MOTO", default=False)
 STRIPE_JS_URL = env.str(
     "STRIPE_JS_URL",
     default=f"{STRIPE_API_BASE}/js.stripe.com/v3/"

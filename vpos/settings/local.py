@@ -13,3 +13,4 @@ if STRIPE_API_BASE:
     STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_localstripe")
     STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_localstripe")
     STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_localstripe_dev")
+    STRIPE_PLATFORM_MOTO = env.bool("STRIPE_PLATFORM_MOTO", default=True)

@@ -1,0 +1,299 @@
+"""The dashboard's figures: takings, payments and links for today, 7 and 30 days in the shop's time
+zone, a 30-day chart of daily takings, the latest payments and the links about to expire.
+
+Four queries whatever the shop's size: one aggregate over the links, the daily takings (which also
+give the period totals) and the two short lists. A payment counts on the day it was made in the
+shop's time zone (the date the payments list shows and filters on), net of what was refunded.
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from babel import Locale
+from babel.numbers import format_currency
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from links.models import LinkStatus, Payment, PaymentLink, PaymentStatus
+from links.payment_selectors import day_start
+from vpos.money import babel_locale, exponent, format_money
+
+from .models import Merchant
+
+PERIODS = (("today", 1), ("week", 7), ("month", 30))
+CHART_DAYS = 30
+EXPIRING_WITHIN = timedelta(hours=48)
+LIST_SIZE = 10
+
+# The chart's drawing, in SVG user units: it scales to the width of its card.
+CHART_WIDTH, CHART_HEIGHT = 720, 240
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 72, 696, 12, 212  # room for the labels
+X_LABEL_EVERY = 7  # days between the dates under the bars, counted back from today
+
+
+@dataclass
+class PeriodFigures:
+    key: str
+    label: str
+    collected: list[str]  # one formatted amount per currency, the shop's own first
+    payments: int
+    links_created: int
+    links_paid: int
+
+
+@dataclass
+class ChartBar:
+    day: date
+    label: str  # the full date, for the bar's tooltip and the table
+    value: str
+    x: float
+    y: float
+    height: float
+
+
+@dataclass
+class ChartLabel:
+    position: float
+    text: str
+
+
+@dataclass
+class Chart:
+    currency: str
+    bars: list[ChartBar]
+    y_ticks: list[ChartLabel]
+    x_labels: list[ChartLabel]
+    summary: str
+    other_currencies: list[str]
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+    bar_width: float = 0.0
+    plot_left: int = PLOT_LEFT
+    plot_right: int = PLOT_RIGHT
+    plot_top: int = PLOT_TOP
+    plot_bottom: int = PLOT_BOTTOM
+
+
+@dataclass
+class Dashboard:
+    has_links: bool
+    periods: list[PeriodFigures] = field(default_factory=list)
+    links_open: int = 0
+    chart: Chart | None = None
+    latest_payments: list[Payment] = field(default_factory=list)
+    expiring_links: list[PaymentLink] = field(default_factory=list)
+
+
+def _currency_order(merchant: Merchant, currencies: set[str]) -> list[str]:
+    return sorted(currencies, key=lambda c: (c != merchant.default_currency, c))
+
+
+def _daily_takings(merchant: Merchant, since: datetime) -> dict[tuple[date, str], tuple[int, int]]:
+    """(local day, currency) -> (amount net of refunds, number of payments), since `since`."""
+    rows = (
+        Payment.objects.filter(
+            merchant=merchant, status=PaymentStatus.SUCCEEDED, created_at__gte=since
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=zoneinfo.ZoneInfo(merchant.time_zone)))
+        .values("day", "currency")
+        .annotate(net=Sum(F("amount") - F("refunded_amount")), count=Count("id"))
+        .order_by()
+    )
+    return {(row["day"], row["currency"]): (row["net"] or 0, row["count"]) for row in rows}
+
+
+def _link_counts(merchant: Merchant, starts: dict[str, datetime], now: datetime) -> dict[str, int]:
+    # One pass over the shop's links: "paid in the period" cannot be narrowed by an index, since a
+    # link created long ago may be paid for the first time today.
+    counts = {
+        "total": Count("id"),
+        "open": Count(
+            "id",
+            filter=Q(status=LinkStatus.ACTIVE)
+            & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)),
+        ),
+    }
+    for key, start in starts.items():
+        counts[f"created_{key}"] = Count("id", filter=Q(created_at__gte=start))
+        counts[f"paid_{key}"] = Count("id", filter=Q(paid_at__gte=start))
+    return PaymentLink.objects.filter(merchant=merchant).aggregate(**counts)
+
+
+def _latest_payments(merchant: Merchant) -> list[Payment]:
+    return list(
+        Payment.objects.filter(merchant=merchant)
+        .select_related("link")
+        .only(
+            "public_id",
+            "created_at",
+            "amount",
+            "refunded_amount",
+            "currency",
+            "status",
+            "flag",
+            "customer_email",
+            "customer_name",
+            "link__id",
+            "link__description",
+        )
+        .order_by("-created_at", "-id")[:LIST_SIZE]
+    )
+
+
+def _expiring_links(merchant: Merchant, now: datetime) -> list[PaymentLink]:
+    return list(
+        PaymentLink.objects.filter(
+            merchant=merchant,
+            status=LinkStatus.ACTIVE,
+            expires_at__gt=now,
+            expires_at__lte=now + EXPIRING_WITHIN,
+        )
+        .only("id", "description", "reference", "amount", "currency", "expires_at", "status")
+        .order_by("expires_at", "id")[:LIST_SIZE]
+    )
+
+
+def dashboard_figures(*, merchant: Merchant, now: datetime | None = None) -> Dashboard:
+    """Everything the dashboard shows. A shop without links gets `has_links=False` and nothing
+    else (one query): the page shows its getting-started checklist instead."""
+    now = now or timezone.now()
+    today = now.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).date()
+    firsts = {key: today - timedelta(days=days - 1) for key, days in PERIODS}
+    starts = {key: day_start(first, merchant.time_zone) for key, first in firsts.items()}
+    links = _link_counts(merchant, starts, now)
+    if not links["total"]:
+        return Dashboard(has_links=False)
+
+    chart_days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+    since = min(day_start(chart_days[0], merchant.time_zone), *starts.values())
+    takings = _daily_takings(merchant, since)
+    currencies = _currency_order(merchant, {currency for _day, currency in takings})
+    labels = {"today": _("Today"), "week": _("Last 7 days"), "month": _("Last 30 days")}
+    periods = []
+    for key, first in firsts.items():
+        net: dict[str, int] = defaultdict(int)
+        payments = 0
+        for (day, currency), (amount, count) in takings.items():
+            if day >= first:
+                net[currency] += amount
+                payments += count
+        shown = [c for c in currencies if c in net] or [merchant.default_currency]
+        periods.append(
+            PeriodFigures(
+                key=key,
+                label=labels[key],
+                collected=[format_money(net.get(c, 0), c) for c in shown],
+                payments=payments,
+                links_created=links[f"created_{key}"],
+                links_paid=links[f"paid_{key}"],
+            )
+        )
+
+    # The shop's own currency, unless all its takings are in others.
+    chart_currency = (
+        merchant.default_currency
+        if merchant.default_currency in currencies or not currencies
+        else currencies[0]
+    )
+    daily = {day: amount for (day, c), (amount, _count) in takings.items() if c == chart_currency}
+    others = [c for c in currencies if c != chart_currency]
+    return Dashboard(
+        has_links=True,
+        periods=periods,
+        links_open=links["open"],
+        chart=_chart(chart_days, daily, chart_currency, others),
+        latest_payments=_latest_payments(merchant),
+        expiring_links=_expiring_links(merchant, now),
+    )
+
+
+# --- The chart ---------------------------------------------------------------------------------
+
+
+def _whole_money(units: int, currency: str) -> str:
+    """An axis label: whole units in the reader's format ("1.200 €", "€1,200")."""
+    locale = babel_locale()
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern
+    pattern = pattern.split(";")[0].replace(".00", "")
+    return format_currency(units, currency, format=pattern, locale=locale, currency_digits=False)
+
+
+def _axis_step(largest_units: float) -> int:
+    """A round step (1, 2, 5 x 10^n whole units) giving at most four gridlines above zero."""
+    rough = max(largest_units / 4, 1)
+    magnitude = 10 ** math.floor(math.log10(rough))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= rough)
+
+
+def _chart(days: list[date], daily: dict[date, int], currency: str, others: list[str]) -> Chart:
+    unit = 10 ** exponent(currency)
+    largest = max((daily.get(day, 0) for day in days), default=0)
+    step = _axis_step(largest / unit)
+    intervals = max(1, math.ceil(largest / unit / step))
+    axis_max = step * intervals * unit  # minor units at the top of the plot
+    plot_height = PLOT_BOTTOM - PLOT_TOP
+    slot = (PLOT_RIGHT - PLOT_LEFT) / len(days)
+    bar_width = round(slot * 0.7, 2)
+
+    bars = []
+    for index, day in enumerate(days):
+        amount = daily.get(day, 0)
+        height = plot_height * amount / axis_max
+        if amount > 0:
+            height = max(height, 1.5)  # a small day stays visible
+        bars.append(
+            ChartBar(
+                day=day,
+                label=formats.date_format(day, "DATE_FORMAT"),
+                value=format_money(amount, currency),
+                x=round(PLOT_LEFT + index * slot + (slot - bar_width) / 2, 2),
+                y=round(PLOT_BOTTOM - height, 2),
+                height=round(height, 2),
+            )
+        )
+    y_ticks = [
+        ChartLabel(
+            position=round(PLOT_BOTTOM - plot_height * i / intervals, 2),
+            text=_whole_money(step * i, currency),
+        )
+        for i in range(intervals + 1)
+    ]
+    x_labels = [
+        ChartLabel(
+            position=round(PLOT_LEFT + index * slot + slot / 2, 2),
+            text=formats.date_format(days[index], "j M"),
+        )
+        for index in range(len(days) - 1, -1, -X_LABEL_EVERY)
+    ]
+    total = sum(daily.get(day, 0) for day in days)
+    if total:
+        best = max(days, key=lambda day: (daily.get(day, 0), day))
+        summary = _(
+            "%(total)s collected in the last 30 days; the best day was %(day)s with %(amount)s."
+        ) % {
+            "total": format_money(total, currency),
+            "day": formats.date_format(best, "DATE_FORMAT"),
+            "amount": format_money(daily[best], currency),
+        }
+    else:
+        summary = _("Nothing collected in the last 30 days.")
+    if others:
+        summary += " " + _("Payments in %(currencies)s are not in the chart.") % {
+            "currencies": ", ".join(others)
+        }
+    return Chart(
+        currency=currency,
+        bars=bars,
+        y_ticks=y_ticks,
+        x_labels=x_labels,
+        summary=summary,
+        other_currencies=others,
+        bar_width=bar_width,
+    )
