@@ -1,6 +1,6 @@
 """Back-office pages of a big shop against a bare one-query Django view, same gunicorn, same run.
 
-    python bench/backoffice.py [--payments 100000] [--also 1000000] [--seconds 5]
+    python bench/backoffice.py [--payments 100000] [--also 1000000] [--seconds 4]
 
 One shop with `--payments` payments over the last year (one link for every ten payments) is seeded
 once into the `vpos_bench` PostgreSQL database and kept for later runs. A logged-in owner's session
@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument(
         "--also", type=int, default=0, help="a second, bigger shop, e.g. 1000000 (seeded once)"
     )
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=4)
     args = parser.parse_args()
     harness.setup_django()
     for size in [args.payments] + ([args.also] if args.also else []):

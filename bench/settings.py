@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "YmVuY2gta2V5LW5vdC1hLXNlY3JldC0zMi1ieXRlcyE=")
 
 from vpos.settings.production import *  # noqa: F403
 

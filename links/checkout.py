@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from receipts.models import Receipt
 from receipts.services import receipt_public_url
+from vpos.ratelimit import rate_limit
 
 from . import selectors, services
 from .forms import CheckoutAttemptForm
@@ -108,6 +109,7 @@ def _render_payable(request: HttpRequest, link: PaymentLink, language: str) -> s
     return render_to_string("links/checkout.html", context)
 
 
+@rate_limit("checkout", unknown_scope="checkout_unknown")
 @require_GET
 @never_cache
 @ensure_csrf_cookie
@@ -289,6 +291,14 @@ def decline_message(payment: Payment) -> str:
     }
 
 
+def return_url(link: PaymentLink, payment: Payment) -> str:
+    """The shop's page after a successful payment (API links), naming the payment."""
+    if payment.status != PaymentStatus.SUCCEEDED or not link.success_url:
+        return ""
+    separator = "&" if "?" in link.success_url else "?"
+    return f"{link.success_url}{separator}vpos_payment={payment.public_id}&vpos_link={link.pk}"
+
+
 @require_POST
 @_in_page_language
 def setup(request: HttpRequest, token: str) -> JsonResponse:
@@ -298,6 +308,7 @@ def setup(request: HttpRequest, token: str) -> JsonResponse:
 @transaction.non_atomic_requests
 @require_POST
 @_in_page_language
+@rate_limit("checkout_attempt", unknown_scope="checkout_unknown")
 def attempt(request: HttpRequest, token: str) -> JsonResponse:
     link = _link_or_404(token)
     return run_attempt(request, link, _public_urls(link))
@@ -334,6 +345,7 @@ def result(request: HttpRequest, token: str, payment_id) -> HttpResponse:
                 "payment": payment,
                 "customer_language": language,
                 "receipt_url": receipt_public_url(receipt) if receipt else "",
+                "return_url": return_url(link, payment),
                 "decline_message": decline_message(payment)
                 if payment.status == PaymentStatus.FAILED
                 else "",

@@ -95,6 +95,10 @@ class PaymentLink(models.Model):
         _("created from"), max_length=10, choices=LinkChannel.choices, default=LinkChannel.DASHBOARD
     )
     customer_phone = models.CharField(_("customer phone"), max_length=30, blank=True)
+    # Set by shops integrating through the API: where the customer goes back to their site.
+    success_url = models.URLField(_("return address after payment"), max_length=500, blank=True)
+    cancel_url = models.URLField(_("return address without paying"), max_length=500, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -111,6 +115,8 @@ class PaymentLink(models.Model):
             models.Index(fields=["merchant", "-created_at"]),
             models.Index(fields=["merchant", "status", "-created_at"]),
             models.Index(fields=["status", "expires_at"]),
+            # The dashboard's "links paid in the last 30 days", without reading every link.
+            models.Index(fields=["merchant", "paid_at"]),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="link_amount_positive"),

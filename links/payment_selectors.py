@@ -17,7 +17,6 @@ from merchants.models import Merchant
 
 from .models import Payment, PaymentLink, PaymentStatus
 
-REFUND_STATES = ("partially_refunded", "refunded")
 PAGE_SIZE = 25
 
 # The sort a person picks -> (model field, descending?). Anything else is refused by the form.
@@ -33,7 +32,7 @@ DEFAULT_SORT = "-date"
 @dataclass(frozen=True)
 class PaymentFilters:
     q: str = ""
-    status: str = ""  # a PaymentStatus value or one of REFUND_STATES
+    status: str = ""  # a PaymentStatus value, "refunded" or "partially_refunded"
     date_from: date | None = None  # days in the shop's time zone, both included
     date_to: date | None = None
     amount_min: int | None = None  # minor units
@@ -99,7 +98,7 @@ def payment_list(
 
 
 class CursorError(ValueError):
-    """The page link was edited or belongs to another sort."""
+    """The page link was edited: its cursor is not two numbers."""
 
 
 @dataclass(frozen=True)
@@ -179,18 +178,16 @@ def payment_page(
     is_first = after is None and before is None
     if before is not None:
         # Walk backwards: the reversed order from the cursor, then flip the rows back.
-        rows = list(
-            payments.filter(_beyond(before, name, forward=False, descending=descending)).reverse()[
-                : size + 1
-            ]
-        )
+        backwards = payments.filter(_beyond(before, name, forward=False, descending=descending))
+        rows = list(backwards.reverse()[: size + 1])
         page = PaymentPage(payments=rows[:size][::-1], has_previous=len(rows) > size, has_next=True)
     else:
         if after is not None:
             payments = payments.filter(_beyond(after, name, forward=True, descending=descending))
         rows = list(payments[: size + 1])
-        page = PaymentPage(payments=rows[:size], has_previous=after is not None)
-        page.has_next = len(rows) > size
+        page = PaymentPage(
+            payments=rows[:size], has_previous=after is not None, has_next=len(rows) > size
+        )
     page.is_first = is_first
     if not page.payments:  # an edited or stale cursor past either end: nowhere to go from here
         page.has_previous = page.has_next = False

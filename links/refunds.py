@@ -25,6 +25,7 @@ from vpos.audit import Action, audit
 from vpos.money import format_money
 
 from .models import Payment, PaymentStatus, Refund
+from .outbound import webhook_emit
 from .provider import ProviderError, ProviderRefund, provider_for_payment
 from .services import log_event
 
@@ -71,7 +72,12 @@ def refund_check(*, payment: Payment, amount: int | None = None) -> None:
 
 
 def refund_create(
-    *, payment: Payment, amount: int, reason: str = "", actor: User | None = None
+    *,
+    payment: Payment,
+    amount: int,
+    reason: str = "",
+    actor: User | None = None,
+    source: str = "back_office",
 ) -> Refund:
     """Refund `amount` (minor units) of a succeeded payment. Raises ValidationError with a message
     a person can read when the refund is not possible; nothing is sent to Stripe then."""
@@ -93,6 +99,7 @@ def refund_create(
             currency=locked.currency,
             reason=reason.strip()[:500],
             created_by=actor,
+            source=source,
         )
     try:
         answer = provider.refund_payment(
@@ -155,6 +162,7 @@ def _refund_succeeded(
                 "source": refund.source,
             },
         )
+        webhook_emit(merchant_id=payment.merchant_id, event_type="payment.refunded", obj=refund)
         from .tasks import refund_followups
 
         transaction.on_commit(lambda: refund_followups.delay(refund.pk))

@@ -28,6 +28,7 @@ from .models import (
     PaymentLink,
     PaymentStatus,
 )
+from .outbound import webhook_emit
 from .provider import ProviderError, ProviderPayment, provider_for_payment
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,10 @@ def link_create(
     vat_exemption: str = "",
     channel: str = LinkChannel.DASHBOARD,
     customer_phone: str = "",
+    success_url: str = "",
+    cancel_url: str = "",
+    metadata: dict[str, str] | None = None,
+    api_key: Any = None,
 ) -> PaymentLink:
     validate_amount(amount, currency)
     if expires_at is not None and expires_at <= timezone.now():
@@ -95,6 +100,9 @@ def link_create(
         vat_exemption=vat_exemption.strip() if vat_rate == 0 else "",
         channel=channel,
         customer_phone=customer_phone.strip(),
+        success_url=success_url,
+        cancel_url=cancel_url,
+        metadata=metadata or {},
     )
     link.full_clean()
     link.save()
@@ -104,6 +112,7 @@ def link_create(
         action=Action.LINK_CREATED,
         summary=f"{link.amount_display} — {link.description}",
         obj=link,
+        data={"actor": f"API key {api_key.name} ({api_key.prefix}…)"} if api_key else None,
     )
     return link
 
@@ -119,6 +128,7 @@ def link_deactivate(*, link: PaymentLink, actor: User | None = None) -> PaymentL
             % {"status": locked.get_status_display().lower()}
         ) from error
     locked.save(update_fields=["status", "closed_at", "updated_at"])
+    webhook_emit(merchant_id=locked.merchant_id, event_type="link.deactivated", obj=locked)
     audit(
         merchant=locked.merchant,
         actor=actor,
@@ -145,6 +155,7 @@ def links_expire_due(*, now: datetime | None = None) -> int:
             if link.status == LinkStatus.ACTIVE and link.is_past_expiry(now):
                 link_transition(link, LinkStatus.EXPIRED, at=now)
                 link.save(update_fields=["status", "closed_at", "updated_at"])
+                webhook_emit(merchant_id=link.merchant_id, event_type="link.expired", obj=link)
                 expired += 1
     return expired
 
@@ -372,6 +383,9 @@ def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source:
                     code=payment.failure_code,
                     source=source,
                 )
+                webhook_emit(
+                    merchant_id=payment.merchant_id, event_type="payment.failed", obj=payment
+                )
             elif status == "canceled":
                 payment.status = PaymentStatus.CANCELED
                 payment.save(update_fields=["status", "updated_at"])
@@ -389,6 +403,7 @@ def _payment_succeeded(
 ) -> None:
     """Finalize on locked rows: record the money, advance the link, then the follow-ups."""
     now = timezone.now()
+    link_paid = False
     payment.status = PaymentStatus.SUCCEEDED
     payment.succeeded_at = now
     payment.card_brand = paid.card_brand[:20]
@@ -397,8 +412,10 @@ def _payment_succeeded(
     if paid.amount != payment.amount or paid.currency != payment.currency:
         payment.flag = Payment.Flag.AMOUNT_MISMATCH
     elif link_accepts(link, payment, at=now):
+        was_active = link.status == LinkStatus.ACTIVE
         link_record_payment(link, at=now)
         link.save(update_fields=["status", "payments_count", "paid_at", "closed_at", "updated_at"])
+        link_paid = was_active and link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
     else:
         payment.flag = Payment.Flag.LINK_NOT_PAYABLE
     payment.save()
@@ -423,6 +440,9 @@ def _payment_succeeded(
             obj=payment,
         )
     log_event(payment, "receipt_issued", receipt.number, source=source)
+    webhook_emit(merchant_id=payment.merchant_id, event_type="payment.succeeded", obj=payment)
+    if link_paid:
+        webhook_emit(merchant_id=link.merchant_id, event_type="link.paid", obj=link)
     from .tasks import payment_followups
 
     transaction.on_commit(lambda: payment_followups.delay(payment.pk))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import developer_views, views
 
 app_name = "merchants"
 
@@ -31,4 +31,24 @@ urlpatterns = [
     path("s/<uuid:shop_id>/audit/", views.audit_log, name="audit"),
     path("s/<uuid:shop_id>/emails/<int:email_id>/", views.email_detail, name="email_detail"),
     path("s/<uuid:shop_id>/emails/<int:email_id>/html/", views.email_html, name="email_html"),
+]
+
+urlpatterns += [
+    path("s/<uuid:shop_id>/developers/", developer_views.developers, name="developers"),
+    path(
+        "s/<uuid:shop_id>/developers/keys/<int:key_id>/revoke/",
+        developer_views.api_key_revoke,
+        name="api_key_revoke",
+    ),
+    path("s/<uuid:shop_id>/developers/webhooks/", developer_views.webhooks, name="webhooks"),
+    path(
+        "s/<uuid:shop_id>/developers/webhooks/<int:endpoint_id>/",
+        developer_views.webhook_detail,
+        name="webhook_detail",
+    ),
+    path(
+        "s/<uuid:shop_id>/developers/webhooks/deliveries/<int:delivery_id>/redeliver/",
+        developer_views.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]

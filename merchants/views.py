@@ -77,9 +77,7 @@ def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
             (_("Logo on the checkout page"), bool(merchant.logo)),
             (_("A team member invited"), merchant.memberships.count() > 1),
         ]
-    return render(
-        request, "merchants/dashboard.html", {"checklist": checklist, "figures": figures}
-    )
+    return render(request, "merchants/dashboard.html", {"checklist": checklist, "figures": figures})
 
 
 @shop_view(owner_only=True)

@@ -1,6 +1,18 @@
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+import logging
+import mimetypes
+import os
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.static import serve
+
+logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -9,16 +21,75 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+@never_cache
+@transaction.non_atomic_requests
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers. Cheap enough to poll every second."""
+    """Liveness: the process answers. No database, cache or storage: cheap enough to poll every
+    second, and a database outage does not make the orchestrator restart healthy web processes."""
     return JsonResponse({"status": "ok"})
 
 
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    """The default cache is Redis in production (also the broker): a write and a read back."""
+    key, value = "readyz:probe", uuid.uuid4().hex
+    cache.set(key, value, timeout=10)
+    if cache.get(key) != value:
+        raise RuntimeError("cache did not return what was written")
+
+
+def _check_storage() -> None:
+    """Uploads and receipts must be writable: a local MEDIA_ROOT, or the S3 bucket reachable."""
+    if isinstance(default_storage, FileSystemStorage):
+        location = default_storage.base_location
+        os.makedirs(location, exist_ok=True)
+        if not os.access(location, os.W_OK):
+            raise PermissionError(f"{location} is not writable")
+    else:
+        default_storage.exists(".readyz")  # one request to the bucket
+
+
+READINESS_CHECKS = {"database": _check_database, "cache": _check_cache, "storage": _check_storage}
+
+
+@never_cache
+@transaction.non_atomic_requests
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
-        return JsonResponse({"status": "error", "database": str(error)[:200]}, status=503)
-    return JsonResponse({"status": "ok"})
+    """Readiness: the database, the cache/Redis and the file storage answer. 503 names what failed
+    (the kind of error only: details go to the log, not to whoever can reach this URL)."""
+    checks: dict[str, str] = {}
+    for name, check in READINESS_CHECKS.items():
+        try:
+            check()
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            logger.warning("readiness check %s failed: %s", name, error)
+            checks[name] = f"error: {type(error).__name__}"
+        else:
+            checks[name] = "ok"
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "error", **checks}, status=200 if ready else 503
+    )
+
+
+# Uploaded files are logos, re-encoded as PNG on upload (merchants/forms.py); anything else under
+# MEDIA_ROOT is sent as a download, never rendered by the browser.
+_INLINE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
+
+
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """MEDIA_ROOT for DEBUG, or SERVE_MEDIA=true where no proxy or S3 serves it (small sites)."""
+    if not (settings.DEBUG or settings.SERVE_MEDIA):
+        raise Http404
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    content_type, _encoding = mimetypes.guess_type(path)
+    if content_type not in _INLINE_MEDIA_TYPES:
+        response["Content-Type"] = "application/octet-stream"
+        response["Content-Disposition"] = "attachment"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -8,6 +8,7 @@
  *  <button type="button" data-copy-target="#id">   copy #id's value / text
  *     optional data-copied-label="Copied!" (shown for 2 s)
  *  <select data-autosubmit>                        submit its form on change
+ *  <main data-brand-color="#0d6efd">               the shop's colour as --vpos-brand
  */
 (function () {
   "use strict";
@@ -130,5 +131,11 @@
       event.preventDefault();
       window.print();
     }
+  });
+
+  // -- a shop's colour (set through CSSOM: the Content-Security-Policy forbids style="") ----
+  document.querySelectorAll("[data-brand-color]").forEach(function (el) {
+    var colour = el.getAttribute("data-brand-color") || "";
+    if (/^#(?:[0-9a-fA-F]{3}){1,2}$/.test(colour)) el.style.setProperty("--vpos-brand", colour);
   });
 })();

@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.utils.translation import gettext_lazy as _
 
+from vpos.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -36,10 +38,15 @@ INSTALLED_APPS = [
     "merchants",
     "links",
     "receipts",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
+    "vpos.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "vpos.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,7 +117,17 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_ADAPTER = "merchants.adapters.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[vpos] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
-ACCOUNT_RATE_LIMITS_ENABLED = True  # allauth's defaults: login, sign-up, reset, confirm
+# allauth's limits (in the default cache, Redis in production); these are its defaults, written
+# out so that turning them off is a visible change. Other limits: vpos/ratelimit.py.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+}
+# Behind N reverse proxies the client is the N-th address from the right of X-Forwarded-For.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "vpos"
 
@@ -128,10 +145,35 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Serve MEDIA_ROOT from Django when DEBUG is off: only where no proxy serves /media/ and uploads
+# are not on S3 (one small server). vpos.views.media sends images only, everything else as download.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=False)
+# Uploads (logos) and receipt PDFs: local files under MEDIA_ROOT, or S3 (any S3-compatible
+# service) with STORAGE_BACKEND=s3 and the AWS_* variables, shared by every web and worker node.
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="filesystem")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if STORAGE_BACKEND == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "location": env.str("AWS_LOCATION", default=""),
+            # Private bucket: logos and receipts are reached through signed, expiring URLs.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=3600),
+            "file_overwrite": False,
+        },
+    }
+elif STORAGE_BACKEND != "filesystem":
+    raise environ.ImproperlyConfigured("STORAGE_BACKEND must be 'filesystem' or 's3'.")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5_242_880
 
@@ -170,12 +212,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
+# Workers log through LOGGING below (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     "outbox-resend-stuck": {"task": "vpos.tasks.outbox_sweep", "schedule": 300.0},
     "payments-reconcile": {"task": "links.tasks.payments_reconcile", "schedule": 60.0},
     "links-expire": {"task": "links.tasks.links_expire", "schedule": 60.0},
     "payments-followups-sweep": {"task": "links.tasks.payments_followups_sweep", "schedule": 120.0},
     "refunds-reconcile": {"task": "links.tasks.refunds_reconcile", "schedule": 300.0},
+    "webhooks-retry-due": {"task": "links.tasks.webhooks_retry_due", "schedule": 120.0},
 }
 
 # --- Caches ----------------------------------------------------------------------------------
@@ -207,6 +252,35 @@ STRIPE_JS_URL = env.str(
     else "https://js.stripe.com/v3/",
 )
 
+# --- Integration API (links/api) and outbound webhooks (links/outbound.py) -------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["links.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["links.api.authentication.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["links.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "links.api.views.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vpos API",
+    "DESCRIPTION": "Payment links, payments, refunds and receipts of one shop.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests per API key; DRF's rate syntax ("600/min").
+VPOS_API_RATE = env.str("VPOS_API_RATE", default="600/min")
+# success_url/cancel_url may be http on localhost (always https otherwise); DEBUG allows it too.
+VPOS_API_ALLOW_LOCAL_HTTP_URLS = env.bool("VPOS_API_ALLOW_LOCAL_HTTP_URLS", default=False)
+# Webhook deliveries to private, loopback and link-local addresses (SSRF guard): local/test only.
+VPOS_WEBHOOKS_ALLOW_PRIVATE = env.bool("VPOS_WEBHOOKS_ALLOW_PRIVATE", default=False)
+VPOS_WEBHOOK_TIMEOUT = env.float("VPOS_WEBHOOK_TIMEOUT", default=10.0)
+
 # --- Uploads ---------------------------------------------------------------------------------
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOGO_MAX_PIXELS = 512
@@ -218,16 +292,42 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# --- Logging ---------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "weasyprint": {"level": "WARNING"},
-        "fontTools": {"level": "WARNING"},
+
+# Content-Security-Policy (django-csp): our own files, plus Stripe.js and the frames and API it
+# needs; no inline scripts or styles anywhere (the shop colour is set by JS, through CSSOM).
+# vpos.middleware.ContentSecurityPolicyMiddleware adds the origins of STRIPE_JS_URL and
+# STRIPE_API_BASE (localstripe in development and tests) to script-src and connect-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "https://js.stripe.com", "https://*.js.stripe.com"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", "https://api.stripe.com"],
+        # 'self': the sandboxed email preview (merchants/views.py _email_html) is a frame.
+        "frame-src": [
+            "'self'",
+            "https://js.stripe.com",
+            "https://*.js.stripe.com",
+            "https://hooks.stripe.com",
+        ],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
     },
 }
+
+# Public endpoints' limits per client IP, "requests/seconds" (vpos/ratelimit.py).
+RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
+RATELIMITS = {
+    "checkout": env.str("RATELIMIT_CHECKOUT", default="60/60"),
+    "checkout_unknown": env.str("RATELIMIT_CHECKOUT_UNKNOWN", default="10/600"),
+    "checkout_attempt": env.str("RATELIMIT_CHECKOUT_ATTEMPT", default="20/600"),
+}
+
+# --- Logging ---------------------------------------------------------------------------------
+# Every record carries the request id (and shop/payment id where known): vpos/logging.py.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)

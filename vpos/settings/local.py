@@ -7,6 +7,7 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-8b1f0c3e4a9d4f7e9c2b5a6d7e8f9a0b")
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 VAR_DIR.mkdir(exist_ok=True)
+VPOS_WEBHOOKS_ALLOW_PRIVATE = True
 
 if STRIPE_API_BASE:
     # Offline test mode (localstripe, started by `make run`): any test key works there.

@@ -14,7 +14,7 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default="/tmp/vpos-test-media")  # noqa: S10
 # Unit tests run tasks in-process; tests/vpos/test_celery_worker.py runs a real worker on the broker.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-ACCOUNT_RATE_LIMITS_ENABLED = True
+VPOS_WEBHOOKS_ALLOW_PRIVATE = True
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vpos-local"},

@@ -1,0 +1,87 @@
+"""`Idempotency-Key` on API writes: the same key and body give the first answer again.
+
+The key is stored per API key with a hash of the request; a unique constraint makes concurrent
+requests with the same key create one record, so one object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+
+from merchants.models import ApiIdempotencyKey, ApiKey
+
+HEADER = "Idempotency-Key"
+MAX_LENGTH = 255
+
+
+class IdempotencyConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_conflict"
+
+
+def request_hash(operation: str, body: Any) -> str:
+    canonical = json.dumps([operation, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def header_key(request: Any) -> str:
+    key = request.headers.get(HEADER, "").strip()
+    if len(key) > MAX_LENGTH or "\x00" in key:
+        raise ValidationError(
+            {"idempotency_key": [_("The Idempotency-Key is at most 255 characters.")]}
+        )
+    return key
+
+
+@dataclass
+class Claim:
+    record: ApiIdempotencyKey | None
+    replay_object_id: str = ""
+
+    def complete(self, object_id: Any) -> None:
+        if self.record is not None:
+            self.record.object_id = str(object_id)
+            self.record.save(update_fields=["object_id"])
+
+
+def idempotency_claim(*, api_key: ApiKey, key: str, operation: str, body: Any) -> Claim:
+    """Claim `key` for this request, or find the object a previous identical request made.
+
+    Raises IdempotencyConflict when the key was used with another request, or its first request
+    is still running.
+    """
+    if not key:
+        return Claim(None)
+    digest = request_hash(operation, body)
+    with transaction.atomic():
+        record, created = ApiIdempotencyKey.objects.get_or_create(
+            api_key=api_key, key=key, defaults={"operation": operation, "request_hash": digest}
+        )
+    if created:
+        return Claim(record)
+    if record.operation != operation or record.request_hash != digest:
+        raise IdempotencyConflict(
+            _(
+                "This Idempotency-Key was already used with a different request. "
+                "Use a new key for a new request."
+            )
+        )
+    if not record.object_id:
+        raise IdempotencyConflict(
+            _("A request with this Idempotency-Key is still being processed. Try again shortly.")
+        )
+    return Claim(None, replay_object_id=record.object_id)
+
+
+def idempotency_release(claim: Claim) -> None:
+    """The request failed: the key may be used again (for requests outside a transaction)."""
+    if claim.record is not None:
+        ApiIdempotencyKey.objects.filter(pk=claim.record.pk).delete()

@@ -1,0 +1,284 @@
+"""Content-Security-Policy, framing, rate limits, request ids and what reaches the logs."""
+
+import io
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from links.models import PaymentStatus
+from links.services import payment_refresh
+from tests.factories import PaymentLinkFactory
+from tests.links.conftest import payment_intent
+from vpos.localstripe import stripe_client
+from vpos.logging import JsonFormatter, RequestContextFilter
+from vpos.models import OutboxEmail
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _policy(response) -> dict[str, list[str]]:
+    directives = {}
+    for part in response["Content-Security-Policy"].split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+# --- Content-Security-Policy and framing ----------------------------------------------------
+
+
+def test_checkout_page_allows_stripe_js_and_nothing_else_external(client, stripe_settings):
+    link = PaymentLinkFactory()
+    response = client.get(reverse("links:checkout", args=[link.token]))
+    assert response.status_code == 200
+    policy = _policy(response)
+    localstripe = stripe_settings.STRIPE_API_BASE  # serves Stripe.js and the API in tests
+    assert policy["script-src"] == [
+        "'self'",
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        localstripe,
+    ]
+    assert policy["connect-src"] == ["'self'", "https://api.stripe.com", localstripe]
+    assert policy["frame-src"] == [
+        "'self'",
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "https://hooks.stripe.com",
+    ]
+    assert policy["style-src"] == ["'self'"]
+    assert policy["img-src"] == ["'self'", "data:"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["default-src"] == ["'self'"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert stripe_settings.STRIPE_JS_URL in response.content.decode()
+
+
+def test_real_stripe_adds_no_other_origin(client, settings):
+    settings.STRIPE_API_BASE = ""
+    settings.STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    policy = _policy(client.get("/"))
+    assert policy["script-src"] == ["'self'", "https://js.stripe.com", "https://*.js.stripe.com"]
+    assert policy["connect-src"] == ["'self'", "https://api.stripe.com"]
+
+
+def test_dashboard_has_the_policy_and_cannot_be_framed(owner_client, shop):
+    response = owner_client.get(reverse("merchants:dashboard", args=[shop.merchant.public_id]))
+    assert response.status_code == 200
+    policy = _policy(response)
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_email_preview_keeps_its_own_sandbox(owner_client, shop):
+    email = OutboxEmail.objects.create(
+        kind="test",
+        merchant=shop.merchant,
+        to_email="c@example.com",
+        dedupe_key="security-test-preview",
+        subject="Hi",
+        body_text="Hi",
+        body_html="<p style='color:red'>Hi</p>",
+    )
+    response = owner_client.get(
+        reverse("merchants:email_html", args=[shop.merchant.public_id, email.pk])
+    )
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+
+
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>")
+
+
+def _page_templates() -> list[Path]:
+    """Templates a browser renders as pages; emails and PDFs have their own rules."""
+    return sorted(
+        path
+        for path in (ROOT / "templates").rglob("*.html")
+        if "emails" not in path.parts and not path.name.endswith("_pdf.html")
+    )
+
+
+@pytest.mark.parametrize("path", _page_templates(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_have_no_inline_script_or_style(path):
+    text = re.sub(r"{% comment %}.*?{% endcomment %}|{#.*?#}", "", path.read_text(), flags=re.S)
+    assert not INLINE_SCRIPT.search(text)
+    assert not INLINE_HANDLER.search(text)
+    assert "javascript:" not in text
+    assert "style=" not in text
+    assert "<style" not in text
+
+
+# --- Rate limits ----------------------------------------------------------------------------
+
+
+def _statuses(send, times: int) -> list[int]:
+    return [send().status_code for _ in range(times)]
+
+
+def test_login_is_rate_limited(client):
+    url = reverse("account_login")
+    statuses = _statuses(lambda: client.post(url, {"login": "a@example.com", "password": "x"}), 31)
+    assert statuses[:30] == [200] * 30
+    assert statuses[30] == 429
+
+
+def test_signup_is_rate_limited(client):
+    url = reverse("account_signup")
+    data = {"email": "not-an-email", "password1": "a", "password2": "b"}
+    statuses = _statuses(lambda: client.post(url, data), 21)
+    assert statuses[:20] == [200] * 20
+    assert statuses[20] == 429
+
+
+def test_password_reset_is_rate_limited(client):
+    url = reverse("account_reset_password")
+    statuses = _statuses(lambda: client.post(url, {"email": "a@example.com"}), 6)
+    assert statuses[:5] == [302] * 5
+    assert statuses[5] == 429
+    page = client.post(url, {"email": "a@example.com"}, HTTP_ACCEPT_LANGUAGE="it")
+    assert "Troppe richieste" in page.content.decode()  # allauth's 429 uses our page too
+
+
+def test_checkout_page_is_rate_limited_per_ip(client, settings):
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "3/60"}
+    url = reverse("links:checkout", args=[PaymentLinkFactory().token])
+    assert _statuses(lambda: client.get(url), 3) == [200] * 3
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert "Too many requests" in response.content.decode()
+    # Another client is not affected.
+    assert client.get(url, REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
+def test_guessing_tokens_is_stopped_sooner(client, settings):
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
+    real = reverse("links:checkout", args=[PaymentLinkFactory().token])
+    guesses = [reverse("links:checkout", args=[f"guess{n:020d}"]) for n in range(4)]
+    assert [client.get(url).status_code for url in guesses] == [404, 404, 404, 429]
+    blocked = client.get(real)
+    assert blocked.status_code == 429  # the guesser is stopped for every link
+    assert 0 < int(blocked["Retry-After"]) <= 600  # until the 10-minute window ends
+    assert client.get(real, REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
+def test_checkout_attempts_are_rate_limited_per_ip(client, settings):
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_attempt": "2/600"}
+    link = PaymentLinkFactory()
+    url = reverse("links:attempt", args=[link.token]) + "?lang=en"
+    assert _statuses(lambda: client.post(url, {}), 2) == [400, 400]  # unreadable card data
+    response = client.post(url, {})
+    assert response.status_code == 429
+    assert response["Retry-After"]
+    assert response.json() == {
+        "status": "error",
+        "code": "rate_limited",
+        "message": "Too many requests. Please wait a minute and try again.",
+    }
+
+
+def test_rate_limits_can_be_switched_off(client, settings):
+    settings.RATELIMIT_ENABLED = False
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "1/60"}
+    url = reverse("links:checkout", args=[PaymentLinkFactory().token])
+    assert _statuses(lambda: client.get(url), 3) == [200] * 3
+
+
+# --- Request ids and logs -------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_log():
+    """Everything logged during the test, as the production handler would write it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+def test_request_id_is_generated(client):
+    response = client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+    assert client.get("/healthz")["X-Request-ID"] != response["X-Request-ID"]
+
+
+def test_request_id_from_the_proxy_is_kept(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="lb-1234abcd")
+    assert response["X-Request-ID"] == "lb-1234abcd"
+
+
+def test_unsafe_request_id_is_replaced(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="x\r\ninjected: yes " + "a" * 200)
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+def test_log_records_carry_request_and_shop_ids(client, shop, json_log):
+    # A shop without its own Stripe account has no webhook: django.request logs the 404.
+    url = reverse("links:stripe_webhook_shop", args=[shop.merchant.public_id])
+    response = client.post(
+        url, b"{}", content_type="application/json", HTTP_X_REQUEST_ID="req-test-0001"
+    )
+    assert response.status_code == 404
+    logged = [entry for entry in json_log() if entry["logger"] == "django.request"]
+    assert logged
+    assert logged[0]["request_id"] == "req-test-0001"
+    assert logged[0]["shop_id"] == str(shop.merchant.public_id)
+    assert logged[0]["level"] == "WARNING"
+
+
+def test_payment_log_lines_hold_ids_not_secrets_or_email_bodies(
+    shop, stripe_settings, json_log, django_capture_on_commit_callbacks
+):
+    from links.models import Payment
+
+    link = PaymentLinkFactory(merchant=shop.merchant, customer_email="buyer@example.com")
+    payment = Payment.objects.create(
+        merchant=link.merchant,
+        link=link,
+        attempt_key="log-test-attempt-key-0001",
+        amount=link.amount,
+        currency=link.currency,
+        status=PaymentStatus.PROCESSING,
+        customer_email="buyer@example.com",
+    )
+    api = stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
+    pi = payment_intent(api, amount=link.amount, metadata={"vpos_payment": str(payment.public_id)})
+    Payment.objects.filter(pk=payment.pk).update(provider_id=pi.id)
+    payment.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_refresh(payment=payment, source="reconciliation")
+    logging.getLogger("vpos.test").info("leaked %s", stripe_settings.STRIPE_SECRET_KEY)
+
+    entries = json_log()
+    lines = [json.dumps(entry) for entry in entries]
+    done = [e for e in entries if e["message"].startswith("payment follow-ups done")]
+    assert len(done) == 1
+    assert done[0]["payment_id"] == str(payment.public_id)
+    assert done[0]["shop_id"] == str(shop.merchant.public_id)
+    emails = OutboxEmail.objects.filter(merchant=shop.merchant)
+    assert emails.exists()
+    for line in lines:
+        assert stripe_settings.STRIPE_SECRET_KEY not in line
+        assert "sk_test_" not in line
+        for email in emails:
+            assert email.body_text.strip()[:80] not in line
+    assert any("sk_[redacted]" in line for line in lines)

@@ -1,0 +1,71 @@
+"""Request id (one request through proxy, gunicorn and our logs) and the Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from .logging import new_request_id, payment_id_var, request_id_var, shop_id_var
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept only if it is short and plain: it ends up in log lines and headers.
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    """Honours an incoming X-Request-ID (from the load balancer) or makes one, puts it on the
+    response and on every log record of the request; a URL's shop and payment ids go there too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _VALID_ID.match(incoming) else new_request_id()
+        request.request_id = request_id
+        # Set for the whole request and not reset at its end: django.request logs 4xx and 5xx
+        # responses after the middleware returned. The next request sets all three again.
+        request_id_var.set(request_id)
+        shop_id_var.set("-")
+        payment_id_var.set("-")
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        if "shop_id" in view_kwargs:
+            shop_id_var.set(str(view_kwargs["shop_id"]))
+        if "payment_id" in view_kwargs:
+            payment_id_var.set(str(view_kwargs["payment_id"]))
+
+
+def _origin(url: str) -> str:
+    scheme, _sep, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}" if scheme and rest else ""
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """settings.CONTENT_SECURITY_POLICY, plus the origins Stripe.js is loaded from and talks to
+    when they are not Stripe's own (localstripe in development and tests: STRIPE_API_BASE)."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if report_only:
+            return parts
+        directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+        extra = {
+            "script-src": _origin(settings.STRIPE_JS_URL),
+            "connect-src": _origin(settings.STRIPE_API_BASE),
+        }
+        update = dict(parts.update or {})
+        for directive, origin in extra.items():
+            if origin and origin not in directives.get(directive, ()):
+                update[directive] = [*update.get(directive, ()), origin]
+        parts.update = update or None
+        return parts

@@ -1,0 +1,98 @@
+"""Rate limits for public endpoints, counted in the shared cache (Redis in production).
+
+One fixed window per (scope, client IP). Limits live in settings.RATELIMITS as "count/seconds";
+the client IP is allauth's (REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT
+proxies), so log-in and checkout limits agree on who a client is. Logins, sign-ups and password
+resets are limited by allauth itself (ACCOUNT_RATE_LIMITS), the REST API by DRF throttles.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+
+from allauth.account.adapter import get_adapter
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+
+def _rate(scope: str) -> tuple[int, int]:
+    count, _sep, seconds = settings.RATELIMITS[scope].partition("/")
+    return int(count), int(seconds)
+
+
+def client_ip(request: HttpRequest) -> str:
+    return get_adapter().get_client_ip(request) or "unknown"
+
+
+def _window(scope: str, ident: str) -> tuple[str, int, int]:
+    """(cache key, limit, seconds left in the window)."""
+    limit, seconds = _rate(scope)
+    now = int(time.time())
+    start = now - now % seconds
+    return f"ratelimit:{scope}:{ident}:{start}", limit, start + seconds - now
+
+
+def exceeded(scope: str, ident: str) -> int | None:
+    """Seconds to wait if `ident` already used up `scope` in this window, else None. Counts nothing."""
+    key, limit, left = _window(scope, ident)
+    return left if (cache.get(key) or 0) >= limit else None
+
+
+def hit(scope: str, ident: str) -> int | None:
+    """Count one use; seconds to wait if that went over the limit, else None."""
+    key, limit, left = _window(scope, ident)
+    cache.add(key, 0, timeout=left + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=left + 1)
+        count = 1
+    return left if count > limit else None
+
+
+def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """429 with Retry-After: JSON for the checkout's fetch() calls, a page for people."""
+    logger.info("rate limited %s %s", request.method, request.path)
+    message = _("Too many requests. Please wait a minute and try again.")
+    if request.method == "POST" or "application/json" in request.headers.get("Accept", ""):
+        response: HttpResponse = JsonResponse(
+            {"status": "error", "code": "rate_limited", "message": message}, status=429
+        )
+    else:
+        # The same page as allauth's 429s (log-in, sign-up, password reset).
+        response = render(request, "429.html", {"retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
+    """Limit a view per client IP. With `unknown_scope`, the view's 404s (unknown tokens) count
+    against a tighter limit too: guessing tokens is stopped long before browsing a real link is."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not settings.RATELIMIT_ENABLED:
+                return view(request, *args, **kwargs)
+            ip = client_ip(request)
+            wait = (exceeded(unknown_scope, ip) if unknown_scope else None) or hit(scope, ip)
+            if wait:
+                return too_many_requests(request, wait)
+            try:
+                return view(request, *args, **kwargs)
+            except Http404:
+                if unknown_scope:
+                    hit(unknown_scope, ip)
+                raise
+
+        return wrapper
+
+    return decorator
