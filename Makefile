@@ -149,6 +149,7 @@ bench: $(TEST_STAMP) system-run-deps
 	$(PY) bench/checkout.py
 	$(PY) bench/notifications.py
 	$(PY) bench/receipts.py
+	$(PY) bench/backoffice.py
 
 test: $(TEST_STAMP) system-test-deps
 	@mkdir -p var
