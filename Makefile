@@ -93,6 +93,7 @@ run: $(RUN_STAMP) system-run-deps
 	else unset REDIS_URL; broker="embedded filesystem broker under var/ (no Redis answered at $(REDIS_PROBE_URL))"; fi; \
 	export STRIPE_API_BASE="$${STRIPE_API_BASE:-http://127.0.0.1:$(LOCALSTRIPE_PORT)}"; \
 	export WEB_PORT="$(PORT)" LOCALSTRIPE_PORT="$(LOCALSTRIPE_PORT)" PYTHONUNBUFFERED=1; \
+	export SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}"; \
 	export PATH="$(CURDIR)/$(BIN):$$PATH"; \
 	python manage.py migrate --noinput; \
 	if command -v msgfmt >/dev/null 2>&1; then \
@@ -150,6 +151,7 @@ bench: $(TEST_STAMP) system-run-deps
 	$(PY) bench/notifications.py
 	$(PY) bench/receipts.py
 	$(PY) bench/backoffice.py
+	$(PY) bench/load.py
 
 test: $(TEST_STAMP) system-test-deps
 	@mkdir -p var

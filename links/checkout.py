@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import secrets
 from collections.abc import Callable
 
@@ -35,6 +36,7 @@ from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
 from .provider import ProviderError, credentials_for, provider_for
 
 BROWSER_COOKIE = "vpos_checkout"
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PAGE_CACHE_SECONDS = 10
 LOCAL_PAGE_SECONDS = 2
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
@@ -119,7 +121,7 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
     the attempt key is made by the browser), so it is kept in the cache for a few seconds: busy
     links cost no query. A status change drops it at once; expiry is checked on every hit; shop
     branding changes show within PAGE_CACHE_SECONDS. Paying re-checks everything under a lock."""
-    if len(token) > 64:
+    if not TOKEN_RE.fullmatch(token):
         raise Http404
     lang = request.GET.get("lang", "")
     lang = lang if lang in LANGUAGES else ""

@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -49,13 +50,25 @@ def exceeded(scope: str, ident: str) -> int | None:
 def hit(scope: str, ident: str) -> int | None:
     """Count one use; seconds to wait if that went over the limit, else None."""
     key, limit, left = _window(scope, ident)
-    cache.add(key, 0, timeout=left + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=left + 1)
-        count = 1
+    count = _incr(key, left + 1)
     return left if count > limit else None
+
+
+def _incr(key: str, timeout: int) -> int:
+    """Add one to a counter that expires with its window: one round trip on Redis."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full_key, write=True).pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout)
+        return int(pipe.execute()[0])
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
 
 
 def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
