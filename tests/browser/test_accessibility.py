@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -132,7 +133,8 @@ def test_shop_pages_have_no_serious_violations(a11y_page, live_server, stripe_se
         customer_email="anna@example.com",
     )
     PaymentLink.objects.filter(pk=link.pk).update(status=LinkStatus.PAID, paid_at=timezone.now())
-    receipt_issue(payment=payment, at=timezone.now())
+    with transaction.atomic():  # as in finalization: the numbering lock needs a transaction
+        receipt_issue(payment=payment, at=timezone.now())
     make_link(bottega, description="Still open")
 
     client = Client()
