@@ -7,7 +7,6 @@ locks, so these run on PostgreSQL only (CI: DATABASE_URL=postgres://...).
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -27,6 +26,7 @@ from links.services import (
     payment_refresh,
     payments_reconcile,
 )
+from tests.concurrency import run_concurrently
 
 from ..factories import PaymentLinkFactory
 from .conftest import card_payment_method, event_body, post_webhook, sign
@@ -38,29 +38,6 @@ pytestmark = [
 ]
 
 WEBHOOK = reverse("links:stripe_webhook")
-
-
-def run_concurrently(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same instant in its own thread; return results or exceptions."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def work(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = jobs[index]()
-        except Exception as error:  # noqa: BLE001 - reported to the test, which asserts on it
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung: deadlock?"
-    return results
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import io
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -34,6 +33,7 @@ from links.provider import ProviderError, StripeProvider
 from links.refunds import refund_create, refunds_reconcile
 from links.services import payment_refresh
 from receipts.models import Receipt, RefundNote
+from tests.concurrency import run_concurrently
 from vpos.audit import Action
 from vpos.models import AuditEntry, OutboxEmail
 from vpos.money import format_money
@@ -630,29 +630,6 @@ def test_a_refund_given_up_on_that_did_happen_is_corrected_by_the_webhook(
 
 
 # --- Races (PostgreSQL) ------------------------------------------------------------------------
-
-
-def run_concurrently(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same instant in its own thread; return results or exceptions."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def work(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = jobs[index]()
-        except Exception as error:  # noqa: BLE001 - reported to the test, which asserts on it
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung: deadlock?"
-    return results
 
 
 @pytest.fixture

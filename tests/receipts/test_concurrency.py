@@ -7,9 +7,7 @@ Real threads and real row locks: SQLite serializes every write, so these run on 
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -20,6 +18,7 @@ from links.models import Payment, PaymentStatus
 from links.provider import ProviderPayment
 from links.services import payment_apply
 from receipts.models import Receipt
+from tests.concurrency import run_concurrently
 
 from ..factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
 
@@ -28,29 +27,6 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def run_concurrently(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same instant in its own thread; return results or exceptions."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def work(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = jobs[index]()
-        except Exception as error:  # noqa: BLE001 - reported to the test, which asserts on it
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung: deadlock?"
-    return results
 
 
 @pytest.fixture(autouse=True)
