@@ -40,7 +40,7 @@ def link_transition(link: PaymentLink, to: LinkStatus, *, at: datetime | None = 
     link.status = to
     link.closed_at = at
     token = link.token
-    transaction.on_commit(lambda: _forget_page(token))
+    transaction.on_commit(lambda: _forget_page(token), robust=True)
     if to in (LinkStatus.PAID, LinkStatus.COMPLETED):
         link.paid_at = at
 

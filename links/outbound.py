@@ -234,7 +234,7 @@ def _schedule(delivery_id: int | None) -> None:
 
     if delivery_id is None:  # bulk_create without returned ids (old databases): the sweep sends
         return
-    transaction.on_commit(lambda: webhook_send.delay(delivery_id))
+    transaction.on_commit(lambda: webhook_send.delay(delivery_id), robust=True)
 
 
 def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
@@ -246,7 +246,7 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
         payload=delivery.payload,
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _send_now(copy.pk))
+    transaction.on_commit(lambda: _send_now(copy.pk), robust=True)
     return copy
 
 

@@ -165,7 +165,7 @@ def _refund_succeeded(
         webhook_emit(merchant_id=payment.merchant_id, event_type="payment.refunded", obj=refund)
         from .tasks import refund_followups
 
-        transaction.on_commit(lambda: refund_followups.delay(refund.pk))
+        transaction.on_commit(lambda: refund_followups.delay(refund.pk), robust=True)
     return refund
 
 

@@ -445,7 +445,8 @@ def _payment_succeeded(
         webhook_emit(merchant_id=link.merchant_id, event_type="link.paid", obj=link)
     from .tasks import payment_followups
 
-    transaction.on_commit(lambda: payment_followups.delay(payment.pk))
+    # robust: the payment is committed; if the broker is down, the follow-ups sweep enqueues it.
+    transaction.on_commit(lambda: payment_followups.delay(payment.pk), robust=True)
 
 
 def payment_refresh(*, payment: Payment, source: str) -> Payment:

@@ -146,7 +146,7 @@ def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
         date_from=form.cleaned_data["date_from"],
         date_to=form.cleaned_data["date_to"],
     )
-    transaction.on_commit(lambda: receipt_export_build.delay(export.pk))
+    transaction.on_commit(lambda: receipt_export_build.delay(export.pk), robust=True)
     return redirect(
         "receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk
     )

@@ -116,7 +116,9 @@ def outbox_store(
 def _schedule(email_id: int, countdown: int = 0) -> None:
     from vpos.tasks import outbox_send
 
-    transaction.on_commit(lambda: outbox_send.apply_async((email_id,), countdown=countdown))
+    transaction.on_commit(
+        lambda: outbox_send.apply_async((email_id,), countdown=countdown), robust=True
+    )
 
 
 def _build_message(email: OutboxEmail) -> EmailMultiAlternatives:

@@ -1,0 +1,579 @@
+"""Fault injection, run by hand: what happens to emails and payments when a part of the stack dies.
+
+    python bench/faults.py worker-kill     # SIGKILL a Celery worker while it sends 100 emails
+    python bench/faults.py provider-down   # localstripe stopped during checkout and reconciliation
+    python bench/faults.py redis-restart   # Redis restarted (nosave) while 50 payments finalize
+
+Not tests: scripts that print what they did and a PASS/FAIL line (exit status 1 on FAIL).
+Everything runs on 127.0.0.1: PostgreSQL database `vpos_faults` (created and migrated on demand;
+FAULTS_DATABASE_URL overrides), Redis db 8 (flushed at start and end), an aiosmtpd server and
+localstripe on free loopback ports. PostgreSQL itself is never restarted. See docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
+
+DATABASE_URL = os.environ.get(
+    "FAULTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vpos_faults"
+)
+REDIS_PORT = 6379
+REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/8"
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    str(REDIS_PORT),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    "/var/lib/redis",
+    "--logfile",
+    "/var/log/redis/ci.log",
+]
+
+
+def setup(extra_env: dict[str, str] | None = None) -> None:
+    """Environment shared with the worker subprocesses, then Django with migrations applied."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "vpos.settings.local",
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
+        }
+    )
+    harness._create_database(DATABASE_URL)
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("stripe").setLevel(logging.WARNING)  # one INFO line per API call
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    redis_cli("-n", "8", "flushdb")
+
+
+def redis_cli(*args: str) -> str:
+    result = subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(REDIS_PORT), *args],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return (result.stdout + result.stderr).strip()
+
+
+def ensure_redis() -> bool:
+    """Start Redis with the documented command unless it answers PING already."""
+    if redis_cli("ping") == "PONG":
+        return True
+    start = subprocess.run(REDIS_START, capture_output=True, text=True, timeout=10, check=False)
+    up = wait_until(lambda: redis_cli("ping") == "PONG", 10)
+    print(f"  redis-server started (exit {start.returncode}), PING {'PONG' if up else 'FAILED'}")
+    return up
+
+
+def verdict(ok: bool, summary: str) -> int:
+    print(f"{'PASS' if ok else 'FAIL'}: {summary}")
+    return 0 if ok else 1
+
+
+def wait_until(condition, timeout: float, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+# --- SMTP and worker ---------------------------------------------------------------------------
+
+
+class SlowSmtp:
+    """aiosmtpd handler: takes `delay` s to accept each message and records its recipients.
+
+    By default a message counts once the 250 is about to go out. With `record_early` it counts as
+    soon as DATA arrives, like a server that has stored the message but whose reply the client
+    never reads: the window in which a killed sender causes a duplicate becomes `delay` wide.
+    """
+
+    def __init__(self, delay: float, record_early: bool = False) -> None:
+        self.delay = delay
+        self.record_early = record_early
+        self.lock = threading.Lock()
+        self.received: Counter[str] = Counter()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.record_early:
+            self._record(envelope)
+        await asyncio.sleep(self.delay)
+        if not self.record_early:
+            self._record(envelope)
+        return "250 Message accepted for delivery"
+
+    def _record(self, envelope) -> None:
+        with self.lock:
+            self.received.update(envelope.rcpt_tos)
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.received.values())
+
+
+def start_smtp(delay: float, record_early: bool = False):
+    import logging
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # one INFO line per SMTP command
+    handler = SlowSmtp(delay, record_early)
+    controller = Controller(handler, hostname="127.0.0.1", port=harness.free_port())
+    controller.start()
+    return controller, handler
+
+
+def start_worker(name: str, log: Path) -> subprocess.Popen:
+    """`celery -A vpos worker -c 2 -l warning` in its own process group (killed as a whole)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "vpos",
+                "worker",
+                "-c",
+                "2",
+                "-l",
+                "warning",
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_worker(worker: subprocess.Popen, timeout: float = 30) -> None:
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)  # warm shutdown
+    try:
+        worker.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+# --- 1. worker-kill ----------------------------------------------------------------------------
+
+
+def worker_kill(count: int, delay: float, kill_after: float, record_early: bool) -> int:
+    controller, smtp = start_smtp(delay, record_early)
+    setup({"EMAIL_URL": f"smtp://127.0.0.1:{controller.port}"})
+    from django.db import transaction
+
+    from vpos.models import OutboxEmail
+    from vpos.outbox import outbox_requeue_due, outbox_store
+
+    run = uuid.uuid4().hex[:8]
+    log = Path(tempfile.gettempdir()) / f"vpos-faults-worker-{run}.log"
+    print(
+        f"worker-kill: {count} outbox emails, SMTP on 127.0.0.1:{controller.port} accepting in "
+        f"{delay:g} s each (counted {'on DATA' if record_early else 'at the 250'}), "
+        f"broker {REDIS_URL}, worker log {log}"
+    )
+    addresses = [f"kill-{run}-{i}@example.com" for i in range(count)]
+    with transaction.atomic():
+        ids = [
+            outbox_store(kind="faults", to=to, subject="Fault test", body_text="Hello.").pk
+            for to in addresses
+        ]
+    rows = OutboxEmail.objects.filter(pk__in=ids)
+    print(f"  enqueued {len(ids)} emails in one committed transaction")
+    worker = start_worker(f"faults-a-{run}", log)
+    second = None
+    try:
+        if not wait_until(lambda: smtp.total() > 0, 60):
+            return verdict(False, "the first worker sent nothing within 60 s")
+        time.sleep(kill_after)
+        os.killpg(worker.pid, signal.SIGKILL)  # the parent and its pool processes at once
+        worker.wait()
+        time.sleep(0.5)  # let PostgreSQL notice the dead connections and drop their locks
+        at_kill = smtp.total()
+        sent_rows = rows.filter(status=OutboxEmail.Status.SENT).count()
+        print(
+            f"  SIGKILL to the worker's process group {kill_after:g} s after the first delivery: "
+            f"{at_kill} messages received by SMTP, {sent_rows} rows marked sent"
+        )
+        second = start_worker(f"faults-b-{run}", log)
+        started = time.monotonic()
+
+        def queued() -> int:
+            return rows.filter(status=OutboxEmail.Status.QUEUED).count()
+
+        # The second worker drains what was still on the broker; the tasks the killed worker had
+        # reserved stay unacked in Redis until the visibility timeout (3600 s in settings).
+        last, still = queued(), time.monotonic()
+        while queued() and time.monotonic() - still < 5 and time.monotonic() - started < 120:
+            time.sleep(0.2)
+            if (now := queued()) != last:
+                last, still = now, time.monotonic()
+        left = queued()
+        requeued = outbox_requeue_due(grace=timedelta(0))  # the periodic sweep, without grace
+        print(
+            f"  second worker drained the broker: {left} rows still queued after it went quiet; "
+            f"outbox_requeue_due(grace=0) re-enqueued {requeued}"
+        )
+        wait_until(lambda: queued() == 0, 60, 0.2)
+        wait_until(lambda: smtp.total() >= count, 10, 0.2)
+        time.sleep(1)  # anything else in flight
+        elapsed = time.monotonic() - started
+    finally:
+        if second is not None:
+            stop_worker(second)
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        controller.stop()
+        redis_cli("-n", "8", "flushdb")  # the unacked copies of the killed worker's tasks
+
+    statuses = Counter(rows.values_list("status", flat=True))
+    lost = [a for a in addresses if smtp.received[a] == 0]
+    duplicates = {a: n for a, n in smtp.received.items() if n > 1}
+    extra = sum(n - 1 for n in duplicates.values())
+    attempts = Counter(rows.values_list("attempts", flat=True))
+    print(f"  after restart: {elapsed:.1f} s until all rows settled; row statuses {dict(statuses)}")
+    print(f"  attempts per row: {dict(sorted(attempts.items()))}")
+    print(
+        f"  messages received {smtp.total()} for {count} emails: lost {len(lost)}, "
+        f"received more than once {len(duplicates)} ({extra} extra copies) {sorted(duplicates)}"
+    )
+    ok = not lost and statuses.get(OutboxEmail.Status.SENT, 0) == count
+    if ok:
+        log.unlink(missing_ok=True)
+    return verdict(
+        ok,
+        f"{count - len(lost)}/{count} delivered, {len(lost)} lost, {len(duplicates)} duplicated "
+        "(at-least-once: an email in flight at the SIGKILL may go out twice)",
+    )
+
+
+# --- 2. provider-down --------------------------------------------------------------------------
+
+
+def seed_link(run: str):
+    from links.models import LinkKind, PaymentLink
+    from merchants.models import Merchant
+
+    merchant = Merchant.objects.create(
+        name=f"Faults {run}",
+        legal_name="Faults S.r.l.",
+        vat_number="12345678903",
+        tax_code="12345678903",
+        address="Via Roma 1",
+        postal_code="20121",
+        city="Milano",
+        province="MI",
+        country="IT",
+        contact_email="shop@example.com",
+    )
+    return PaymentLink.objects.create(
+        merchant=merchant,
+        amount=2500,
+        currency="EUR",
+        description="Fault test",
+        reference=f"F-{run}",
+        kind=LinkKind.REUSABLE,
+        language="it",
+    )
+
+
+def card(api) -> str:
+    return api.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    ).id
+
+
+def provider_down() -> int:
+    from vpos.localstripe import LocalStripe
+
+    port = harness.free_port()
+    tmp = tempfile.TemporaryDirectory(prefix="vpos-faults-")
+    store = Path(tmp.name) / "localstripe.pickle"
+    setup({"STRIPE_API_BASE": f"http://127.0.0.1:{port}"})
+    from django.db import transaction
+    from django.utils import timezone, translation
+
+    from links.models import Payment, PaymentStatus
+    from links.provider import provider_for_payment
+    from links.services import CheckoutError, checkout_attempt, payments_reconcile
+
+    run = uuid.uuid4().hex[:8]
+    link = seed_link(run)
+    failures: list[str] = []
+    print(f"provider-down: localstripe on 127.0.0.1:{port}, store {store}, link {link.pk}")
+
+    # (a) checkout while the provider is down
+    ls = LocalStripe(port=port, store=store, from_scratch=True).start()
+    method = card(ls.stripe_client())
+    ls.stop()
+    print(f"  (a) PaymentMethod {method} created, localstripe stopped")
+    started = time.monotonic()
+    try:
+        with translation.override("en"):  # LANGUAGE_CODE is Italian; compare the English text
+            checkout_attempt(link=link, payment_method=method, attempt_key=f"a-{run}")
+        failures.append("checkout_attempt did not raise")
+        print("  (a) checkout_attempt returned normally")
+    except CheckoutError as error:
+        print(
+            f"  (a) CheckoutError ({error.code}) after {time.monotonic() - started:.2f} s: {error}"
+        )
+        if "could not be reached" not in str(error) or "Nothing was charged" not in str(error):
+            failures.append(f"unexpected message {error}")
+    attempt = Payment.objects.get(link=link, attempt_key=f"a-{run}")
+    print(f"  (a) payment row: status {attempt.status}, provider_id {attempt.provider_id}")
+    if attempt.status != PaymentStatus.FAILED or attempt.provider_id:
+        failures.append("the attempt is not failed without a provider id")
+
+    # (b) a confirmed PaymentIntent whose result we never recorded, reconciled across an outage
+    ls = LocalStripe(port=port, store=store, from_scratch=False).start()
+    method = card(ls.stripe_client())
+    payment = Payment.objects.create(
+        merchant=link.merchant,
+        link=link,
+        attempt_key=f"b-{run}",
+        amount=link.amount,
+        currency=link.currency,
+        customer_email=f"customer-{run}@example.com",
+    )
+    provider = provider_for_payment(payment)
+    created = provider.create_payment(
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_method=method,
+        metadata={"vpos_payment": str(payment.public_id)},
+        idempotency_key=f"faults-create-{payment.public_id}",
+    )
+    Payment.objects.filter(pk=payment.pk).update(provider_id=created.id)
+    confirmed = provider.confirm_payment(created.id, idempotency_key=f"faults-confirm-{run}")
+    print(
+        f"  (b) PaymentIntent {created.id} confirmed at the provider ({confirmed.status}); "
+        "our payment left pending (browser closed before the answer)"
+    )
+    time.sleep(0.5)  # the store is pickled on write
+    ls.stop()
+    print("  (b) localstripe stopped")
+    old = timezone.now() - timedelta(minutes=10)
+    Payment.objects.filter(pk=payment.pk).update(updated_at=old)
+    try:
+        settled = payments_reconcile(older_than=timedelta(minutes=2))
+        payment.refresh_from_db()
+        print(f"  (b) payments_reconcile while down: settled {settled}, status {payment.status}")
+        if payment.status not in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
+            failures.append("the payment did not stay open while the provider was down")
+    except Exception as error:  # noqa: BLE001 - the point is that it must not crash
+        failures.append(f"payments_reconcile crashed: {error!r}")
+        print(f"  (b) payments_reconcile crashed: {error!r}")
+    ls = LocalStripe(port=port, store=store, from_scratch=False).start()
+    print("  (b) localstripe restarted from its store file on the same port")
+    try:
+        with transaction.atomic():
+            Payment.objects.filter(pk=payment.pk).update(updated_at=old)
+        rounds = [payments_reconcile(older_than=timedelta(minutes=2)) for _ in range(2)]
+        Payment.objects.filter(pk=payment.pk).update(updated_at=old)
+        rounds.append(payments_reconcile(older_than=timedelta(minutes=2)))
+    finally:
+        ls.stop()
+        tmp.cleanup()
+        redis_cli("-n", "8", "flushdb")
+    payment.refresh_from_db()
+    succeeded_events = payment.events.filter(kind="succeeded").count()
+    receipts = type(payment).objects.filter(pk=payment.pk, receipt__isnull=False).count()
+    print(
+        f"  (b) payments_reconcile after restart, 3 rounds: settled {rounds}; status "
+        f"{payment.status}, 'succeeded' events {succeeded_events}, receipts {receipts}"
+    )
+    if payment.status != PaymentStatus.SUCCEEDED or succeeded_events != 1 or receipts != 1:
+        failures.append("the payment was not settled exactly once")
+    succeeded = Payment.objects.filter(link=link, status=PaymentStatus.SUCCEEDED).count()
+    print(f"  succeeded payments on the link: {succeeded} (expected 1, the one from (b))")
+    if succeeded != 1:
+        failures.append(f"{succeeded} succeeded payments on the link")
+    return verdict(not failures, "; ".join(failures) or "nothing charged while down, settled once")
+
+
+# --- 3. redis-restart --------------------------------------------------------------------------
+
+
+def redis_restart(count: int) -> int:
+    controller, smtp = start_smtp(0.0)
+    setup({"EMAIL_URL": f"smtp://127.0.0.1:{controller.port}"})
+    from links.models import Payment
+    from links.provider import ProviderPayment
+    from links.services import payment_apply
+    from links.tasks import payment_followups
+    from vpos.models import OutboxEmail
+
+    run = uuid.uuid4().hex[:8]
+    link = seed_link(run)
+    payments = Payment.objects.bulk_create(
+        Payment(
+            merchant=link.merchant,
+            link=link,
+            attempt_key=f"r-{run}-{i}",
+            provider_id=f"pi_faults_{run}_{i}",
+            amount=link.amount,
+            currency=link.currency,
+            customer_email=f"redis-{run}-{i}@example.com",
+        )
+        for i in range(count)
+    )
+    print(f"redis-restart: {count} payments finalized with payment_apply, broker {REDIS_URL}")
+    errors: Counter[str] = Counter()
+
+    def finalize() -> None:
+        for payment in payments:
+            paid = ProviderPayment(
+                id=payment.provider_id,
+                status="succeeded",
+                amount=payment.amount,
+                currency=payment.currency,
+                card_brand="visa",
+                card_last4="4242",
+            )
+            try:
+                payment_apply(payment_id=payment.pk, provider_payment=paid, source="faults")
+            except Exception as error:  # noqa: BLE001 - counted and reported
+                errors[type(error).__name__] += 1
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=finalize)
+    thread.start()
+    try:
+        time.sleep(0.6)
+        print(f"  redis-cli shutdown nosave: {redis_cli('shutdown', 'nosave') or 'ok'}")
+        time.sleep(1.0)
+    finally:
+        ensure_redis()
+    thread.join(timeout=120)
+    ids = [p.pk for p in payments]
+    qs = Payment.objects.filter(pk__in=ids)
+    print(
+        f"  payment_apply: {qs.filter(status='succeeded').count()} succeeded, exceptions raised to "
+        f"the caller after commit: {dict(errors) or 'none'}"
+    )
+    queued_tasks = redis_cli("-n", "8", "llen", "celery")
+    undone = qs.filter(followups_done_at__isnull=True).count()
+    print(f"  follow-up tasks on the broker: {queued_tasks}; payments without follow-ups: {undone}")
+
+    log = Path(tempfile.gettempdir()) / f"vpos-faults-worker-{run}.log"
+    worker = start_worker(f"faults-r-{run}", log)
+    try:
+        wait_until(lambda: redis_cli("-n", "8", "llen", "celery") == "0", 60, 0.5)
+        time.sleep(3)
+        # payments_followups_sweep without its 2-minute grace: the same query, run now.
+        missing = list(
+            qs.filter(status="succeeded", followups_done_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        print(f"  worker drained the broker; follow-ups swept now for {len(missing)} payments")
+        for payment_id in missing:
+            payment_followups.delay(payment_id)
+        wait_until(lambda: not qs.filter(followups_done_at__isnull=True).exists(), 60, 0.5)
+        addresses = [p.customer_email for p in payments]
+        wait_until(lambda: all(smtp.received[a] for a in addresses), 60, 0.5)
+        time.sleep(1)
+    finally:
+        stop_worker(worker)
+        controller.stop()
+        redis_cli("-n", "8", "flushdb")
+    rows = Counter(
+        OutboxEmail.objects.filter(kind="payment_confirmation", to_email__in=addresses).values_list(
+            "to_email", flat=True
+        )
+    )
+    not_done = qs.filter(followups_done_at__isnull=True).count()
+    lost = [a for a in addresses if smtp.received[a] == 0]
+    twice = [a for a in addresses if smtp.received[a] > 1 or rows[a] > 1]
+    print(
+        f"  confirmation outbox rows {sum(rows.values())}, emails received "
+        f"{sum(smtp.received[a] for a in addresses)} for {count} payments; follow-ups not done "
+        f"{not_done}; lost {len(lost)}, more than once {len(twice)}"
+    )
+    pong = redis_cli("ping")
+    print(f"  Redis at the end: PING -> {pong}")
+    ok = pong == "PONG" and not lost and not twice and not_done == 0
+    if ok:
+        log.unlink(missing_ok=True)
+    return verdict(ok, f"{count - len(lost)}/{count} confirmations, {len(twice)} duplicated")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="fault", required=True)
+    kill = sub.add_parser("worker-kill")
+    kill.add_argument("--emails", type=int, default=100)
+    kill.add_argument("--smtp-delay", type=float, default=0.2)
+    kill.add_argument("--kill-after", type=float, default=1.0)
+    kill.add_argument(
+        "--record-early",
+        action="store_true",
+        help="count a message when DATA arrives, before the slow 250 (widens the duplicate window)",
+    )
+    sub.add_parser("provider-down")
+    restart = sub.add_parser("redis-restart")
+    restart.add_argument("--payments", type=int, default=50)
+    args = parser.parse_args()
+    if args.fault == "worker-kill":
+        code = worker_kill(args.emails, args.smtp_delay, args.kill_after, args.record_early)
+    elif args.fault == "provider-down":
+        code = provider_down()
+    else:
+        code = redis_restart(args.payments)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
