@@ -455,18 +455,7 @@ def redis_restart(count: int) -> int:
 
     run = uuid.uuid4().hex[:8]
     link = seed_link(run)
-    payments = Payment.objects.bulk_create(
-        Payment(
-            merchant=link.merchant,
-            link=link,
-            attempt_key=f"r-{run}-{i}",
-            provider_id=f"pi_faults_{run}_{i}",
-            amount=link.amount,
-            currency=link.currency,
-            customer_email=f"redis-{run}-{i}@example.com",
-        )
-        for i in range(count)
-    )
+    payments = harness.pending_payments(link, prefix=f"redis-{run}", count=count)
     print(f"redis-restart: {count} payments finalized with payment_apply, broker {REDIS_URL}")
     errors: Counter[str] = Counter()
 

@@ -182,3 +182,22 @@ def compare(
         )
     print(f"  ratio {label} / baseline: {ratio:.2f}")
     return ratio
+
+
+def pending_payments(link, *, prefix: str, count: int) -> list:
+    """`count` payments of `link` left pending with a fake PaymentIntent id, each with its own
+    customer email: what finalization benchmarks and fault runs start from."""
+    from links.models import Payment
+
+    return Payment.objects.bulk_create(
+        Payment(
+            merchant=link.merchant,
+            link=link,
+            attempt_key=f"{prefix}-{i}",
+            provider_id=f"pi_{prefix}_{i}".replace("-", "_"),
+            amount=link.amount,
+            currency=link.currency,
+            customer_email=f"{prefix}-{i}@example.com",
+        )
+        for i in range(count)
+    )

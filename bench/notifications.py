@@ -192,23 +192,11 @@ def seed_shop(run: str):
 def confirmations(
     run: str, count: int, rate: float
 ) -> tuple[dict[str, float], dict[str, float], list[float]]:
-    from links.models import Payment
     from links.provider import ProviderPayment
     from links.services import payment_apply
 
     link = seed_shop(run)
-    payments = Payment.objects.bulk_create(
-        Payment(
-            merchant=link.merchant,
-            link=link,
-            attempt_key=f"bench-{run}-{i}",
-            provider_id=f"pi_bench_{run}_{i}",
-            amount=link.amount,
-            currency=link.currency,
-            customer_email=f"customer-{run}-{i}@example.com",
-        )
-        for i in range(count)
-    )
+    payments = harness.pending_payments(link, prefix=f"bench-{run}", count=count)
     finalized: dict[str, float] = {}
     finalized_wall: dict[str, float] = {}  # to compare with the database's created_at
     apply_ms: list[float] = []

@@ -23,12 +23,13 @@ from django.views.decorators.http import require_GET, require_POST
 from merchants.access import shop_view
 from merchants.models import Membership, Merchant
 
-from . import notifications, services
+from . import services
 from .checkout import run_attempt, run_complete, run_setup
 from .forms import LinkEmailForm, QuickLinkForm
 from .models import LinkChannel, LinkKind, Payment, PaymentLink
 from .provider import credentials_for
 from .qr import qr_svg
+from .views import send_link_from_form
 
 QUICK_LINK_EXPIRY = timedelta(hours=1)
 
@@ -87,21 +88,7 @@ def phone_order(request: HttpRequest, membership: Membership, link_id: int) -> H
     email_form = LinkEmailForm(
         request.POST or None, initial={"to": link.customer_email, "language": link.language}
     )
-    if request.method == "POST" and not link.is_payable:
-        # A screen left open after the customer paid or the hour ran out: say why nothing went.
-        messages.error(request, _("This link can no longer be paid: there is nothing to send."))
-    elif request.method == "POST" and email_form.is_valid():
-        notifications.link_send_email(
-            link=link,
-            to=email_form.cleaned_data["to"],
-            message=email_form.cleaned_data["message"],
-            language=email_form.cleaned_data["language"],
-            sent_by=request.user,
-        )
-        messages.success(
-            request,
-            _("The link is on its way to %(email)s.") % {"email": email_form.cleaned_data["to"]},
-        )
+    if request.method == "POST" and send_link_from_form(request, link, email_form):
         return redirect("links:phone_order", shop_id=membership.merchant.public_id, link_id=link.pk)
     share_text = _("Pay %(amount)s to %(shop)s") % {
         "amount": link.amount_display,

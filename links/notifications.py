@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from merchants.models import Membership, Role, User
 from receipts.models import Receipt
@@ -28,7 +30,14 @@ def link_send_email(
     language: str = "",
     sent_by: User | None = None,
 ) -> OutboxEmail:
-    """Queue the payment link for a customer. Each call is a new email: resending is allowed."""
+    """Queue the payment link for a customer. Each call is a new email: resending is allowed.
+
+    Raises ValidationError for a link that can no longer be paid: there is nothing to send.
+    """
+    if not link.is_payable:
+        raise ValidationError(
+            _("This link can no longer be paid: there is nothing to send."), code="link_closed"
+        )
     language = language or link.language
     merchant = link.merchant
     email = outbox_enqueue(

@@ -98,11 +98,6 @@ class StripeProvider:
             credentials.secret_key, base_addresses=base, max_network_retries=0
         )
 
-    @property
-    def is_offline(self) -> bool:
-        """True against localstripe: the browser collects cards through a SetupIntent there."""
-        return bool(self.api_base)
-
     # -- errors ----------------------------------------------------------------------------
     def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
         try:

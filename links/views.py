@@ -90,29 +90,35 @@ def _shop_link(membership: Membership, link_id: int) -> PaymentLink:
     )
 
 
+def send_link_from_form(request: HttpRequest, link: PaymentLink, form: LinkEmailForm) -> bool:
+    """Send the link as the posted form asks; say what happened. True when it was queued."""
+    if not form.is_valid():
+        return False
+    try:
+        notifications.link_send_email(
+            link=link,
+            to=form.cleaned_data["to"],
+            message=form.cleaned_data["message"],
+            language=form.cleaned_data["language"],
+            sent_by=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return False
+    messages.success(
+        request, _("The link is on its way to %(email)s.") % {"email": form.cleaned_data["to"]}
+    )
+    return True
+
+
 @shop_view()
 def link_detail(request: HttpRequest, membership: Membership, link_id: int) -> HttpResponse:
     link = _shop_link(membership, link_id)
     email_form = LinkEmailForm(
         request.POST or None, initial={"to": link.customer_email, "language": link.language}
     )
-    if request.method == "POST":
-        if not link.is_payable:
-            messages.error(request, _("This link can no longer be paid: there is nothing to send."))
-        elif email_form.is_valid():
-            notifications.link_send_email(
-                link=link,
-                to=email_form.cleaned_data["to"],
-                message=email_form.cleaned_data["message"],
-                language=email_form.cleaned_data["language"],
-                sent_by=request.user,
-            )
-            messages.success(
-                request,
-                _("The link is on its way to %(email)s.")
-                % {"email": email_form.cleaned_data["to"]},
-            )
-            return redirect("links:detail", shop_id=membership.merchant.public_id, link_id=link.pk)
+    if request.method == "POST" and send_link_from_form(request, link, email_form):
+        return redirect("links:detail", shop_id=membership.merchant.public_id, link_id=link.pk)
     context = {
         "link": link,
         "payments": selectors.link_payments(link)[:50],

@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from .models import Membership
 from .selectors import membership_for_user
 
 SESSION_KEY = "vpos_shop"
@@ -44,8 +43,3 @@ def shop_view(*, owner_only: bool = False) -> Callable[[ViewFunc], ViewFunc]:
         return wrapper
 
     return decorator
-
-
-def require_owner(membership: Membership) -> None:
-    if not membership.is_owner:
-        raise PermissionDenied
