@@ -203,7 +203,7 @@ def _list_page(request: HttpRequest, form: PaymentFilterForm, merchant: Merchant
     return render(request, "links/payment_list.html", context, status=200 if pager else 400)
 
 
-@shop_view()
+@shop_view(cached=True)
 def payment_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _list_page(request, _filter_form(request, membership.merchant), membership.merchant)
 

@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchants.caching import shop_changed
 from merchants.models import User
 from receipts.models import RefundNote
 from receipts.services import refund_note_issue
@@ -113,6 +114,7 @@ def refund_create(
             Refund.objects.filter(pk=refund.pk).update(
                 status=Refund.Status.FAILED, failure_message=error.message[:500]
             )
+            shop_changed(refund.merchant_id)
             raise ValidationError(
                 _("Stripe refused the refund: %(reason)s") % {"reason": error.message},
                 code="refused",
@@ -187,6 +189,7 @@ def refund_settle(*, refund: Refund) -> Refund:
         status=Refund.Status.FAILED,
         failure_message=_("Stripe could not be reached. Nothing was refunded: try again."),
     )
+    shop_changed(refund.merchant_id)
     refund.refresh_from_db()
     return refund
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchants.caching import shop_changed
 from merchants.models import Merchant, User
 from vpos.audit import Action, audit
 from vpos.money import MAXIMUM_AMOUNT, MINIMUM_AMOUNT, format_money
@@ -104,7 +105,12 @@ def link_create(
         cancel_url=cancel_url,
         metadata=metadata or {},
     )
-    link.full_clean()
+    # The fields' own rules only. The shop and the creator are the caller's objects, the amount
+    # was checked above and the random token's uniqueness is the database's: their checks would
+    # cost three queries on every link, the API's busiest call.
+    link.full_clean(
+        exclude=["merchant", "created_by"], validate_unique=False, validate_constraints=False
+    )
     link.save()
     audit(
         merchant=merchant,
@@ -224,6 +230,7 @@ def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str)
         Payment.objects.filter(pk=payment.pk, provider_id__isnull=True).update(
             status=PaymentStatus.CANCELED, updated_at=timezone.now()
         )
+        shop_changed(payment.merchant_id)
 
 
 def checkout_attempt(
@@ -292,6 +299,7 @@ def checkout_attempt(
     stored = Payment.objects.filter(
         pk=payment.pk, provider_id__isnull=True, status=PaymentStatus.PENDING
     ).update(provider_id=created.id, updated_at=timezone.now())
+    shop_changed(payment.merchant_id)
     if not stored:  # cancelled meanwhile by a newer attempt: never confirm it
         _cancel_quietly(provider, created.id)
         raise CheckoutError(_("This attempt was replaced by a newer one."), code="replaced")
@@ -330,6 +338,7 @@ def _fail_before_charge(payment: Payment, error: ProviderError) -> None:
         failure_message=error.message[:500],
         updated_at=timezone.now(),
     )
+    shop_changed(payment.merchant_id)
     log_event(payment, "failed", error.message, code=error.code)
 
 
@@ -473,6 +482,7 @@ def payments_reconcile(*, older_than: timedelta = timedelta(minutes=2), limit: i
                 Payment.objects.filter(pk=payment.pk, provider_id__isnull=True).update(
                     status=PaymentStatus.CANCELED, updated_at=now
                 )
+                shop_changed(payment.merchant_id)
             continue
         try:
             payment_refresh(payment=payment, source="reconciliation")

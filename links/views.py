@@ -26,7 +26,7 @@ from .models import Payment, PaymentLink, Refund
 from .qr import qr_png, qr_svg
 
 
-@shop_view()
+@shop_view(cached=True)
 def link_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     filters = LinkFilterForm(request.GET or None)
     q = status = ""

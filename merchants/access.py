@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from .caching import PageCache, remember_shop
 from .selectors import membership_for_user
 
 SESSION_KEY = "vpos_shop"
@@ -22,24 +23,39 @@ SESSION_KEY = "vpos_shop"
 ViewFunc = Callable[..., HttpResponse]
 
 
-def shop_view(*, owner_only: bool = False) -> Callable[[ViewFunc], ViewFunc]:
-    """Decorate `view(request, membership, **kwargs)` routed with a `shop_id` URL argument."""
+def shop_view(*, owner_only: bool = False, cached: bool = False) -> Callable[[ViewFunc], ViewFunc]:
+    """Decorate `view(request, membership, **kwargs)` routed with a `shop_id` URL argument.
+
+    `cached` pages (the dashboard and the lists) are served from the back-office cache while
+    neither the shop nor the user changed (merchants/caching.py)."""
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @login_required
         @functools.wraps(view)
         def wrapper(request: HttpRequest, shop_id: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+            page = PageCache.for_request(request, shop_id) if cached else None
+            if page is not None and (response := page.hit()) is not None:
+                _remember_current(request, shop_id)
+                return response
             membership = membership_for_user(request.user, shop_id)
             if membership is None:
                 raise Http404
             if owner_only and not membership.is_owner:
                 raise PermissionDenied
+            remember_shop(shop_id, membership.merchant_id)
             request.membership = membership  # type: ignore[attr-defined]
-            current = str(membership.merchant.public_id)
-            if request.session.get(SESSION_KEY) != current:
-                request.session[SESSION_KEY] = current
-            return view(request, membership, *args, **kwargs)
+            _remember_current(request, membership.merchant.public_id)
+            response = view(request, membership, *args, **kwargs)
+            if page is not None:
+                page.store(response, membership.merchant_id)
+            return response
 
         return wrapper
 
     return decorator
+
+
+def _remember_current(request: HttpRequest, shop_id: Any) -> None:
+    """The shop the user works in now: where the home page and the shop switcher take them."""
+    if request.session.get(SESSION_KEY) != str(shop_id):
+        request.session[SESSION_KEY] = str(shop_id)

@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 
+from .caching import cached_membership
 from .models import Invitation, Membership, Merchant, User
 
 
@@ -13,10 +14,14 @@ def memberships_for_user(user: User) -> QuerySet[Membership]:
 
 def membership_for_user(user: User, shop_id: object) -> Membership | None:
     """The user's membership in the shop, or None: the single tenancy check."""
-    return (
-        Membership.objects.select_related("merchant", "user")
-        .filter(user=user, merchant__public_id=shop_id)
-        .first()
+    return cached_membership(
+        user,
+        shop_id,
+        lambda: (
+            Membership.objects.select_related("merchant")
+            .filter(user=user, merchant__public_id=shop_id)
+            .first()
+        ),
     )
 
 

@@ -66,7 +66,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     return render(request, "merchants/onboarding.html", {"form": form, "first_shop": first_shop})
 
 
-@shop_view()
+@shop_view(cached=True)
 def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
     merchant = membership.merchant
     figures = dashboard_figures(merchant=merchant)

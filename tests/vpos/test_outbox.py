@@ -56,7 +56,7 @@ def test_enqueued_email_is_sent_only_after_the_transaction_commits(
             email = enqueue_invitation()
         assert mail.outbox == []
 
-    assert len(callbacks) == 1
+    assert len([hook for hook in callbacks if hook.__module__ == "vpos.outbox"]) == 1
     email.refresh_from_db()
     assert email.status == OutboxEmail.Status.SENT
     assert email.sent_at is not None
@@ -196,7 +196,7 @@ def test_a_refused_recipient_fails_the_email_with_the_reason(smtp_server):
 
 def test_newlines_in_subject_and_recipient_name_cannot_add_headers(smtp_server):
     email = store(
-        to='"Mario\nRossi" <mario@example.com>',
+        to='"Cliente\nDemo" <cliente@example.com>',
         subject="Ciao\r\nBcc: intruso@example.com",
         reply_to="negozio@example.com\nX-Injected: yes",
     )
@@ -207,7 +207,7 @@ def test_newlines_in_subject_and_recipient_name_cannot_add_headers(smtp_server):
     assert received.rcpt_tos == ["mario@example.com"]
     message = received.message
     assert message.get_all("Subject") == ["Ciao Bcc: intruso@example.com"]
-    assert message.get_all("To") == ['"Mario Rossi" <mario@example.com>']
+    assert message.get_all("To") == ['"Cliente Demo" <cliente@example.com>']
     assert message.get_all("Reply-To") == ["negozio@example.com X-Injected: yes"]
     assert message["Bcc"] is None
     assert message["X-Injected"] is None

@@ -94,9 +94,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth (django-allauth) -------------------------------------------------------------------
 AUTH_USER_MODEL = "merchants.User"
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+AUTHENTICATION_BACKENDS = [  # Django's and allauth's, reading the user from the cache
+    "merchants.auth_backends.ModelBackend",
+    "merchants.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -227,15 +227,21 @@ CELERY_BEAT_SCHEDULE: dict = {
 # "local" is per process, for the few things worth keeping for a second or two without asking
 # Redis (the checkout page of a busy link).
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CACHES["local"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "vpos-local",
 }
+# Back-office caches (merchants/caching.py): the signed-in user, their memberships and the rendered
+# dashboard and lists, kept fresh by versions. They need a cache every process shares (a payment
+# finalized by a Celery worker must reach the web process), so they are on only with Redis.
+BACKOFFICE_CACHE = env.bool("BACKOFFICE_CACHE", default=bool(REDIS_URL))
+BACKOFFICE_PAGE_CACHE_SECONDS = env.int("BACKOFFICE_PAGE_CACHE_SECONDS", default=30)
+if REDIS_URL:
+    # Sessions read from Redis, written through to the database so a Redis restart logs nobody out.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Stripe ----------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -326,6 +332,9 @@ RATELIMITS = {
     "checkout_unknown": env.str("RATELIMIT_CHECKOUT_UNKNOWN", default="10/600"),
     "checkout_attempt": env.str("RATELIMIT_CHECKOUT_ATTEMPT", default="20/600"),
 }
+# Seconds a payable link's checkout page stays in the cache (links/checkout.py). 0 turns the
+# cache off: every request renders the page (bench/checkout.py measures that path this way).
+CHECKOUT_PAGE_CACHE_SECONDS = env.int("CHECKOUT_PAGE_CACHE_SECONDS", default=10)
 
 # --- Logging ---------------------------------------------------------------------------------
 # Every record carries the request id (and shop/payment id where known): vpos/logging.py.

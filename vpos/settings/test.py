@@ -19,3 +19,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vpos-local"},
 }
+# The back-office caches on, as in production, so every test also checks they never serve a stale
+# page; on the per-process cache above, which is emptied before each test.
+BACKOFFICE_CACHE = True
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -1,0 +1,229 @@
+"""The back-office cache (merchants/caching.py): fast repeat visits, never a stale or foreign page."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from links.models import PaymentStatus
+from merchants import caching
+from merchants.models import Role
+
+from ..factories import PaymentFactory, PaymentLinkFactory
+
+
+def dashboard(shop) -> str:
+    return reverse("merchants:dashboard", args=[shop.merchant.public_id])
+
+
+def payments(shop) -> str:
+    return reverse("links:payments", args=[shop.merchant.public_id])
+
+
+def is_hit(response) -> bool:
+    return response.get("X-Cache") == "hit"
+
+
+def warm(client: Client, url: str):
+    """Visit until the page comes from the cache: the first visit sets the CSRF cookie, the
+    second is stored, the third is served."""
+    for _visit in range(3):
+        response = client.get(url)
+        assert response.status_code == 200
+        if is_hit(response):
+            return response
+    raise AssertionError(f"{url} never came from the cache")
+
+
+@pytest.fixture
+def paid(shop):
+    link = PaymentLinkFactory(merchant=shop.merchant, description="Cena per due")
+    return PaymentFactory(
+        link=link, status=PaymentStatus.SUCCEEDED, customer_email="anna@example.com"
+    )
+
+
+def test_a_repeat_visit_is_served_from_the_cache_without_a_query(shop, owner_client, paid):
+    first = owner_client.get(payments(shop))
+    assert not is_hit(first)
+    warm(owner_client, payments(shop))
+
+    with CaptureQueriesContext(connection) as queries:
+        again = owner_client.get(payments(shop))
+
+    assert is_hit(again)
+    # The request's transaction is a savepoint inside the test's; it runs no statement.
+    assert [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]] == []
+    assert again.content == warm(owner_client, payments(shop)).content
+    assert b"anna@example.com" in again.content
+
+
+def test_a_new_payment_shows_at_once(shop, owner_client, paid):
+    warm(owner_client, payments(shop))
+    warm(owner_client, dashboard(shop))
+
+    PaymentFactory(
+        link=paid.link, status=PaymentStatus.SUCCEEDED, customer_email="bruno@example.com"
+    )
+
+    fresh = owner_client.get(payments(shop))
+    assert not is_hit(fresh)
+    assert b"bruno@example.com" in fresh.content
+    assert b"bruno@example.com" in owner_client.get(dashboard(shop)).content
+
+
+def test_a_status_written_with_update_shows_at_once(shop, owner_client, paid):
+    """The few `QuerySet.update()` writes send no signal: they name their shop themselves."""
+    from links.models import Payment
+
+    warm(owner_client, payments(shop))
+    Payment.objects.filter(pk=paid.pk).update(status=PaymentStatus.FAILED)
+    caching.shop_changed(paid.merchant_id)
+
+    page = owner_client.get(payments(shop))
+    assert not is_hit(page)
+
+
+def test_another_shops_write_leaves_the_page_cached(shop, owner_client, paid):
+    warm(owner_client, payments(shop))
+    PaymentFactory(customer_email="other@example.com")  # a payment of another shop
+
+    assert is_hit(owner_client.get(payments(shop)))
+
+
+def test_a_removed_member_gets_404_not_the_cached_page(shop, staff_client, paid):
+    warm(staff_client, payments(shop))
+
+    shop.staff.delete()
+
+    assert staff_client.get(payments(shop)).status_code == 404
+    assert staff_client.get(dashboard(shop)).status_code == 404
+
+
+def test_a_promoted_member_sees_the_owner_navigation_at_once(shop, staff_client):
+    team = reverse("merchants:team", args=[shop.merchant.public_id]).encode()
+    assert team not in warm(staff_client, dashboard(shop)).content
+
+    shop.staff.role = Role.OWNER
+    shop.staff.save()
+
+    page = staff_client.get(dashboard(shop))
+    assert not is_hit(page)
+    assert team in page.content
+
+
+def test_staff_never_gets_the_owners_copy(shop, owner_client, staff_client):
+    team = reverse("merchants:team", args=[shop.merchant.public_id]).encode()
+    assert team in warm(owner_client, dashboard(shop)).content
+
+    page = staff_client.get(dashboard(shop))
+
+    assert not is_hit(page)
+    assert team not in page.content
+    assert shop.staff.user.email.encode() in page.content
+
+
+def test_another_shops_member_gets_404_even_with_the_page_cached(
+    shop, owner_client, outsider_client
+):
+    warm(owner_client, payments(shop))
+
+    assert outsider_client.get(payments(shop)).status_code == 404
+
+
+def test_a_deactivated_user_is_logged_out_at_once(shop, owner_client):
+    warm(owner_client, dashboard(shop))
+    user = shop.owner.user
+    user.is_active = False
+    user.save()
+
+    response = owner_client.get(dashboard(shop))
+
+    assert response.status_code == 302
+    assert reverse("account_login") in response["Location"]
+
+
+def test_a_password_changed_elsewhere_ends_this_session(shop, owner_client):
+    warm(owner_client, dashboard(shop))
+    user = shop.owner.user
+    user.set_password("a-new-password-2026")
+    user.save()
+
+    response = owner_client.get(dashboard(shop))
+
+    assert response.status_code == 302
+
+
+def test_shop_settings_show_at_once(shop, owner_client):
+    warm(owner_client, dashboard(shop))
+    shop.merchant.name = "Bottega Rinnovata"
+    shop.merchant.save()
+
+    assert b"Bottega Rinnovata" in owner_client.get(dashboard(shop)).content
+
+
+def test_each_language_has_its_own_copy(shop, owner_client):
+    owner_client.cookies["django_language"] = "it"
+    assert 'lang="it"' in warm(owner_client, dashboard(shop)).content.decode()
+    owner_client.cookies["django_language"] = "en"
+
+    page = owner_client.get(dashboard(shop))
+
+    assert not is_hit(page)
+    assert 'lang="en"' in page.content.decode()
+
+
+def test_a_page_with_a_message_to_show_is_rendered(shop, owner_client):
+    """A message left by an action in another shop shows on the next page, whichever it is."""
+    owner_client.cookies["django_language"] = "en"
+    warm(owner_client, dashboard(shop))
+    created = owner_client.post(
+        reverse("merchants:onboarding"),
+        {
+            "name": "Seconda Bottega",
+            "legal_name": "Seconda Bottega S.r.l.",
+            "vat_number": "12345678903",
+            "address": "Via Po 2",
+            "postal_code": "10121",
+            "city": "Torino",
+            "country": "IT",
+            "contact_email": "seconda@example.com",
+            "default_language": "en",
+            "default_currency": "EUR",
+            "time_zone": "Europe/Rome",
+            "brand_color": "#0d6efd",
+        },
+    )
+    assert created.status_code == 302, created.context["form"].errors
+
+    page = owner_client.get(dashboard(shop))
+
+    assert not is_hit(page)
+    assert b"Seconda Bottega is ready" in page.content
+    assert b"Seconda Bottega is ready" not in owner_client.get(dashboard(shop)).content
+
+
+def test_a_page_rendered_before_a_commit_is_not_served_after_it(
+    shop, owner_client, paid, django_capture_on_commit_callbacks
+):
+    """A write bumps the version at once and again at commit: a page another request rendered
+    in between, from rows that did not show the write yet, is never served."""
+    with django_capture_on_commit_callbacks(execute=False) as commit:
+        caching.shop_changed(shop.merchant.pk)
+    warm(owner_client, payments(shop))  # rendered "before the commit", stored under the version
+
+    for callback in commit:
+        callback()
+
+    assert not is_hit(owner_client.get(payments(shop)))
+
+
+def test_without_a_shared_cache_nothing_is_cached(shop, owner_client, settings):
+    settings.BACKOFFICE_CACHE = False
+    for _visit in range(3):
+        page = owner_client.get(dashboard(shop))
+        assert page.status_code == 200
+        assert not is_hit(page)
