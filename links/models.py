@@ -219,6 +219,12 @@ class Payment(models.Model):
             models.Index(fields=["status", "updated_at"]),
             # The payments list sorted by amount, and its amount range filter (keyset on amount, id).
             models.Index(fields=["merchant", "amount", "id"]),
+            # The closed page's "paid on": the last success of a link with a million payments.
+            models.Index(
+                fields=["link", "-succeeded_at"],
+                condition=models.Q(status=PaymentStatus.SUCCEEDED),
+                name="payment_link_last_success",
+            ),
         ]
         constraints = [
             # A double-clicked "Pay" sends the same attempt key twice: only one attempt is made.
