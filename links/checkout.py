@@ -37,7 +37,6 @@ from .provider import ProviderError, credentials_for, provider_for
 
 BROWSER_COOKIE = "vpos_checkout"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-PAGE_CACHE_SECONDS = 10
 LOCAL_PAGE_SECONDS = 2
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
@@ -120,7 +119,8 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
     """The payable page is the same HTML for every visitor (the CSRF token travels in its cookie,
     the attempt key is made by the browser), so it is kept in the cache for a few seconds: busy
     links cost no query. A status change drops it at once; expiry is checked on every hit; shop
-    branding changes show within PAGE_CACHE_SECONDS. Paying re-checks everything under a lock."""
+    branding changes show within settings.CHECKOUT_PAGE_CACHE_SECONDS (10 by default). Paying
+    re-checks everything under a lock."""
     if not TOKEN_RE.fullmatch(token):
         raise Http404
     lang = request.GET.get("lang", "")
@@ -137,7 +137,11 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
         with translation.override(language):
             if link.is_payable:
                 html = _render_payable(request, link, language)
-                cache.set(key, {"html": html, "expires_at": link.expires_at}, PAGE_CACHE_SECONDS)
+                cache.set(
+                    key,
+                    {"html": html, "expires_at": link.expires_at},
+                    settings.CHECKOUT_PAGE_CACHE_SECONDS,
+                )
                 response = HttpResponse(html)
             else:
                 context = {

@@ -5,6 +5,8 @@ from unittest import mock
 import pytest
 from django.db import OperationalError, connection
 
+from vpos import views
+
 pytestmark = pytest.mark.django_db
 
 
@@ -26,6 +28,24 @@ def test_readyz_checks_database_cache_and_storage(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "storage": "ok"}
+
+
+def test_readyz_concurrent_probes_do_not_clash(client):
+    """Another worker's probe landing between our write and our read must not make us 503."""
+    real_get = views.cache.get
+    interleaved = []
+
+    def get_after_another_probe(key, *args, **kwargs):
+        if not interleaved:
+            interleaved.append(key)
+            views._check_cache()
+        return real_get(key, *args, **kwargs)
+
+    with mock.patch.object(views.cache, "get", side_effect=get_after_another_probe):
+        response = client.get("/readyz")
+    assert interleaved
+    assert response.status_code == 200
+    assert response.json()["cache"] == "ok"
 
 
 def test_readyz_503_when_the_database_is_down(client):

@@ -35,8 +35,11 @@ def _check_database() -> None:
 
 
 def _check_cache() -> None:
-    """The default cache is Redis in production (also the broker): a write and a read back."""
-    key, value = "readyz:probe", uuid.uuid4().hex
+    """The default cache is Redis in production (also the broker): a write and a read back, under
+    a key of this probe's own: with one shared key, concurrent probes (several workers, several
+    load balancers) overwrote each other's value and a healthy cache was reported broken."""
+    value = uuid.uuid4().hex
+    key = f"readyz:probe:{value}"
     cache.set(key, value, timeout=10)
     if cache.get(key) != value:
         raise RuntimeError("cache did not return what was written")
