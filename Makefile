@@ -30,7 +30,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(call req_hash,requirements.txt requireme
 APT := $(shell if [ "$$(id -u)" = 0 ]; then echo apt-get; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then echo "sudo -n apt-get"; fi)
 
 .PHONY: help run test lint fmt messages compilemessages clean distclean venv venv-test \
-        system-test-deps system-run-deps check-redis bench
+        system-test-deps system-run-deps check-redis bench bench-deps bench-report
 
 help:
 	@echo "make run              migrate, seed demo data, start web + worker + beat + localstripe"
@@ -39,6 +39,7 @@ help:
 	@echo "make messages         update locale/it .po files (django and djangojs)"
 	@echo "make compilemessages  build the .mo files (needs gettext's msgfmt)"
 	@echo "make bench            benchmarks against PostgreSQL + Redis (prints ratios, see README)"
+	@echo "make bench-report     every benchmark, then docs/performance.md (BENCH_REPORT_ARGS=--quick)"
 	@echo "make clean            remove caches; make distclean also removes .venv and var/"
 
 # --- virtualenv ------------------------------------------------------------------------------
@@ -145,13 +146,23 @@ system-test-deps:
 	fi
 
 # Benchmarks print ratios against a baseline measured in the same run (see README).
-bench: $(TEST_STAMP) system-run-deps
+bench-deps: $(TEST_STAMP) system-run-deps
 	@command -v wrk >/dev/null 2>&1 || { [ -n "$(APT)" ] && $(APT) install -y -qq wrk; }
+
+bench: bench-deps
 	$(PY) bench/checkout.py
 	$(PY) bench/notifications.py
 	$(PY) bench/receipts.py
 	$(PY) bench/backoffice.py
 	$(PY) bench/load.py
+	$(PY) bench/api.py
+	$(PY) bench/payflow.py
+
+# All of them with their figures written to docs/performance.md (about 25 minutes, more on the
+# first run, which seeds the 1,000,000-payment shops). --quick: a smoke run, to var/bench/quick/.
+BENCH_REPORT_ARGS ?=
+bench-report: bench-deps
+	$(PY) bench/report.py $(BENCH_REPORT_ARGS)
 
 test: $(TEST_STAMP) system-test-deps
 	@mkdir -p var

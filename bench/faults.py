@@ -1,20 +1,26 @@
 """Fault injection, run by hand: what happens to emails and payments when a part of the stack dies.
 
-    python bench/faults.py worker-kill     # SIGKILL a Celery worker while it sends 100 emails
-    python bench/faults.py provider-down   # localstripe stopped during checkout and reconciliation
-    python bench/faults.py redis-restart   # Redis restarted (nosave) while 50 payments finalize
+    python bench/faults.py worker-kill       # SIGKILL a Celery worker while it sends 100 emails
+    python bench/faults.py provider-down     # localstripe stopped during checkout, reconciliation
+    python bench/faults.py redis-restart     # Redis restarted (nosave) while 50 payments finalize
+    python bench/faults.py postgres-restart  # PostgreSQL restarted under HTTP load on gunicorn
 
 Not tests: scripts that print what they did and a PASS/FAIL line (exit status 1 on FAIL).
 Everything runs on 127.0.0.1: PostgreSQL database `vpos_faults` (created and migrated on demand;
 FAULTS_DATABASE_URL overrides), Redis db 8 (flushed at start and end), an aiosmtpd server and
-localstripe on free loopback ports. PostgreSQL itself is never restarted. See docs/reliability.md.
+localstripe on free loopback ports. The machine's PostgreSQL is never restarted: postgres-restart
+starts a throwaway cluster of its own and restarts that one. See docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import http.client
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,13 +29,19 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import harness  # noqa: E402
+
+if TYPE_CHECKING:
+    pass
 
 DATABASE_URL = os.environ.get(
     "FAULTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vpos_faults"
@@ -67,7 +79,7 @@ def setup(extra_env: dict[str, str] | None = None) -> None:
             **(extra_env or {}),
         }
     )
-    harness._create_database(DATABASE_URL)
+    harness._create_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -448,7 +460,6 @@ def redis_restart(count: int) -> int:
     controller, smtp = start_smtp(0.0)
     setup({"EMAIL_URL": f"smtp://127.0.0.1:{controller.port}"})
     from links.models import Payment
-    from links.provider import ProviderPayment
     from links.services import payment_apply
     from links.tasks import payment_followups
     from vpos.models import OutboxEmail
@@ -461,14 +472,7 @@ def redis_restart(count: int) -> int:
 
     def finalize() -> None:
         for payment in payments:
-            paid = ProviderPayment(
-                id=payment.provider_id,
-                status="succeeded",
-                amount=payment.amount,
-                currency=payment.currency,
-                card_brand="visa",
-                card_last4="4242",
-            )
+            paid = harness.provider_succeeded(payment)
             try:
                 payment_apply(payment_id=payment.pk, provider_payment=paid, source="faults")
             except Exception as error:  # noqa: BLE001 - counted and reported
@@ -537,6 +541,360 @@ def redis_restart(count: int) -> int:
     return verdict(ok, f"{count - len(lost)}/{count} confirmations, {len(twice)} duplicated")
 
 
+# --- 4. postgres-restart -----------------------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+RECOVERY_SECONDS = 5.0  # "within a few seconds" of PostgreSQL accepting connections again
+OUTCOMES = ("2xx", "500", "503", "other", "conn", "timeout")
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of our own: temporary directory, free loopback port, trust auth.
+
+    The machine's server on 5432 is shared with test suites and benchmarks, so it is never
+    restarted; this one is, and is removed on exit whatever happened. PostgreSQL refuses to run as
+    root, so initdb and pg_ctl run as `postgres`, which owns the directory. fsync is off: the
+    scenario is about connections, not durability.
+    """
+
+    def __init__(self) -> None:
+        self.port = harness.free_port()
+        self.root = Path()
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, program: str, *args: str) -> None:
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode:
+            raise RuntimeError(f"{program} {' '.join(args[-3:])}: {result.stderr.strip()}")
+
+    def pg_ctl(self, *args: str) -> None:
+        """`start`, `stop -m fast`, `restart -m fast`, ...; returns once done (`-w`)."""
+        data, log = self.root / "data", self.root / "server.log"
+        self._run("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "30", *args)
+
+    def __enter__(self) -> ThrowawayPostgres:
+        self.root = Path(tempfile.mkdtemp(prefix="vpos-faults-pg-"))
+        try:
+            sockets = self.root / "sockets"
+            sockets.mkdir()
+            for path in (self.root, sockets):
+                shutil.chown(path, "postgres", "postgres")
+            data = self.root / "data"
+            self._run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+            with (data / "postgresql.conf").open("a") as conf:
+                conf.write(
+                    f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                    f"unix_socket_directories = '{sockets}'\nfsync = off\n"
+                )
+            self.pg_ctl("start")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if (self.root / "data" / "postmaster.pid").exists():
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                self.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at `path`, for this process and the children started meanwhile:
+    gunicorn's workers write a warning per failed readiness check while the database is down."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def gunicorn_pids(base: str) -> set[int]:
+    """The gunicorn master and workers serving `base` (workers keep the master's command line)."""
+    bind = base.removeprefix("http://").encode()
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and bind in (proc / "cmdline").read_bytes().split(b"\0"):
+                pids.add(int(proc.name))
+    return pids
+
+
+@dataclass
+class Hit:
+    """One request: when it started and ended (seconds into the load), what, how it ended."""
+
+    started: float
+    ended: float
+    kind: str
+    status: int  # 0: no HTTP answer at all
+    error: str = ""
+
+    @property
+    def outcome(self) -> str:
+        if not self.status:
+            return "timeout" if self.error == "TimeoutError" else "conn"
+        if 200 <= self.status < 300:
+            return "2xx"
+        return str(self.status) if self.status in (500, 503) else "other"
+
+
+class HttpLoad:
+    """`clients` threads, each requesting the targets in turn on a new connection (gunicorn's
+    sync workers do not keep connections alive) for `seconds`. Unlike wrk, every outcome is kept
+    with its time, so errors can be counted per second and per page."""
+
+    def __init__(
+        self, base: str, targets: dict[str, tuple[str, dict[str, str]]], clients: int
+    ) -> None:
+        self.base = base
+        self.targets = targets
+        self.clients = clients
+        self.hits: list[Hit] = []
+        self.samples: dict[tuple[str, int], str] = {}  # first body of each (page, error status)
+        self.started = 0.0
+        self._threads: list[threading.Thread] = []
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def _client(self, first: int, seconds: float, hits: list[Hit]) -> None:
+        kinds = list(self.targets)
+        turn = first
+        while (started := self.now()) < seconds:
+            kind = kinds[turn % len(kinds)]
+            turn += 1
+            path, headers = self.targets[kind]
+            try:
+                status, body = http_request(self.base, path, headers)
+            except (OSError, http.client.HTTPException) as error:
+                hits.append(Hit(started, self.now(), kind, 0, type(error).__name__))
+                continue
+            hits.append(Hit(started, self.now(), kind, status))
+            if status >= 300:
+                self.samples.setdefault((kind, status), repr(body[:100]))
+
+    def start(self, seconds: float) -> None:
+        self.started = time.monotonic()
+        per_client: list[list[Hit]] = [[] for _ in range(self.clients)]
+        self._threads = [
+            threading.Thread(target=self._client, args=(i, seconds, hits), daemon=True)
+            for i, hits in enumerate(per_client)
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._per_client = per_client
+
+    def join(self) -> list[Hit]:
+        for thread in self._threads:
+            thread.join()
+        self.hits = sorted((h for hits in self._per_client for h in hits), key=lambda h: h.started)
+        return self.hits
+
+
+def print_per_second(hits: list[Hit], events: dict[str, float]) -> None:
+    print(f"  {'s':>4}" + "".join(f"{name:>8}" for name in OUTCOMES) + "   PostgreSQL")
+    for second in range(int(hits[-1].started) + 1):
+        counts = Counter(h.outcome for h in hits if int(h.started) == second)
+        notes = ", ".join(f"{name} at {t:.2f} s" for name, t in events.items() if int(t) == second)
+        print(f"  {second:>4}" + "".join(f"{counts[name]:>8}" for name in OUTCOMES) + f"   {notes}")
+
+
+def print_per_page(label: str, hits: list[Hit], kinds: list[str]) -> None:
+    print(f"  {label}:")
+    for kind in kinds:
+        counts = Counter(h.outcome for h in hits if h.kind == kind)
+        print(f"    {kind:<10} " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+
+
+def http_request(base: str, path: str, headers: dict[str, str], body: str = "") -> tuple[int, str]:
+    """Status and decoded body of a GET, or of a POST when there is a body, on a new connection
+    (gunicorn's sync workers close it after each response anyway); OSError when nothing answers."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request("POST" if body else "GET", path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def postgres_restart(seconds: float, restart_at: float, down: float, clients: int) -> int:
+    """Under HTTP load, stop the throwaway PostgreSQL for `down` s (0: `pg_ctl restart -m fast`),
+    then check that gunicorn's workers answer every request again, without being restarted."""
+    with ThrowawayPostgres() as pg:
+        # bench.settings, as gunicorn: the session cookie made here must be valid there.
+        setup(
+            {
+                "DATABASE_URL": pg.url("vpos_faults"),
+                "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "RATELIMIT_CHECKOUT": "100000000/60",  # one client IP
+            }
+        )
+        return _postgres_restart(pg, seconds, restart_at, down, clients)
+
+
+def _postgres_restart(
+    pg: ThrowawayPostgres, seconds: float, restart_at: float, down: float, clients: int
+) -> int:
+    from django.db import close_old_connections
+    from django.urls import reverse
+
+    from bench.backoffice import browser_cookies
+    from links.models import PaymentLink, PaymentStatus
+    from links.services import payment_apply
+    from merchants.api_keys import api_key_create
+    from merchants.models import ApiKey
+    from receipts.models import Receipt
+
+    run = uuid.uuid4().hex[:8]
+    link = seed_link(run)
+    shop = link.merchant
+    _key, raw_key = api_key_create(
+        merchant=shop, name="faults", scope=ApiKey.Scope.READ_WRITE, actor=None
+    )
+    payment = harness.pending_payments(link, prefix=f"pg-{run}", count=1)[0]
+    targets = {
+        "checkout": (f"/pay/{link.token}/", {}),
+        "readyz": ("/readyz", {}),
+        "bare view": ("/bench/bare/", {}),
+        "dashboard": (
+            reverse("merchants:dashboard", args=[shop.public_id]),
+            # The session cookie alone: the page is rendered from the database every time.
+            {"Cookie": browser_cookies(shop)[1]},
+        ),
+    }
+    how = f"stopped (-m fast) for {down:g} s" if down else "pg_ctl restart -m fast"
+    print(
+        f"postgres-restart: throwaway PostgreSQL 15 on 127.0.0.1:{pg.port} ({pg.root}), "
+        f"gunicorn 2 workers, {clients} clients for {seconds:g} s on {', '.join(targets)}; "
+        f"PostgreSQL {how} at {restart_at:g} s"
+    )
+    log = Path(tempfile.gettempdir()) / f"vpos-faults-gunicorn-{run}.log"
+    events: dict[str, float] = {}
+    with stderr_to(log), harness.gunicorn(workers=2) as base:
+        first = {
+            kind: http_request(base, path, headers)[0] for kind, (path, headers) in targets.items()
+        }
+        if any(status != 200 for status in first.values()):
+            return verdict(False, f"not every page answered 200 before the restart: {first}")
+        load = HttpLoad(base, targets, clients)
+        pids = gunicorn_pids(base)
+        load.start(seconds)
+        time.sleep(max(restart_at - load.now(), 0))
+        events["stop"] = load.now()
+        if down:
+            pg.pg_ctl("stop", "-m", "fast")
+            events["down"] = load.now()
+            time.sleep(down)
+            events["start"] = load.now()
+            pg.pg_ctl("start")
+        else:
+            pg.pg_ctl("restart", "-m", "fast")
+        events["accepting"] = load.now()
+        load.join()
+        crashed = pids != gunicorn_pids(base)
+        reference = f"after-{run}"
+        status, answer = http_request(
+            base,
+            "/api/v1/links",
+            {
+                "Authorization": f"Bearer {raw_key}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": reference,
+            },
+            json.dumps(
+                {"amount": 1000, "currency": "EUR", "description": "After", "reference": reference}
+            ),
+        )
+    close_old_connections()  # what Django does per request and Celery per task: a health check
+    created = PaymentLink.objects.filter(merchant=shop, reference=reference).exists()
+    payment = payment_apply(
+        payment_id=payment.pk, provider_payment=harness.provider_succeeded(payment), source="faults"
+    )
+    redis_cli("-n", "8", "flushdb")  # the follow-up task queued by payment_apply
+    receipt = Receipt.objects.filter(payment=payment).values_list("number", flat=True).first()
+
+    failures = report_restart(load, events, list(targets))
+    print(
+        f"  gunicorn processes {sorted(pids)}: {'CHANGED' if crashed else 'the same'} at the end; "
+        f"log {log}: {log.stat().st_size} bytes, "
+        f"{log.read_text(errors='replace').count('WORKER TIMEOUT')} worker timeouts"
+    )
+    print(
+        f"  after the load: POST /api/v1/links -> {status} "
+        f"{'(link in the database)' if created else answer[:200]}; payment_apply on a payment "
+        f"pending since before the restart -> {payment.status}, receipt {receipt}"
+    )
+    if crashed:
+        failures.append("gunicorn workers were replaced")
+    if status != 201 or not created or payment.status != PaymentStatus.SUCCEEDED or not receipt:
+        failures.append("a write after the restart failed")
+    if not failures:
+        log.unlink(missing_ok=True)
+    return verdict(
+        not failures,
+        "; ".join(failures)
+        or "clean 5xx/503 while down, every request 2xx once PostgreSQL was back, "
+        "same gunicorn workers, writes recorded",
+    )
+
+
+def report_restart(load: HttpLoad, events: dict[str, float], kinds: list[str]) -> list[str]:
+    """Print the outcomes per second and per page; return what breaks the recovery criteria."""
+    hits, stop, up = load.hits, events["stop"], events["accepting"]
+    print_per_second(hits, events)
+    outage = [h for h in hits if h.ended >= stop and h.started < up]  # in flight or started
+    after = [h for h in hits if h.started >= up]
+    print_per_page(f"while down ({stop:.2f}-{up:.2f} s)", outage, kinds)
+    print_per_page(f"after {up:.2f} s", after, kinds)
+    for kind in kinds:
+        failed = [h.started for h in hits if h.kind == kind and h.outcome != "2xx"]
+        if failed:
+            print(f"    {kind:<10} last failure started {failed[-1] - up:+.2f} s from accepting")
+    for (kind, code), sample in sorted(load.samples.items()):
+        print(f"  first {code} of {kind}: {sample}")
+    before_failed = sum(h.outcome != "2xx" for h in hits if h.ended < stop)
+    failed_after = [h for h in after if h.outcome != "2xx"]
+    recovery = max((h.started - up for h in failed_after), default=0.0)
+    settled = Counter(h.kind for h in after if h.started >= up + RECOVERY_SECONDS)
+    slowest = max((h.ended - h.started for h in outage), default=0.0)
+    print(
+        f"  {len(hits)} requests ({len(hits) / hits[-1].started:.0f}/s); failed before the "
+        f"restart {before_failed}, while down {sum(h.outcome != '2xx' for h in outage)}/"
+        f"{len(outage)} (slowest {slowest * 1000:.0f} ms), after it {len(failed_after)}/{len(after)}"
+    )
+    failures = []
+    if before_failed:
+        failures.append(f"{before_failed} failures before the restart")
+    if not any(h.status >= 500 for h in outage):
+        failures.append("no request failed while PostgreSQL was down: the outage was not seen")
+    if no_answer := sum(not h.status for h in hits):
+        failures.append(f"{no_answer} requests got no HTTP answer")
+    if any(h.kind == "readyz" and h.status not in (200, 503) for h in outage):
+        failures.append("/readyz answered something else than 200 or 503 while down")
+    if recovery > RECOVERY_SECONDS or not all(settled[kind] for kind in kinds):
+        failures.append(
+            f"not recovered within {RECOVERY_SECONDS:g} s: last failure {recovery:.2f} s after"
+        )
+    return failures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -554,13 +912,22 @@ def main() -> None:
     sub.add_parser("provider-down")
     restart = sub.add_parser("redis-restart")
     restart.add_argument("--payments", type=int, default=50)
+    pg = sub.add_parser("postgres-restart")
+    pg.add_argument("--seconds", type=float, default=24, help="length of the load")
+    pg.add_argument("--restart-at", type=float, default=8, help="seconds into the load")
+    pg.add_argument(
+        "--down", type=float, default=3, help="seconds stopped; 0: pg_ctl restart -m fast"
+    )
+    pg.add_argument("--clients", type=int, default=6, help="concurrent client threads")
     args = parser.parse_args()
     if args.fault == "worker-kill":
         code = worker_kill(args.emails, args.smtp_delay, args.kill_after, args.record_early)
     elif args.fault == "provider-down":
         code = provider_down()
-    else:
+    elif args.fault == "redis-restart":
         code = redis_restart(args.payments)
+    else:
+        code = postgres_restart(args.seconds, args.restart_at, args.down, args.clients)
     sys.exit(code)
 
 

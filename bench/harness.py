@@ -2,11 +2,16 @@
 
 Every figure is printed next to a baseline measured on the same server in the same run, so the
 ratio means something on any machine. Nothing here is a test: run it by hand (`make bench`).
+Each script also keeps its figures as rows (compare() records its own, record() the others) and
+writes them with `--json PATH` (add_json_argument, write_json): bench/report.py turns them into
+docs/performance.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -15,10 +20,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/vpos_bench"
@@ -97,17 +104,38 @@ def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[str]:
         process.wait(timeout=20)
 
 
+def expect_page(url: str, status: int, text: str) -> None:
+    """Fail before measuring unless `url` answers `status` with `text` in it: a 404, a redirect
+    or an error page would look fast."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - loopback only
+            got, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        got, body = error.code, error.read()
+    if got != status or text.encode() not in body:
+        raise SystemExit(f"{url}: HTTP {got}, expected {status} with {text!r}")
+
+
 @dataclass
 class Result:
     url: str
     requests_per_second: float
     p50_ms: float
     p99_ms: float
-    errors: int
+    errors: int  # socket errors plus non-2xx/3xx responses
+    requests: int = 0
+    socket_errors: dict[str, int] = field(default_factory=dict)  # connect, read, write, timeout
+    non_2xx: int = 0  # wrk's "Non-2xx or 3xx responses"
+    output: str = field(default="", repr=False)  # wrk's report, with what a script's done() wrote
 
 
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _latency_ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return _ms(number, unit)
 
 
 def wrk(
@@ -117,37 +145,68 @@ def wrk(
     connections: int = 16,
     threads: int = 2,
     headers: dict[str, str] | None = None,
+    script: str | Path | None = None,
+    timeout: int | None = None,
+    echo: bool = False,
 ) -> Result:
+    """One wrk run; `script` is a Lua file (e.g. POST requests with their own headers);
+    `timeout` (s, wrk's default 2): a slower answer counts as a socket error, not a latency."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     header_args = [
         arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")
     ]
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            *header_args,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    script_args = ["-s", str(script)] if script else []
+    timeout_args = [f"--timeout={timeout}s"] if timeout else []
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        *script_args,
+        *timeout_args,
+        *header_args,
+        url,
+    ]
+    if echo:
+        print(f"+ {' '.join(command)}", flush=True)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-
-    def parse(v: str) -> float:
-        number, unit = re.match(r"([\d.]+)(\w+)", v).groups()
-        return _ms(number, unit)
-
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    socket_errors = dict.fromkeys(("connect", "read", "write", "timeout"), 0)
+    socket_errors.update(
+        (name, int(n)) for name, n in re.findall(r"(connect|read|write|timeout) (\d+)", out)
+    )
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors += int(non2xx.group(1)) if non2xx else 0
-    return Result(url, rps, parse(lat.get("50", "0ms")), parse(lat.get("99", "0ms")), errors)
+    non_2xx = int(non2xx.group(1)) if non2xx else 0
+    return Result(
+        url,
+        rps,
+        _latency_ms(lat.get("50", "0ms")),
+        _latency_ms(lat.get("99", "0ms")),
+        sum(socket_errors.values()) + non_2xx,
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        socket_errors=socket_errors,
+        non_2xx=non_2xx,
+        output=out,
+    )
+
+
+def settle(url: str, headers: dict[str, str] | None = None) -> None:
+    """Wait for one answer from `url`. wrk stops with requests in flight, which gunicorn still
+    works through; a slow page would leave its backlog to the next run, so the request waits
+    behind it (the accept queue is first in, first out)."""
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310
+            response.read()
+    except OSError:
+        pass  # an error answer still means the queue before it was worked through
+
+
+def _best(results: list[Result]) -> Result:
+    return max(results, key=lambda r: r.requests_per_second)
 
 
 def compare(
@@ -158,30 +217,109 @@ def compare(
     seconds: int = 10,
     rounds: int = 2,
     headers: dict[str, str] | None = None,
+    script: str | Path | None = None,
+    expect_non_2xx: bool = False,
+    timeout: int | None = None,
 ) -> float:
-    """Alternate baseline and target runs, print the best of each and the ratio.
+    """Alternate baseline and target runs, print the best of each and the ratio; record the row.
 
-    `headers` (e.g. a session cookie) are sent to both, so the baseline pays for them too."""
-    wrk(baseline, seconds=2, headers=headers)
-    wrk(target, seconds=2, headers=headers)  # warm up both
-    best_t = best_b = None
+    `headers` (e.g. a session cookie) are sent to both, so the baseline pays for them too.
+    `script` (a wrk Lua file) drives the target only: the baseline stays a plain GET.
+    `expect_non_2xx`: the target answers 4xx by design (a closed link's 410 page), so its
+    errors are the socket errors and any 2xx/3xx answer instead. `timeout`: wrk's, for both."""
+    common = {"headers": headers, "timeout": timeout}
+    wrk(baseline, seconds=2, **common)
+    wrk(target, seconds=2, script=script, **common)  # warm up both
+    baselines, targets = [], []
+    settle(baseline, headers)
     for _ in range(rounds):
-        b = wrk(baseline, seconds=seconds, headers=headers)
-        t = wrk(target, seconds=seconds, headers=headers)
-        best_b = (
-            b if best_b is None or b.requests_per_second > best_b.requests_per_second else best_b
-        )
-        best_t = (
-            t if best_t is None or t.requests_per_second > best_t.requests_per_second else best_t
-        )
+        baselines.append(wrk(baseline, seconds=seconds, **common))
+        targets.append(wrk(target, seconds=seconds, script=script, **common))
+        settle(baseline, headers)
+    best_b, best_t = _best(baselines), _best(targets)
+    if expect_non_2xx:
+        best_t.errors = sum(best_t.socket_errors.values()) + best_t.requests - best_t.non_2xx
     ratio = best_t.requests_per_second / best_b.requests_per_second
-    print(f"{'':2}{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    width = max(30, len(label) + 1)
+    print(f"{'':2}{'endpoint':<{width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for name, r in (("baseline (bare view, 1 query)", best_b), (label, best_t)):
         print(
-            f"  {name:<28}{r.requests_per_second:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}"
+            f"  {name:<{width}}{r.requests_per_second:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}"
+            f"{r.errors:>8}"
         )
-    print(f"  ratio {label} / baseline: {ratio:.2f}")
+    print(f"  ratio {label} / baseline: {ratio:.{2 if ratio >= 0.1 else 3}f}")
+    record(
+        label,
+        kind="compare",
+        target=measurement(best_t),
+        baseline=measurement(best_b),
+        ratio=round(ratio, 3),
+        seconds=seconds,
+        rounds=rounds,
+    )
     return ratio
+
+
+def measurement(result: Result) -> dict[str, float | int]:
+    """What a report needs of one wrk run."""
+    return {
+        "requests_per_second": round(result.requests_per_second, 1),
+        "p50_ms": round(result.p50_ms, 2),
+        "p99_ms": round(result.p99_ms, 2),
+        "errors": result.errors,
+    }
+
+
+# --- Results as JSON (bench/report.py reads them) -------------------------------------------
+
+RESULTS: list[dict[str, Any]] = []
+_CONTEXT: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def context(**fields: Any) -> Iterator[None]:
+    """Add `fields` (e.g. payments=100000) to every row recorded inside the block: the same
+    label measured at two data sizes stays two distinguishable rows."""
+    saved = dict(_CONTEXT)
+    _CONTEXT.update(fields)
+    try:
+        yield
+    finally:
+        _CONTEXT.clear()
+        _CONTEXT.update(saved)
+
+
+def record(label: str, **fields: Any) -> dict[str, Any]:
+    """Keep one result row (compare() records its own); JSON-serializable values only."""
+    row = {"label": label, **_CONTEXT, **fields}
+    RESULTS.append(row)
+    return row
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    """The same `--json PATH` option on every script."""
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the recorded results to PATH as JSON (bench/report.py reads it)",
+    )
+
+
+def write_json(path: str | Path | None) -> None:
+    """Write the rows recorded so far, with the command that produced them; None: do nothing."""
+    if path is None:
+        return
+    argv, skip = [], False
+    for arg in sys.argv[1:]:  # the reproducing command, without --json and its path
+        if skip or arg == "--json":
+            skip = not skip
+            continue
+        if not arg.startswith("--json="):
+            argv.append(arg)
+    script = Path(sys.argv[0]).resolve()
+    name = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
+    document = {"command": " ".join(["python", str(name), *argv]), "results": RESULTS}
+    Path(path).write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
 def pending_payments(link, *, prefix: str, count: int) -> list:
@@ -200,4 +338,18 @@ def pending_payments(link, *, prefix: str, count: int) -> list:
             customer_email=f"{prefix}-{i}@example.com",
         )
         for i in range(count)
+    )
+
+
+def provider_succeeded(payment: Any) -> Any:
+    """What the provider answers for `payment` once its (fake) PaymentIntent has succeeded."""
+    from links.provider import ProviderPayment
+
+    return ProviderPayment(
+        id=payment.provider_id,
+        status="succeeded",
+        amount=payment.amount,
+        currency=payment.currency,
+        card_brand="visa",
+        card_last4="4242",
     )

@@ -1,6 +1,7 @@
 """Sustained load on the checkout page: 64 connections for 60 s, then the bare view the same way.
 
     python bench/load.py [--payments 1000] [--seconds 60] [--connections 64] [--workers 2]
+                         [--json PATH]
 
 Same harness as bench/checkout.py (gunicorn on loopback, PostgreSQL `vpos_bench`, Redis), the
 same seeded reusable link, `wrk -t2 -c64 -d60s --latency` against the checkout page and then
@@ -18,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,55 +30,13 @@ from bench import harness
 RAISED_CHECKOUT_LIMIT = "100000000/60"
 
 
-@dataclass
-class Load:
-    label: str
-    requests: int
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    socket_errors: dict[str, int]
-    non_2xx_3xx: int
-
-    @property
-    def failed(self) -> bool:
-        return bool(sum(self.socket_errors.values()) or self.non_2xx_3xx)
-
-
-def run_wrk(label: str, url: str, *, seconds: int, connections: int, threads: int = 2) -> Load:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    print(f"+ {' '.join(cmd)}", flush=True)
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-
-    def ms(v: str) -> float:
-        number, unit = re.match(r"([\d.]+)(\w+)", v).groups()
-        return harness._ms(number, unit)
-
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = dict(
-        zip(("connect", "read", "write", "timeout"), map(int, socket.groups()), strict=True)
-        if socket
-        else dict.fromkeys(("connect", "read", "write", "timeout"), 0)
-    )
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Load(
-        label,
-        int(re.search(r"(\d+) requests in", out).group(1)),
-        float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        ms(lat.get("50", "0ms")),
-        ms(lat.get("99", "0ms")),
-        errors,
-        int(non2xx.group(1)) if non2xx else 0,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--payments", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
+    harness.add_json_argument(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -91,9 +47,9 @@ def main() -> None:
     harness.setup_django()
     from django.conf import settings
 
-    from bench.checkout import seed
+    from bench.checkout import checkout_link
 
-    token = seed(args.payments)
+    token = checkout_link(args.payments).token
     print(
         f"load: checkout page of a reusable link with {args.payments} payments, then the bare "
         f"view; gunicorn {args.workers} workers on loopback, PostgreSQL + Redis, "
@@ -109,31 +65,43 @@ def main() -> None:
         checkout_url, bare_url = f"{base}/pay/{token}/", f"{base}/bench/bare/"
         for url in (checkout_url, bare_url):  # warm up: workers, connections, page cache
             harness.wrk(url, seconds=3, connections=args.connections)
-        results = [
-            run_wrk(
-                "checkout page", checkout_url, seconds=args.seconds, connections=args.connections
-            ),
-            run_wrk(
-                "bare view (1 query)", bare_url, seconds=args.seconds, connections=args.connections
-            ),
-        ]
+        checkout, bare = (
+            harness.wrk(url, seconds=args.seconds, connections=args.connections, echo=True)
+            for url in (checkout_url, bare_url)
+        )
 
     print(
         f"  {'endpoint':<22}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'socket errors (c/r/w/t)':>26}{'non-2xx/3xx':>13}"
     )
-    for r in results:
+    for label, r in (("checkout page", checkout), ("bare view (1 query)", bare)):
         e = r.socket_errors
         socket = f"{e['connect']}/{e['read']}/{e['write']}/{e['timeout']}"
         print(
-            f"  {r.label:<22}{r.requests:>10}{r.requests_per_second:>9.0f}{r.p50_ms:>9.1f}"
-            f"{r.p99_ms:>9.1f}{socket:>26}{r.non_2xx_3xx:>13}"
+            f"  {label:<22}{r.requests:>10}{r.requests_per_second:>9.0f}{r.p50_ms:>9.1f}"
+            f"{r.p99_ms:>9.1f}{socket:>26}{r.non_2xx:>13}"
         )
-    checkout, bare = results
-    print(
-        f"  ratio checkout / bare view: {checkout.requests_per_second / bare.requests_per_second:.2f}"
+    ratio = checkout.requests_per_second / bare.requests_per_second
+    print(f"  ratio checkout / bare view: {ratio:.2f}")
+    harness.record(
+        "checkout page under load",
+        kind="load",
+        payments=args.payments,
+        connections=args.connections,
+        seconds=args.seconds,
+        requests=checkout.requests,
+        target=harness.measurement(checkout),
+        baseline=harness.measurement(bare),
+        ratio=round(ratio, 3),
+        socket_errors=checkout.socket_errors,
+        non_2xx=checkout.non_2xx,
+        bare_requests=bare.requests,
+        bare_socket_errors=bare.socket_errors,
+        bare_non_2xx=bare.non_2xx,
+        rate_limit=settings.RATELIMITS["checkout"],
     )
-    failed = [r.label for r in results if r.failed]
+    harness.write_json(args.json)
+    failed = [label for label, r in (("checkout page", checkout), ("bare view", bare)) if r.errors]
     if failed:
         print(f"FAILED: socket errors or non-2xx/3xx (incl. 5xx, 429) on: {', '.join(failed)}")
         sys.exit(1)

@@ -1,6 +1,7 @@
 """Notifications: what a QR code costs, and how long a customer waits for the confirmation email.
 
     python bench/notifications.py [--codes 300] [--payments 200] [--rate 3] [--concurrency 2]
+                                  [--json PATH]
 
 (a) `links.qr.qr_svg` and `qr_png` per code, against the bare `qrcode.make(url)` in the same run.
 (b) From `payment_apply` committing a succeeded payment to the customer's confirmation accepted by
@@ -61,6 +62,12 @@ def bench_qr(codes: int) -> None:
     print(f"  {'call':<32}{'ms/code':>10}{'ratio':>8}")
     for name, seconds in best.items():
         print(f"  {name:<32}{seconds * 1000:>10.2f}{seconds / baseline:>8.2f}")
+        harness.record(
+            name,
+            kind="qr",
+            ms_per_code=round(seconds * 1000, 3),
+            ratio=round(seconds / baseline, 3),
+        )
 
 
 # --- (b) payment -> confirmation accepted ------------------------------------------------------
@@ -192,7 +199,6 @@ def seed_shop(run: str):
 def confirmations(
     run: str, count: int, rate: float
 ) -> tuple[dict[str, float], dict[str, float], list[float]]:
-    from links.provider import ProviderPayment
     from links.services import payment_apply
 
     link = seed_shop(run)
@@ -202,14 +208,7 @@ def confirmations(
     apply_ms: list[float] = []
     for i in paced(count, rate):
         payment = payments[i]
-        paid = ProviderPayment(
-            id=payment.provider_id,
-            status="succeeded",
-            amount=payment.amount,
-            currency=payment.currency,
-            card_brand="visa",
-            card_last4="4242",
-        )
+        paid = harness.provider_succeeded(payment)
         started = time.perf_counter()
         payment_apply(payment_id=payment.pk, provider_payment=paid, source="bench")
         done = time.perf_counter()  # committed; payment_followups is on the broker
@@ -289,6 +288,17 @@ def bench_confirmations(payments: int, baseline: int, rate: float, concurrency: 
             f"  {name:<46}{len(values):>5}{statistics.median(values):>11.1f}{p99(values):>9.1f}"
             f"{values[-1]:>9.1f}{lost:>6}"
         )
+        harness.record(
+            name,
+            kind="email",
+            rate=rate,
+            sent=len(sent),
+            received=len(values),
+            lost=lost,
+            median_ms=round(statistics.median(values), 1),
+            p99_ms=round(p99(values), 1),
+            max_ms=round(values[-1], 1),
+        )
     print(
         f"  ratio of medians confirmation / baseline: {statistics.median(conf) / statistics.median(base):.2f}"
     )
@@ -303,6 +313,15 @@ def bench_confirmations(payments: int, baseline: int, rate: float, concurrency: 
     print(
         f"  confirmations received more than once: {twice}; shop notifications received: "
         f"{notified} of {len(finalized)}"
+    )
+    harness.record(
+        "confirmation emails, duplicates and notifications",
+        kind="email_check",
+        duplicates=twice,
+        shop_notifications=notified,
+        payments=len(finalized),
+        followups_median_ms=round(statistics.median(stored), 1),
+        payment_apply_median_ms=round(statistics.median(apply_ms), 1),
     )
     if len(conf) < len(finalized) or len(base) < len(plain):
         print(f"  emails missing after {WAIT_SECONDS} s: see the worker's log, {log}")
@@ -321,6 +340,7 @@ def main() -> None:
         "--rate", type=float, default=3.0, help="payments (and baseline emails) per second"
     )
     parser.add_argument("--concurrency", type=int, default=2)
+    harness.add_json_argument(parser)
     args = parser.parse_args()
     smtp_port = harness.free_port()
     # Read by the settings, here and in the worker process: the broker and the mail server.
@@ -331,6 +351,7 @@ def main() -> None:
     harness.setup_django()
     bench_qr(args.codes)
     bench_confirmations(args.payments, args.baseline, args.rate, args.concurrency)
+    harness.write_json(args.json)
 
 
 if __name__ == "__main__":

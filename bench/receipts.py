@@ -1,6 +1,7 @@
 """Receipt PDF rendering: speed against bare WeasyPrint, and memory over many renders.
 
     python bench/receipts.py [--renders 1000] [--budget 120] [--rounds 7] [--per-round 10]
+                             [--json PATH]
 
 Goals: `receipts.services.render_pdf(receipt_html(receipt))` takes at most 1.2x the time of a
 bare `weasyprint.HTML(string=same_html).write_pdf()` in the same process, and resident memory
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import statistics
@@ -61,7 +63,6 @@ def seed(count: int) -> list:
     from PIL import Image
 
     from links.models import Payment, PaymentLink
-    from links.provider import ProviderPayment
     from links.services import payment_apply
     from merchants.models import Merchant
 
@@ -100,17 +101,10 @@ def seed(count: int) -> list:
             amount=link.amount,
             currency="EUR",
             provider_id=f"pi_bench_{secrets.token_hex(8)}",
-            customer_name="Mario Rossi",
-            customer_email="mario.rossi@example.com",
+            customer_name="Cliente di prova",
+            customer_email="cliente@example.com",
         )
-        paid = ProviderPayment(
-            id=payment.provider_id,
-            status="succeeded",
-            amount=link.amount,
-            currency="EUR",
-            card_brand="visa",
-            card_last4="4242",
-        )
+        paid = harness.provider_succeeded(payment)
         from unittest import mock
 
         with mock.patch("django.utils.timezone.now", return_value=start + timedelta(hours=i)):
@@ -158,6 +152,14 @@ def speed(html: str, *, rounds: int, per_round: int) -> None:
             f"  ratio render_pdf / {baseline:<38} best {best[ours] / best[baseline]:.2f}x"
             f"  median {median[ours] / median[baseline]:.2f}x   (goal <= 1.2x)"
         )
+        harness.record(
+            f"render_pdf / {baseline}",
+            kind="render",
+            ms_best=round(best[ours], 1),
+            baseline_ms_best=round(best[baseline], 1),
+            ratio_best=round(best[ours] / best[baseline], 3),
+            ratio_median=round(median[ours] / median[baseline], 3),
+        )
     no_pdfa = "render_pdf minus PDF/A (shared fonts)"
     print(
         f"  cost of PDF/A-3b in render_pdf: best {best[ours] / best[no_pdfa]:.2f}x"
@@ -175,12 +177,14 @@ def memory(label: str, render: Callable[[int], bytes], *, renders: int, budget: 
     print(f"  {0:>7} {baseline:>10.1f} {0:>8.1f} {'':>10}")
     started = last_time = time.perf_counter()
     last_count = done = 0
+    curve = []
     for done in range(1, renders + 1):
         render(done)
         now = time.perf_counter()
         out_of_time = now - started > budget
         if done in checkpoints or out_of_time:
             current = rss_mib()
+            curve.append([done, round(current, 1)])
             rate = (now - last_time) * 1000 / (done - last_count)
             note = "   (stopped: time budget)" if out_of_time and done != renders else ""
             print(f"  {done:>7} {current:>10.1f} {current - baseline:>8.1f} {rate:>10.1f}{note}")
@@ -192,6 +196,15 @@ def memory(label: str, render: Callable[[int], bytes], *, renders: int, budget: 
         f" {_status_mib('RssAnon'):.1f}, mapped files and libraries {_status_mib('RssFile'):.1f}),"
         f" peak (VmHWM) {peak_rss_mib():.1f} MiB; goal < 100 MiB;"
         f" {time.perf_counter() - started:.0f} s"
+    )
+    harness.record(
+        label,
+        kind="memory",
+        renders=done,
+        rss_mib=round(rss_mib(), 1),
+        peak_mib=round(peak_rss_mib(), 1),
+        before_first_render_mib=round(baseline, 1),
+        curve=curve,
     )
 
 
@@ -240,10 +253,12 @@ def memory_bare(html_dir: str) -> None:
 
 
 def main() -> None:
-    if ARGS.memory_ours:
-        return memory_ours(ARGS.memory_ours)
-    if ARGS.memory_bare:
-        return memory_bare(ARGS.memory_bare)
+    if ARGS.memory_ours or ARGS.memory_bare:
+        if ARGS.memory_ours:
+            memory_ours(ARGS.memory_ours)
+        else:
+            memory_bare(ARGS.memory_bare)
+        return harness.write_json(ARGS.json)
     work = Path(tempfile.mkdtemp(prefix="vpos-bench-receipts-"))
     os.environ["MEDIA_ROOT"] = str(work / "media")
     database_url = f"sqlite:///{work / 'bench.sqlite3'}"
@@ -271,11 +286,14 @@ def main() -> None:
         # Memory in fresh processes, where nothing but the renders has run.
         for flag, value in (("--memory-ours", database_url), ("--memory-bare", str(work / "html"))):
             command = [sys.executable, __file__, flag, value, "--renders", str(ARGS.renders)]
-            subprocess.run([*command, "--budget", str(ARGS.budget)], check=True)
+            rows = work / f"{flag.strip('-')}.json"
+            subprocess.run([*command, "--budget", str(ARGS.budget), "--json", rows], check=True)
+            harness.RESULTS.extend(json.loads(rows.read_text())["results"])
         speed(html, rounds=ARGS.rounds, per_round=ARGS.per_round)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    harness.write_json(ARGS.json)
 
 
 def parse_args() -> argparse.Namespace:
@@ -291,6 +309,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--receipts", type=int, default=10, help="distinct receipts to cycle")
     parser.add_argument("--memory-ours", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--memory-bare", metavar="HTML_DIR", help=argparse.SUPPRESS)
+    harness.add_json_argument(parser)
     return parser.parse_args()
 
 
