@@ -3,10 +3,14 @@
 import io
 import json
 import logging
+import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import redis
+from django.core.cache import caches
 from django.urls import reverse
 
 from links.models import PaymentStatus
@@ -124,6 +128,25 @@ def _statuses(send, times: int) -> list[int]:
     return [send().status_code for _ in range(times)]
 
 
+@pytest.fixture(params=["memory", "redis"])
+def limiter_cache(request, settings):
+    """The checkout's limits counted in memory (tests, the embedded default) and in Redis, as in
+    production, where the counting is one pipelined round trip (its own code path)."""
+    if request.param == "redis":
+        base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+        url = f"redis://{base.netloc}/15"  # a database of the tests' own: it is flushed
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            pytest.skip(f"needs Redis at {base.netloc}")
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": url},
+        }
+        caches["default"].clear()
+    return request.param
+
+
 def test_login_is_rate_limited(client):
     url = reverse("account_login")
     statuses = _statuses(lambda: client.post(url, {"login": "a@example.com", "password": "x"}), 31)
@@ -148,7 +171,7 @@ def test_password_reset_is_rate_limited(client):
     assert "Troppe richieste" in page.content.decode()  # allauth's 429 uses our page too
 
 
-def test_checkout_page_is_rate_limited_per_ip(client, settings):
+def test_checkout_page_is_rate_limited_per_ip(client, settings, limiter_cache):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "3/60"}
     url = reverse("links:checkout", args=[PaymentLinkFactory().token])
     assert _statuses(lambda: client.get(url), 3) == [200] * 3
@@ -160,7 +183,7 @@ def test_checkout_page_is_rate_limited_per_ip(client, settings):
     assert client.get(url, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
-def test_guessing_tokens_is_stopped_sooner(client, settings):
+def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
     real = reverse("links:checkout", args=[PaymentLinkFactory().token])
     guesses = [reverse("links:checkout", args=[f"guess{n:020d}"]) for n in range(4)]
@@ -171,7 +194,7 @@ def test_guessing_tokens_is_stopped_sooner(client, settings):
     assert client.get(real, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
-def test_checkout_attempts_are_rate_limited_per_ip(client, settings):
+def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cache):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_attempt": "2/600"}
     link = PaymentLinkFactory()
     url = reverse("links:attempt", args=[link.token]) + "?lang=en"

@@ -41,28 +41,31 @@ def _window(scope: str, ident: str) -> tuple[str, int, int]:
     return f"ratelimit:{scope}:{ident}:{start}", limit, start + seconds - now
 
 
-def exceeded(scope: str, ident: str) -> int | None:
-    """Seconds to wait if `ident` already used up `scope` in this window, else None. Counts nothing."""
+def hit(scope: str, ident: str, *, unless_over: str = "") -> int | None:
+    """Count one use of `scope`; seconds to wait if that went over its limit, or if `ident` has
+    already used up `unless_over` (which this does not count). One round trip on Redis."""
     key, limit, left = _window(scope, ident)
-    return left if (cache.get(key) or 0) >= limit else None
-
-
-def hit(scope: str, ident: str) -> int | None:
-    """Count one use; seconds to wait if that went over the limit, else None."""
-    key, limit, left = _window(scope, ident)
-    count = _incr(key, left + 1)
-    return left if count > limit else None
+    other = _window(unless_over, ident) if unless_over else ()
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_key(key)  # our own keys: ASCII and short, no need to validate
+        pipe = backend._cache.get_client(full_key, write=True).pipeline()
+        pipe.incr(full_key)
+        pipe.expire(full_key, left + 1)
+        if other:
+            pipe.get(backend.make_key(other[0]))
+        count, _expiry, *used = pipe.execute()
+        used_other = int(used[0] or 0) if other else 0  # counters are stored as plain integers
+    else:
+        used_other = (cache.get(other[0]) or 0) if other else 0
+        count = _incr(key, left + 1)
+    if other and used_other >= other[1]:
+        return other[2]
+    return left if int(count) > limit else None
 
 
 def _incr(key: str, timeout: int) -> int:
-    """Add one to a counter that expires with its window: one round trip on Redis."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(full_key, write=True).pipeline()
-        pipe.incr(full_key)
-        pipe.expire(full_key, timeout)
-        return int(pipe.execute()[0])
+    """Add one to a counter that expires with its window (caches other than Redis)."""
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)
@@ -96,7 +99,7 @@ def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
             if not settings.RATELIMIT_ENABLED:
                 return view(request, *args, **kwargs)
             ip = client_ip(request)
-            wait = (exceeded(unknown_scope, ip) if unknown_scope else None) or hit(scope, ip)
+            wait = hit(scope, ip, unless_over=unknown_scope)
             if wait:
                 return too_many_requests(request, wait)
             try:
