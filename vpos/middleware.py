@@ -1,15 +1,23 @@
-"""Request id (one request through proxy, gunicorn and our logs) and the Content-Security-Policy."""
+"""Request id (one request through proxy, gunicorn and our logs), the Content-Security-Policy, and
+the answer when the database cannot be reached."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware, PolicyParts
+from django import db
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.template import loader
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from .logging import new_request_id, payment_id_var, request_id_var, shop_id_var
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is kept only if it is short and plain: it ends up in log lines and headers.
@@ -69,3 +77,37 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
                 update[directive] = [*update.get(directive, ()), origin]
         parts.update = update or None
         return parts
+
+
+class ServiceUnavailableMiddleware:
+    """A view that cannot reach the database answers 503 with Retry-After, not a bare 500: the
+    customer reads that nothing happened and to retry, a load balancer or an API client retries.
+    Transactions roll back (ATOMIC_REQUESTS), so nothing was half written."""
+
+    RETRY_AFTER = 5
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, (db.OperationalError, db.InterfaceError)):
+            return None
+        logger.error("database unavailable: %s", exception.__class__.__name__, exc_info=exception)
+        message = _(
+            "We cannot complete your request right now. Nothing was charged or changed: "
+            "please try again in a minute."
+        )
+        if request.path.startswith("/api/") or "application/json" in request.headers.get(
+            "Accept", ""
+        ):
+            response: HttpResponse = JsonResponse(
+                {"status": "error", "code": "unavailable", "message": message}, status=503
+            )
+        else:
+            html = loader.render_to_string("503.html", {"LANGUAGE_CODE": get_language()})
+            response = HttpResponse(html, status=503)
+        response["Retry-After"] = str(self.RETRY_AFTER)
+        return response

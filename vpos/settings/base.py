@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "vpos.middleware.RequestIdMiddleware",
+    "vpos.middleware.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "vpos.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
