@@ -204,7 +204,7 @@ def test_newlines_in_subject_and_recipient_name_cannot_add_headers(smtp_server):
     outbox_deliver(email_id=email.pk)
 
     [received] = smtp_server.received
-    assert received.rcpt_tos == ["mario@example.com"]
+    assert received.rcpt_tos == ["cliente@example.com"]
     message = received.message
     assert message.get_all("Subject") == ["Ciao Bcc: intruso@example.com"]
     assert message.get_all("To") == ['"Cliente Demo" <cliente@example.com>']
