@@ -203,7 +203,7 @@ def memory(label: str, render: Callable[[int], bytes], *, renders: int, budget: 
         renders=done,
         rss_mib=round(rss_mib(), 1),
         peak_mib=round(peak_rss_mib(), 1),
-        before_first_render_mib=round(baseline, 1),
+        after_warm_up_mib=round(baseline, 1),
         curve=curve,
     )
 
