@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from links.models import PaymentStatus
+from links.models import Payment, PaymentStatus
+from links.services import payments_reconcile
 from merchants import caching
 from merchants.models import Role
 
@@ -75,16 +79,23 @@ def test_a_new_payment_shows_at_once(shop, owner_client, paid):
     assert b"bruno@example.com" in owner_client.get(dashboard(shop)).content
 
 
-def test_a_status_written_with_update_shows_at_once(shop, owner_client, paid):
-    """The few `QuerySet.update()` writes send no signal: they name their shop themselves."""
-    from links.models import Payment
+def test_a_status_written_with_update_shows_at_once(shop, owner_client):
+    """The few `QuerySet.update()` writes send no signal: they name their shop themselves. Here
+    reconciliation cancels an attempt that never reached the provider."""
+    abandoned = PaymentFactory(
+        link=PaymentLinkFactory(merchant=shop.merchant),
+        status=PaymentStatus.PENDING,
+        customer_email="abandoned@example.com",
+    )
+    Payment.objects.filter(pk=abandoned.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    canceled_only = payments(shop) + "?status=canceled"
+    assert b"abandoned@example.com" not in warm(owner_client, canceled_only).content
 
-    warm(owner_client, payments(shop))
-    Payment.objects.filter(pk=paid.pk).update(status=PaymentStatus.FAILED)
-    caching.shop_changed(paid.merchant_id)
+    payments_reconcile()
 
-    page = owner_client.get(payments(shop))
+    page = owner_client.get(canceled_only)
     assert not is_hit(page)
+    assert b"abandoned@example.com" in page.content
 
 
 def test_another_shops_write_leaves_the_page_cached(shop, owner_client, paid):
