@@ -315,6 +315,7 @@ def measure(link: Any, stripe_base: str, args: Any) -> None:
         rate_limits={
             "checkout": os.environ["RATELIMIT_CHECKOUT"],
             "checkout_attempt": os.environ["RATELIMIT_CHECKOUT_ATTEMPT"],
+            "checkout_link": os.environ["RATELIMIT_CHECKOUT_LINK"],
         },
         database=facts,
         errors=errors,
@@ -353,6 +354,7 @@ def main() -> None:
                 "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
                 "RATELIMIT_CHECKOUT": RAISED_LIMIT,
                 "RATELIMIT_CHECKOUT_ATTEMPT": RAISED_LIMIT,
+                "RATELIMIT_CHECKOUT_LINK": RAISED_LIMIT,  # every flow pays the same link
                 "RATELIMIT_ENABLED": "True",
                 "REDIS_URL": REDIS_URL,
             }

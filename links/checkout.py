@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from receipts.models import Receipt
 from receipts.services import receipt_public_url
-from vpos.ratelimit import rate_limit
+from vpos.ratelimit import limit, rate_limit
 
 from . import selectors, services
 from .forms import CheckoutAttemptForm
@@ -47,6 +47,22 @@ def _link_or_404(token: str) -> PaymentLink:
     link = selectors.link_for_checkout(token)
     if link is None:
         raise Http404
+    return link
+
+
+def _link_to_pay(token: str) -> PaymentLink:
+    """The link for a call that creates something at the provider (a SetupIntent, a
+    PaymentIntent): counted per link, whoever calls, so that no one, from however many addresses,
+    makes a link create them without end (card testing). Inside `rate_limit`, which answers 429."""
+    link = _link_or_404(token)
+    limit(
+        "checkout_link",
+        str(link.pk),
+        message=_(
+            "There have been too many payment attempts on this link. Nothing was charged: "
+            "please wait a few minutes and try again."
+        ),
+    )
     return link
 
 
@@ -305,10 +321,15 @@ def return_url(link: PaymentLink, payment: Payment) -> str:
     return f"{link.success_url}{separator}vpos_payment={payment.public_id}&vpos_link={link.pk}"
 
 
+# Every public checkout endpoint counts unknown tokens (404s) against the same guessing limit; the
+# ones that create something at the provider count against the link's own limit too.
+
+
 @require_POST
 @_in_page_language
+@rate_limit("checkout_attempt", unknown_scope="checkout_unknown")
 def setup(request: HttpRequest, token: str) -> JsonResponse:
-    return run_setup(_link_or_404(token))
+    return run_setup(_link_to_pay(token))
 
 
 @transaction.non_atomic_requests
@@ -316,13 +337,14 @@ def setup(request: HttpRequest, token: str) -> JsonResponse:
 @_in_page_language
 @rate_limit("checkout_attempt", unknown_scope="checkout_unknown")
 def attempt(request: HttpRequest, token: str) -> JsonResponse:
-    link = _link_or_404(token)
+    link = _link_to_pay(token)
     return run_attempt(request, link, _public_urls(link))
 
 
 @transaction.non_atomic_requests
 @require_POST
 @_in_page_language
+@rate_limit("checkout", unknown_scope="checkout_unknown")
 def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonResponse:
     link = _link_or_404(token)
     payment = get_object_or_404(Payment, public_id=payment_id, link=link)
@@ -332,6 +354,7 @@ def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonRespon
 @transaction.non_atomic_requests
 @require_GET
 @never_cache
+@rate_limit("checkout", unknown_scope="checkout_unknown")
 def result(request: HttpRequest, token: str, payment_id) -> HttpResponse:
     link = _link_or_404(token)
     payment = get_object_or_404(Payment, public_id=payment_id, link=link)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant
+from vpos.inputs import AsciiIntegerField
 from vpos.money import AmountError, parse_amount
 
 from .models import VAT_RATE_CHOICES, LinkKind, LinkStatus
@@ -55,7 +56,7 @@ class LinkForm(forms.Form):
             "A single-use link is paid once. A reusable link can be paid by many customers."
         ),
     )
-    max_payments = forms.IntegerField(
+    max_payments = AsciiIntegerField(
         label=_("Maximum payments"),
         required=False,
         min_value=1,
@@ -178,6 +179,11 @@ class RefundForm(forms.Form):
         label=_("Reason"), max_length=500, help_text=_("Shown to the customer.")
     )
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # Made when the confirmation page is shown: the confirmation sent twice (a double click, a
+    # reload, a retry after an error page) refunds once.
+    request_key = forms.RegexField(
+        regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -309,6 +309,9 @@ class Refund(models.Model):
     )
     failure_message = models.CharField(_("failure reason"), max_length=500, blank=True)
     source = models.CharField(_("source"), max_length=20, default="back_office")
+    # The request that asked for it (an API Idempotency-Key, a back-office confirmation): one
+    # refund per request, so a retried request finds the refund instead of making another.
+    request_key = models.CharField(max_length=100, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -320,7 +323,12 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payment", "request_key"],
+                condition=~models.Q(request_key=""),
+                name="refund_one_per_request",
+            ),
         ]
 
     def __str__(self) -> str:

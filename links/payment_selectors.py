@@ -63,7 +63,7 @@ def payment_list(
             Q(reference__icontains=f.q) | Q(description__icontains=f.q)
         )
         search = Q(link_id__in=links.values("id")) | Q(customer_email__icontains=f.q)
-        if len(f.q) == 4 and f.q.isdigit():
+        if len(f.q) == 4 and f.q.isascii() and f.q.isdigit():
             search |= Q(card_last4=f.q)
         payments = payments.filter(search)
     if f.status == "refunded":
@@ -119,6 +119,8 @@ class Cursor:
     @classmethod
     def parse(cls, text: str) -> Cursor:
         value, _, row_id = text.partition(".")
+        if not text.isascii():  # int() reads other scripts' digits too
+            raise CursorError(text)
         try:
             cursor = cls(int(value), int(row_id))
         except ValueError as error:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from merchants.access import shop_view
 from merchants.models import Membership, Merchant
+from vpos.inputs import AsciiIntegerField
 from vpos.money import AmountError, parse_amount, to_decimal
 
 from . import payment_selectors as selectors
@@ -60,7 +61,7 @@ class PaymentFilterForm(forms.Form):
     amount_max = forms.CharField(
         label=gettext_lazy("Maximum amount"), required=False, max_length=20
     )
-    link = forms.IntegerField(
+    link = AsciiIntegerField(
         label=gettext_lazy("Link id"), required=False, min_value=1, max_value=AMOUNT_CEILING
     )
     kind = forms.ChoiceField(label=gettext_lazy("Link kind"), choices=KIND_CHOICES, required=False)

@@ -14,13 +14,15 @@ Where localstripe (offline test mode) and Stripe differ, the difference stays he
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
 from django.conf import settings
+
+from vpos.inflight import mark_money_in_flight
+from vpos.inputs import load_json
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +181,7 @@ class StripeProvider:
         return self._payment(pi)
 
     def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        mark_money_in_flight()
         try:
             pi = self._call(
                 self.client.v1.payment_intents.confirm,
@@ -202,6 +205,7 @@ class StripeProvider:
         self, payment_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str
     ) -> ProviderRefund:
         """Moves money back. The caller enforces the refundable remainder: localstripe does not."""
+        mark_money_in_flight()
         refund = self._call(
             self.client.v1.refunds.create,
             {"payment_intent": payment_id, "amount": amount, "metadata": metadata},
@@ -229,7 +233,7 @@ class StripeProvider:
                 self.credentials.webhook_secret,
                 stripe.Webhook.DEFAULT_TOLERANCE,
             )
-            data = json.loads(payload)
+            data = load_json(payload)
         except (stripe.SignatureVerificationError, ValueError) as error:
             raise ValueError(str(error)) from error
         if not isinstance(data, dict):

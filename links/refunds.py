@@ -55,6 +55,13 @@ def refund_remainder(payment: Payment) -> int:
     return max(payment.amount - payment.refunded_amount - _pending_sum(payment), 0)
 
 
+def refund_for_request(*, payment: Payment, request_key: str) -> Refund | None:
+    """The refund an earlier try of the same request reserved, if any."""
+    if not request_key:
+        return None
+    return Refund.objects.filter(payment=payment, request_key=request_key).first()
+
+
 def refund_check(*, payment: Payment, amount: int | None = None) -> None:
     """Raise the ValidationError a person reads when the payment (or `amount` of it, in minor
     units) cannot be refunded. The one rule: the confirmation page asks it, and refund_create
@@ -79,11 +86,21 @@ def refund_create(
     reason: str = "",
     actor: User | None = None,
     source: str = "back_office",
+    request_key: str = "",
 ) -> Refund:
     """Refund `amount` (minor units) of a succeeded payment. Raises ValidationError with a message
-    a person can read when the refund is not possible; nothing is sent to Stripe then."""
+    a person can read when the refund is not possible; nothing is sent to Stripe then.
+
+    `request_key` names the request (an API Idempotency-Key, a back-office confirmation): a
+    request seen before gets the refund it made, as it stands, and nothing is sent to Stripe
+    again. Its reservation commits before Stripe is asked, so a retry after any failure (a lost
+    answer, a database error while recording it) finds it; reconciliation settles it.
+    """
     with transaction.atomic():
         locked = Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
+        earlier = refund_for_request(payment=locked, request_key=request_key)
+        if earlier is not None:
+            return earlier
         refund_check(payment=locked, amount=amount)
         try:
             # Before reserving: a refund that cannot even be asked for must not stay pending.
@@ -101,6 +118,7 @@ def refund_create(
             reason=reason.strip()[:500],
             created_by=actor,
             source=source,
+            request_key=request_key,
         )
     try:
         answer = provider.refund_payment(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from merchants.caching import shop_changed
 from merchants.models import Merchant, User
 from vpos.audit import Action, audit
+from vpos.inputs import single_line
 from vpos.money import MAXIMUM_AMOUNT, MINIMUM_AMOUNT, format_money
 
 from .lifecycle import InvalidTransition, link_accepts, link_record_payment, link_transition
@@ -91,8 +92,9 @@ def link_create(
         currency=currency,
         description=description.strip(),
         kind=kind,
-        reference=reference.strip(),
-        customer_name=customer_name.strip(),
+        # Printed on receipts and in emails as one line each: no line breaks or control codes.
+        reference=single_line(reference),
+        customer_name=single_line(customer_name),
         customer_email=customer_email.strip(),
         language=language or merchant.default_language,
         expires_at=expires_at,
@@ -270,7 +272,7 @@ def checkout_attempt(
             amount=locked.amount,  # always the link's amount, never the browser's
             currency=locked.currency,
             customer_email=customer_email or locked.customer_email,
-            customer_name=customer_name or locked.customer_name,
+            customer_name=single_line(customer_name) or locked.customer_name,
             is_moto=moto,
             via_shop_account=hasattr(locked.merchant, "payment_account"),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_POST
 from merchants.access import shop_view
 from merchants.models import Membership
 from receipts.models import Receipt
+from vpos.inputs import parse_id
 from vpos.money import exponent, to_decimal
 
 from . import notifications, refunds, selectors, services
@@ -42,9 +44,10 @@ def link_list(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 
 def _duplicate_initial(membership: Membership, link_id: str | None) -> dict:
-    if not link_id or not link_id.isdigit():
+    source_id = parse_id(link_id)
+    if source_id is None:
         return {}
-    source = PaymentLink.objects.filter(merchant=membership.merchant, pk=int(link_id)).first()
+    source = PaymentLink.objects.filter(merchant=membership.merchant, pk=source_id).first()
     if source is None:
         return {}
     amount = to_decimal(source.amount, source.currency)
@@ -239,11 +242,16 @@ def payment_detail(request: HttpRequest, membership: Membership, payment_id) -> 
 def payment_refund(request: HttpRequest, membership: Membership, payment_id) -> HttpResponse:
     """Two steps: the form posts here, a confirmation page shows what will happen, then the refund."""
     payment = _shop_payment(membership, payment_id)
+    form = RefundForm(request.POST, currency=payment.currency)
+    request_key = form.cleaned_data["request_key"] if form.is_valid() else ""
+    request_key = f"office-{request_key}" if request_key else ""
+    earlier = refunds.refund_for_request(payment=payment, request_key=request_key)
+    if earlier is not None:  # this confirmation was sent before: its refund, not another
+        return _refund_outcome(request, membership, payment, earlier)
     try:
         refunds.refund_check(payment=payment)
     except ValidationError as error:
         return _payment_page(request, membership, payment, None, status=400, errors=error.messages)
-    form = RefundForm(request.POST, currency=payment.currency)
     if not form.is_valid():
         return _payment_page(request, membership, payment, form, status=400)
     amount = form.cleaned_data["amount"]
@@ -256,16 +264,31 @@ def payment_refund(request: HttpRequest, membership: Membership, payment_id) -> 
         return render(
             request,
             "links/refund_confirm.html",
-            {"payment": payment, "form": form, "amount": amount},
+            {
+                "payment": payment,
+                "form": form,
+                "amount": amount,
+                "request_key": secrets.token_urlsafe(24),
+            },
         )
     try:
         refund = refunds.refund_create(
-            payment=payment, amount=amount, reason=form.cleaned_data["reason"], actor=request.user
+            payment=payment,
+            amount=amount,
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            request_key=request_key,
         )
     except ValidationError as error:
         form.add_error(None, error)
         payment.refresh_from_db()  # a concurrent refund may have taken the remainder
         return _payment_page(request, membership, payment, form, status=400)
+    return _refund_outcome(request, membership, payment, refund)
+
+
+def _refund_outcome(
+    request: HttpRequest, membership: Membership, payment: Payment, refund: Refund
+) -> HttpResponse:
     if refund.status == Refund.Status.SUCCEEDED:
         messages.success(request, _("%(amount)s refunded.") % {"amount": refund.amount_display})
     elif refund.status == Refund.Status.PENDING:

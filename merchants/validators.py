@@ -56,7 +56,7 @@ _CF_PERSON = re.compile(
 
 def partita_iva_is_valid(value: str) -> bool:
     """11 digits, the last one a Luhn-style check digit over the first ten."""
-    if not re.fullmatch(r"\d{11}", value):
+    if not re.fullmatch(r"[0-9]{11}", value):
         return False
     total = 0
     for position, char in enumerate(value[:10]):
@@ -86,7 +86,7 @@ def codice_fiscale_is_valid(value: str) -> bool:
 
 
 def validate_partita_iva(value: str) -> None:
-    if not re.fullmatch(r"\d{11}", value):
+    if not re.fullmatch(r"[0-9]{11}", value):
         raise ValidationError(_("A Partita IVA has exactly 11 digits."), code="format")
     if not partita_iva_is_valid(value):
         raise ValidationError(

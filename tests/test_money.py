@@ -58,6 +58,9 @@ def test_parse_amount_yen_has_no_decimals(text, minor):
         "1.234.56,7",
         "19,99.50",  # comma group after decimal point
         "0,001",  # a mistyped decimal, not one euro
+        "\u0661\u0662\u0663",  # Arabic-Indic digits: int() reads them, a person cannot check them
+        "\uff11\uff12,\uff15\uff10",  # full-width digits
+        "\u00b9",  # superscript one: isdigit() says yes, int() says no
         "0.500",  # a mistyped decimal, not five hundred euros
         "€",
     ],

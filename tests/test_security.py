@@ -209,6 +209,63 @@ def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cac
     }
 
 
+def test_unknown_tokens_count_toward_the_guessing_limit_on_every_checkout_endpoint(
+    client, settings, limiter_cache
+):
+    """The page, SetupIntents, attempts, 3-D Secure completion and the result page share one
+    guessing limit: a guesser cannot go round the page's limit through another endpoint."""
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "4/600"}
+    payment_id = "6f1f4f8e-3c1e-4c55-9a57-1d2b1f1e0b8a"
+    guesses = [
+        lambda n: client.post(reverse("links:setup", args=[f"guess{n}"])),
+        lambda n: client.post(reverse("links:attempt", args=[f"guess{n}"])),
+        lambda n: client.post(reverse("links:attempt_complete", args=[f"guess{n}", payment_id])),
+        lambda n: client.get(reverse("links:result", args=[f"guess{n}", payment_id])),
+    ]
+    assert [guess(n).status_code for n, guess in enumerate(guesses)] == [404] * 4
+    setup = client.post(reverse("links:setup", args=["guess-more"]) + "?lang=en")
+    assert setup.status_code == 429
+    assert setup.json()["code"] == "rate_limited"
+    real = PaymentLinkFactory()
+    assert client.get(reverse("links:checkout", args=[real.token])).status_code == 429
+    assert client.post(reverse("links:setup", args=[real.token])).status_code == 429
+    assert client.get(reverse("links:checkout", args=["guess-more"])).status_code == 429
+    page = reverse("links:checkout", args=[real.token])
+    assert client.get(page, REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
+def test_setup_intents_of_one_link_are_limited_whoever_asks(
+    client, settings, limiter_cache, stripe_settings
+):
+    """25 calls on one link made 25 SetupIntents: the link's own limit stops them, for every
+    address (card testing comes from many), and says so in the page's language."""
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_link": "3/600"}
+    link = PaymentLinkFactory()
+    setup = reverse("links:setup", args=[link.token]) + "?lang=it"
+    answers = [client.post(setup, REMOTE_ADDR=f"203.0.113.{n}") for n in range(3)]
+    assert [a.json()["client_secret"][:5] for a in answers] == ["seti_"] * 3
+
+    limited = client.post(setup, REMOTE_ADDR="198.51.100.7")
+    assert limited.status_code == 429
+    assert 0 < int(limited["Retry-After"]) <= 600
+    assert limited.json() == {
+        "status": "error",
+        "code": "rate_limited",
+        "message": "Ci sono stati troppi tentativi di pagamento su questo link. Non è stato "
+        "addebitato nulla: attendi qualche minuto e riprova.",
+    }
+    # Card attempts on the link count against the same limit, and created nothing either.
+    attempt = client.post(reverse("links:attempt", args=[link.token]) + "?lang=en", {})
+    assert attempt.status_code == 429
+    assert attempt.json()["message"].startswith("There have been too many payment attempts")
+    stripe_api = stripe_client(settings.STRIPE_API_BASE, settings.STRIPE_SECRET_KEY)
+    assert len(stripe_api.v1.setup_intents.list(params={"limit": 100}).data) == 3
+    assert not stripe_api.v1.payment_intents.list(params={"limit": 100}).data
+    # Another link is not affected.
+    other = reverse("links:setup", args=[PaymentLinkFactory().token])
+    assert client.post(other).status_code == 200
+
+
 def test_rate_limits_can_be_switched_off(client, settings):
     settings.RATELIMIT_ENABLED = False
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "1/60"}

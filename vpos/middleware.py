@@ -1,5 +1,5 @@
-"""Request id (one request through proxy, gunicorn and our logs), the Content-Security-Policy, and
-the answer when the database cannot be reached."""
+"""Request id (one request through proxy, gunicorn and our logs), the Content-Security-Policy, the
+API's language, and the answer when the database cannot be reached."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from django import db
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.template import loader
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
+from . import inflight
 from .logging import new_request_id, payment_id_var, request_id_var, shop_id_var
 
 logger = logging.getLogger(__name__)
@@ -22,6 +25,40 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is kept only if it is short and plain: it ends up in log lines and headers.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+API_PREFIX = "/api/"
+# The site speaks Italian first; an API client that names no language we have reads English.
+API_DEFAULT_LANGUAGE = "en"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def api_language(accept_language: str) -> str:
+    """The first language of an Accept-Language header that we speak, else English."""
+    for code, _quality in parse_accept_lang_header(accept_language):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return API_DEFAULT_LANGUAGE
+
+
+class ApiLanguageMiddleware:
+    """API answers (messages, errors) follow the client's Accept-Language only: not the site's
+    default, a session or a language cookie. Placed after LocaleMiddleware, which it overrides."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api_request(request):
+            language = api_language(request.headers.get("Accept-Language", ""))
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:
@@ -90,24 +127,38 @@ class ServiceUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        token = inflight.start_request()
+        try:
+            return self.get_response(request)
+        finally:
+            inflight.end_request(token)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, (db.OperationalError, db.InterfaceError)):
             return None
         logger.error("database unavailable: %s", exception.__class__.__name__, exc_info=exception)
-        message = _(
-            "We cannot complete your request right now. Nothing was charged or changed: "
-            "please try again in a minute."
-        )
-        if request.path.startswith("/api/") or "application/json" in request.headers.get(
-            "Accept", ""
-        ):
-            response: HttpResponse = JsonResponse(
-                {"status": "error", "code": "unavailable", "message": message}, status=503
+        money_moved = inflight.money_in_flight()
+        if money_moved:
+            # The provider may have charged or refunded: only recording it failed. The same
+            # request again (same Idempotency-Key, same page) returns the outcome, never a second one.
+            message = _(
+                "We could not record the outcome yet. Do not pay or refund again: we are "
+                "confirming it with the card service, and repeating the same request shows it."
             )
         else:
-            html = loader.render_to_string("503.html", {"LANGUAGE_CODE": get_language()})
+            message = _(
+                "We cannot complete your request right now. Nothing was charged or changed: "
+                "please try again in a minute."
+            )
+        if is_api_request(request) or "application/json" in request.headers.get("Accept", ""):
+            code = "outcome_pending" if money_moved else "unavailable"
+            response: HttpResponse = JsonResponse(
+                {"status": "error", "code": code, "message": message}, status=503
+            )
+        else:
+            html = loader.render_to_string(
+                "503.html", {"LANGUAGE_CODE": get_language(), "message": message}
+            )
             response = HttpResponse(html, status=503)
         response["Retry-After"] = str(self.RETRY_AFTER)
         return response

@@ -48,7 +48,7 @@ def parse_amount(text: str, currency: str) -> int:
     followed by one or two digits it is the decimal separator. Raises AmountError otherwise.
     """
     cleaned = re.sub(r"[\s\u00a0\u202f€$£¥']|EUR|USD|GBP|CHF|JPY", "", text.strip(), flags=re.I)
-    if not re.fullmatch(r"\d[\d.,]*", cleaned or "") or cleaned.endswith((".", ",")):
+    if not re.fullmatch(r"[0-9][0-9.,]*", cleaned or "") or cleaned.endswith((".", ",")):
         raise AmountError("not a number")
     separators = [c for c in cleaned if c in ".,"]
     if not separators:

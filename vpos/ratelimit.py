@@ -1,6 +1,7 @@
 """Rate limits for public endpoints, counted in the shared cache (Redis in production).
 
-One fixed window per (scope, client IP). Limits live in settings.RATELIMITS as "count/seconds";
+One fixed window per (scope, client IP), or per (scope, object) with `limit` (a payment link's
+attempts, whoever makes them). Limits live in settings.RATELIMITS as "count/seconds";
 the client IP is allauth's (REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT
 proxies), so log-in and checkout limits agree on who a client is. Logins, sign-ups and password
 resets are limited by allauth itself (ACCOUNT_RATE_LIMITS), the REST API by DRF throttles.
@@ -74,10 +75,30 @@ def _incr(key: str, timeout: int) -> int:
         return 1
 
 
-def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
-    """429 with Retry-After: JSON for the checkout's fetch() calls, a page for people."""
+class RateLimited(Exception):
+    """Raised by `limit` inside a view wrapped by `rate_limit`, which answers 429."""
+
+    def __init__(self, retry_after: int, message: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.message = message
+
+
+def limit(scope: str, ident: str, *, message: str = "") -> None:
+    """Count one use of `scope` by `ident` (an object such as a link, not the client's address);
+    over the limit, raise RateLimited: the view's `rate_limit` answers 429 with `message`."""
+    if not settings.RATELIMIT_ENABLED:
+        return
+    wait = hit(scope, ident)
+    if wait:
+        raise RateLimited(wait, message)
+
+
+def too_many_requests(request: HttpRequest, retry_after: int, message: str = "") -> HttpResponse:
+    """429 with Retry-After: JSON for the checkout's fetch() calls (with `message` if given), a
+    page for people."""
     logger.info("rate limited %s %s", request.method, request.path)
-    message = _("Too many requests. Please wait a minute and try again.")
+    message = message or _("Too many requests. Please wait a minute and try again.")
     if request.method == "POST" or "application/json" in request.headers.get("Accept", ""):
         response: HttpResponse = JsonResponse(
             {"status": "error", "code": "rate_limited", "message": message}, status=429
@@ -91,7 +112,8 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
 
 def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
     """Limit a view per client IP. With `unknown_scope`, the view's 404s (unknown tokens) count
-    against a tighter limit too: guessing tokens is stopped long before browsing a real link is."""
+    against a tighter limit too: guessing tokens is stopped long before browsing a real link is.
+    The view may count further limits of its own with `limit` (RateLimited becomes the 429)."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
@@ -108,6 +130,8 @@ def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
                 if unknown_scope:
                     hit(unknown_scope, ip)
                 raise
+            except RateLimited as limited:
+                return too_many_requests(request, limited.retry_after, limited.message)
 
         return wrapper
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from merchants import views as merchant_views
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("links.api.urls")),
+    re_path(r"^api/", views.page_not_found),  # JSON, also with DEBUG (no debug page under /api/)
     path("dev/outbox/", merchant_views.dev_outbox, name="dev_outbox"),
     path("dev/outbox/<int:email_id>/", merchant_views.dev_outbox_detail, name="dev_outbox_detail"),
     path("dev/outbox/<int:email_id>/html/", merchant_views.dev_outbox_html, name="dev_outbox_html"),
@@ -21,6 +22,12 @@ urlpatterns = [
     path("", include("links.urls")),
     path("", include("receipts.urls")),
 ]
+
+# JSON under /api/, the usual pages elsewhere.
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error
 
 if settings.MEDIA_URL.startswith("/"):
     # Only with DEBUG or SERVE_MEDIA (the view says 404 otherwise), with safe content types.

@@ -5,12 +5,18 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.static import serve
+
+from .middleware import is_api_request
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +102,39 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+# --- Errors: the API's documented JSON under /api/, the site's pages elsewhere ----------------
+
+
+def api_error(code: str, message: str, status: int) -> JsonResponse:
+    """The API's error body (links/api/views.py documents it): a stable code and a message."""
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        message = _("The request body is too large: at most %(limit)s.") % {"limit": limit}
+        return api_error("request_too_large", message, 413)
+    return api_error("bad_request", _("The request could not be read."), 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.permission_denied(request, exception)
+    return api_error("forbidden", _("You are not allowed to do this."), 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.page_not_found(request, exception)
+    return api_error("not_found", _("There is no such API endpoint."), 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.server_error(request)
+    return api_error("server_error", _("An unexpected error occurred. It has been logged."), 500)

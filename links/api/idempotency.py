@@ -46,17 +46,27 @@ class Claim:
     record: ApiIdempotencyKey | None
     replay_object_id: str = ""
 
+    @property
+    def request_key(self) -> str:
+        """What names this request to the operation: the same for every retry of it."""
+        return f"api-{self.record.pk}" if self.record is not None else ""
+
     def complete(self, object_id: Any) -> None:
         if self.record is not None:
             self.record.object_id = str(object_id)
             self.record.save(update_fields=["object_id"])
 
 
-def idempotency_claim(*, api_key: ApiKey, key: str, operation: str, body: Any) -> Claim:
+def idempotency_claim(
+    *, api_key: ApiKey, key: str, operation: str, body: Any, resumable: bool = False
+) -> Claim:
     """Claim `key` for this request, or find the object a previous identical request made.
 
     Raises IdempotencyConflict when the key was used with another request, or its first request
-    is still running.
+    is still running. `resumable`: the operation itself recognises a request it has seen (by
+    `Claim.request_key`, e.g. a refund reserved under it before the provider was asked), so an
+    identical request whose first try has not finished, or failed half way, runs again and finds
+    what the first one did: nothing moves twice, and the key is never released.
     """
     if not key:
         return Claim(None)
@@ -74,14 +84,10 @@ def idempotency_claim(*, api_key: ApiKey, key: str, operation: str, body: Any) -
                 "Use a new key for a new request."
             )
         )
+    if not record.object_id and resumable:
+        return Claim(record)
     if not record.object_id:
         raise IdempotencyConflict(
             _("A request with this Idempotency-Key is still being processed. Try again shortly.")
         )
     return Claim(None, replay_object_id=record.object_id)
-
-
-def idempotency_release(claim: Claim) -> None:
-    """The request failed: the key may be used again (for requests outside a transaction)."""
-    if claim.record is not None:
-        ApiIdempotencyKey.objects.filter(pk=claim.record.pk).delete()

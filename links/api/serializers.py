@@ -54,6 +54,15 @@ class SafeDateTimeField(serializers.DateTimeField):
         return parsed
 
 
+class AsciiIntegerField(serializers.IntegerField):
+    """An integer in the digits 0-9 only: DRF's IntegerField reads "١٢٣" as 123."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class MetadataField(serializers.Field):
     default_error_messages = {
@@ -79,7 +88,7 @@ class MetadataField(serializers.Field):
 
 
 class LinkCreateSerializer(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, max_value=2**53, help_text="Minor units.")
+    amount = AsciiIntegerField(min_value=1, max_value=2**53, help_text="Minor units.")
     currency = serializers.ChoiceField(choices=[code for code, _label in CURRENCY_CHOICES])
     description = serializers.CharField(max_length=500)
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -90,7 +99,7 @@ class LinkCreateSerializer(serializers.Serializer):
     )
     expires_at = SafeDateTimeField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=LinkKind.values, default=LinkKind.SINGLE)
-    max_payments = serializers.IntegerField(
+    max_payments = AsciiIntegerField(
         min_value=1, max_value=1_000_000, required=False, allow_null=True
     )
     success_url = serializers.CharField(
@@ -200,7 +209,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class RefundCreateSerializer(serializers.Serializer):
-    amount = serializers.IntegerField(
+    amount = AsciiIntegerField(
         min_value=1, max_value=2**53, required=False, help_text="Minor units; default: the rest."
     )
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)

@@ -32,6 +32,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf
+from vpos.inputs import parse_id
+from vpos.views import page_not_found
 
 from .. import refunds as refund_services
 from .. import services
@@ -42,7 +44,6 @@ from .idempotency import (
     IdempotencyConflict,
     header_key,
     idempotency_claim,
-    idempotency_release,
 )
 from .serializers import (
     ErrorSerializer,
@@ -81,7 +82,7 @@ class ApiConflict(exceptions.APIException):
 def _first_message(errors: Any, field: str = "") -> str:
     if isinstance(errors, dict):
         for name, value in errors.items():
-            label = "" if name in ("non_field_errors", "__all__") else name
+            label = "" if name in ("non_field_errors", "__all__", "detail") else name
             return _first_message(value, f"{field}.{label}".strip(".") if label else field)
     if isinstance(errors, list) and errors:
         return _first_message(errors[0], field)
@@ -120,11 +121,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def not_found(request: Any, *args: Any, **kwargs: Any) -> Any:
-    from django.http import JsonResponse
-
-    return JsonResponse(
-        {"code": "not_found", "message": _("There is no such API endpoint.")}, status=404
-    )
+    return page_not_found(request)
 
 
 ERRORS = {
@@ -183,9 +180,8 @@ def _links(request: Request) -> QuerySet[PaymentLink]:
 
 
 def _link_for_key(request: Request, link_id: str) -> PaymentLink:
-    if not link_id.isdigit() or len(link_id) > 18:
-        raise Http404
-    link = _links(request).filter(pk=int(link_id)).first()
+    pk = parse_id(link_id)
+    link = _links(request).filter(pk=pk).first() if pk is not None else None
     if link is None:
         raise Http404
     return link
@@ -351,9 +347,10 @@ def payments(request: Request) -> Response:
         queryset = queryset.filter(status=wanted)
     link_id = request.query_params.get("link", "")
     if link_id:
-        if not link_id.isdigit() or len(link_id) > 18:
+        pk = parse_id(link_id)
+        if pk is None:
             raise exceptions.ValidationError({"link": [_("Enter a link id.")]})
-        queryset = queryset.filter(link_id=int(link_id))
+        queryset = queryset.filter(link_id=pk)
     return _page(request, queryset, PaymentSerializer)
 
 
@@ -381,28 +378,36 @@ def payment_refund(request: Request, payment_id: str) -> Response:
     serializer = RefundCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
+    # Never released: once its refund is reserved, a retry of this request (same key, same body)
+    # finds that refund, whatever happened after (a lost answer, a database error), and gets it.
     claim = idempotency_claim(
         api_key=request.auth,
         key=header_key(request),
         operation=f"payments.{payment.public_id}.refund",
         body=request.data,
+        resumable=True,
     )
     if claim.replay_object_id:
         refund = Refund.objects.select_related("payment").get(
             payment=payment, public_id=claim.replay_object_id
         )
         return Response(RefundSerializer(refund).data, status=status.HTTP_200_OK)
+    earlier = refund_services.refund_for_request(payment=payment, request_key=claim.request_key)
+    if earlier is not None:  # a retry of a request whose first try reserved its refund
+        claim.complete(earlier.public_id)
+        earlier.payment = payment
+        return Response(RefundSerializer(earlier).data, status=status.HTTP_200_OK)
     amount = data.get("amount")
-    try:
-        if amount is None:
-            refund_services.refund_check(payment=payment)
-            amount = refund_services.refund_remainder(payment)
-        refund = refund_services.refund_create(
-            payment=payment, amount=amount, reason=data.get("reason", ""), source="api"
-        )
-    except Exception:
-        idempotency_release(claim)
-        raise
+    if amount is None:
+        refund_services.refund_check(payment=payment)
+        amount = refund_services.refund_remainder(payment)
+    refund = refund_services.refund_create(
+        payment=payment,
+        amount=amount,
+        reason=data.get("reason", ""),
+        source="api",
+        request_key=claim.request_key,
+    )
     claim.complete(refund.public_id)
     refund.payment = payment
     return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)

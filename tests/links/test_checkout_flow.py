@@ -199,6 +199,17 @@ def test_card_payment_succeeds(link, visitor, stripe_api):
     assert "It was paid on" in closed.content.decode()
 
 
+def test_the_name_typed_at_checkout_is_one_line_on_the_receipt(link, visitor, stripe_api):
+    response = visitor.attempt(
+        card_payment_method(stripe_api, CARD_OK), name="Anna\r\nRossi\x0b\u2028Srl"
+    )
+
+    assert response.json()["status"] == "succeeded"
+    payment = Payment.objects.get()
+    assert payment.customer_name == "Anna Rossi Srl"
+    assert payment.receipt.customer_name == "Anna Rossi Srl"
+
+
 def test_service_charges_the_link(link, stripe_api):
     result = services.checkout_attempt(
         link=link,

@@ -252,7 +252,10 @@ def test_sorting(client_as, shop, sample, sort, expected):
         ({"kind": "weekly"}, "Link kind: Select a valid choice."),
         ({"sort": "customer_email"}, "Sort: Select a valid choice."),
         ({"link": "abc"}, "Link id: Enter a whole number."),
+        ({"link": "\u0661\u0662"}, "Link id: Enter a whole number."),  # Arabic-Indic digits
+        ({"amount_min": "\u0661\u0662"}, "Minimum amount: Enter an amount such as 19,99."),
         ({"after": "yesterday"}, "This page link is not valid any more"),
+        ({"after": "\u0661.\u0662"}, "This page link is not valid any more"),
         ({"before": "1.2.3"}, "This page link is not valid any more"),
         ({"after": "1.2", "before": "3.4"}, "This page link is not valid any more"),
         ({"format": "xlsx"}, "Format: Select a valid choice."),

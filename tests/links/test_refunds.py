@@ -140,10 +140,19 @@ def owner(client_as) -> Client:
 def refund(owner, django_capture_on_commit_callbacks) -> Callable[..., Any]:
     """The owner's POST to the refund action; follow-ups (note PDF, email) run after commit."""
 
-    def post(payment: Payment, amount: str, *, reason: str = "Taglia sbagliata", confirm=True):
+    def post(
+        payment: Payment,
+        amount: str,
+        *,
+        reason: str = "Taglia sbagliata",
+        confirm=True,
+        request_key: str = "",
+    ):
         data = {"amount": amount, "reason": reason}
         if confirm:
             data["confirm"] = "on"
+        if request_key:
+            data["request_key"] = request_key
         with django_capture_on_commit_callbacks(execute=True):
             return owner.post(refund_url(payment), data)
 
@@ -291,8 +300,10 @@ def test_two_steps_the_first_post_only_asks_for_confirmation(paid, refund, owner
     # The confirmation page posts back what was typed, with confirm=on.
     posted = hidden_inputs(page, refund_url(payment))
     posted.pop("csrfmiddlewaretoken", None)
+    request_key = posted.pop("request_key")
+    assert len(request_key) >= 16
     assert posted == {"amount": "8,00", "reason": "Taglia sbagliata", "confirm": "on"}
-    response = refund(payment, posted["amount"], reason=posted["reason"])
+    response = refund(payment, posted["amount"], reason=posted["reason"], request_key=request_key)
 
     assert response.status_code == 302
     payment.refresh_from_db()
@@ -311,6 +322,31 @@ def test_a_double_submitted_confirmation_refunds_once(paid, refund, owner, strip
     payment.refresh_from_db()
     assert payment.refunded_amount == 1500
     assert [amount for amount, _ in stripe_refunds(stripe_api, payment)] == [1500]
+
+
+def test_the_same_confirmation_sent_twice_refunds_once_and_shows_its_outcome(
+    paid, refund, owner, stripe_api
+):
+    """A reload or a retry of the confirmation page's POST, even where the remainder would allow
+    a second refund of the same amount: one refund, and the second answer tells its outcome."""
+    payment = paid()
+    shown = refund(payment, "5,00", confirm=False)
+    request_key = hidden_inputs(shown.text, refund_url(payment))["request_key"]
+
+    first = refund(payment, "5,00", request_key=request_key)
+    again = refund(payment, "5,00", request_key=request_key)
+
+    assert first.status_code == again.status_code == 302
+    followed = owner.get(again["Location"])
+    assert "€5.00 refunded." in followed.text
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 500
+    assert [amount for amount, _ in stripe_refunds(stripe_api, payment)] == [500]
+    # A new confirmation page is a new request: it may refund again.
+    other = hidden_inputs(refund(payment, "5,00", confirm=False).text, refund_url(payment))
+    assert other["request_key"] != request_key
+    assert refund(payment, "5,00", request_key=other["request_key"]).status_code == 302
+    assert [amount for amount, _ in stripe_refunds(stripe_api, payment)] == [500, 500]
 
 
 # --- Bad input: a clear message, nothing refunded ---------------------------------------------

@@ -150,6 +150,17 @@ def test_staff_create_a_link_and_land_on_its_page_to_send_it(client_as, shop):
     assert str(link.pk) != link.token
 
 
+def test_customer_name_and_reference_are_stored_as_one_line(client_as, shop):
+    """They print on receipts and emails: a pasted line break must not add lines there."""
+    client_as("owner").post(
+        url("create", shop),
+        form_data(customer_name="Mario\r\nRossi\x1b[2J", reference="ORD\t42\n"),
+    )
+
+    link = PaymentLink.objects.get(merchant=shop.merchant)
+    assert (link.customer_name, link.reference) == ("Mario Rossi [2J", "ORD 42")
+
+
 def test_yen_amount_has_no_decimals(client_as, shop):
     client_as("owner").post(url("create", shop), form_data(amount="1000", currency="JPY"))
 
@@ -197,6 +208,8 @@ def test_reusable_link_keeps_its_limit_and_single_use_drops_it(client_as, shop):
             "max_payments",
             "greater than or equal to 1",
         ),
+        ({"kind": LinkKind.REUSABLE, "max_payments": "\u0661\u0662"}, "max_payments", "number"),
+        ({"amount": "\u0661\u0662\u0663"}, "amount", "Enter an amount such as 19,99."),
         ({"currency": "XXX"}, "currency", "Select a valid choice."),
     ],
 )
@@ -278,7 +291,7 @@ def test_duplicate_amount_is_written_the_italian_way_for_italians_and_posts_back
     assert PaymentLink.objects.filter(amount=123456).count() == 2
 
 
-@pytest.mark.parametrize("source", ["other", "999999", "abc", ""])
+@pytest.mark.parametrize("source", ["other", "999999", "abc", "", "\u00b9", "\u2460", "\u0661"])
 def test_duplicate_of_another_shops_or_unknown_link_prefills_nothing(
     client_as, shop, other_link, source
 ):

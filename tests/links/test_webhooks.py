@@ -157,6 +157,9 @@ def test_untrusted_deliveries_are_refused_and_write_nothing(
         b'{"id": "evt_1", "type": ["payment_intent.succeeded"]}',
         b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": 7, "object": "payment_intent"}}}',
         b'{"id": "' + b"x" * 300 + b'", "type": "payment_intent.succeeded"}',
+        b"[" * 50000 + b"]" * 50000,  # deeper than the JSON parser's recursion
+        b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1", '
+        b'"object": "payment_intent", "x": ' + b"[" * 100 + b"]" * 100 + b"}}}",
     ],
 )
 def test_a_signed_body_of_the_wrong_shape_is_refused_not_a_500(db, webhook, body):

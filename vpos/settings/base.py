@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "vpos.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "vpos.middleware.ApiLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -265,7 +266,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["links.api.authentication.HasApiKey"],
     "DEFAULT_THROTTLE_CLASSES": ["links.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["links.api.parsers.JSONParser"],  # nesting limit, see there
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "links.api.views.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -326,12 +327,16 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Public endpoints' limits per client IP, "requests/seconds" (vpos/ratelimit.py).
+# Public endpoints' limits per client IP, "requests/seconds" (vpos/ratelimit.py): checkout pages
+# (page, 3-D Secure completion, result), unknown link tokens on any of them, card attempts and
+# SetupIntents. "checkout_link" is per payment link, whoever calls: the attempts and SetupIntents
+# one link may create at the provider (card testing from many addresses).
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
 RATELIMITS = {
     "checkout": env.str("RATELIMIT_CHECKOUT", default="60/60"),
     "checkout_unknown": env.str("RATELIMIT_CHECKOUT_UNKNOWN", default="10/600"),
     "checkout_attempt": env.str("RATELIMIT_CHECKOUT_ATTEMPT", default="20/600"),
+    "checkout_link": env.str("RATELIMIT_CHECKOUT_LINK", default="60/600"),
 }
 # Seconds a payable link's checkout page stays in the cache (links/checkout.py). 0 turns the
 # cache off: every request renders the page (bench/checkout.py measures that path this way).

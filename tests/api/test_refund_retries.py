@@ -1,0 +1,215 @@
+"""A refund request retried after an error never refunds twice (issue: 8 keys made 9 refunds).
+
+The database fails after Stripe answered (injected where the answer is recorded): the 503 says the
+outcome is being confirmed, not that nothing changed; the same request again returns the refund
+its first try reserved; reconciliation records each such refund exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connection
+
+from links import refunds as refund_services
+from links.models import Payment, PaymentStatus, Refund
+from links.services import payment_refresh
+
+from ..concurrency import run_concurrently
+from ..factories import PaymentLinkFactory
+from .conftest import ApiClient
+
+PAYMENTS = "/api/v1/payments"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def paid(tenants, stripe_settings, paid_intent, settings) -> Payment:
+    settings.VPOS_API_RATE = "1000/min"
+    link = PaymentLinkFactory(merchant=tenants[0].merchant, amount=5000)
+    payment, _pi = paid_intent(link)
+    return payment_refresh(payment=payment, source="test")
+
+
+@pytest.fixture
+def record_fails(monkeypatch):
+    """The next `n` recordings of Stripe's answer fail as if the database went away."""
+    lock = threading.Lock()
+    left = {"n": 0}
+    real = refund_services._refund_succeeded
+
+    def flaky(*args, **kwargs):
+        with lock:
+            fail = left["n"] > 0
+            left["n"] -= 1 if fail else 0
+        if fail:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(refund_services, "_refund_succeeded", flaky)
+
+    def arm(n: int) -> None:
+        left["n"] = n
+
+    return arm
+
+
+def at_stripe(stripe_api, payment: Payment) -> list[tuple[int, str]]:
+    listed = stripe_api.v1.refunds.list({"payment_intent": payment.provider_id, "limit": 100}).data
+    return [(r.amount, (r.to_dict().get("metadata") or {}).get("vpos_refund", "")) for r in listed]
+
+
+def refund_call(raw: str, payment: Payment, key: str, amount: int):
+    return ApiClient(raw).post_json(
+        f"{PAYMENTS}/{payment.public_id}/refunds", {"amount": amount}, **{"Idempotency-Key": key}
+    )
+
+
+def test_an_error_after_stripe_answered_is_confirmed_not_repeated(
+    tenants, paid, stripe_api, record_fails
+):
+    raw = tenants[0].raw
+    record_fails(1)
+
+    first = refund_call(raw, paid, "rf-lost", 1200)
+
+    assert first.status_code == 503
+    assert first.json()["code"] == "outcome_pending"
+    assert "Nothing was charged" not in first.json()["message"]
+    assert "Do not pay or refund again" in first.json()["message"]
+    assert [amount for amount, _ in at_stripe(stripe_api, paid)] == [1200]
+
+    retry = refund_call(raw, paid, "rf-lost", 1200)
+    assert retry.status_code == 200
+    refund = Refund.objects.get()
+    assert retry.json()["id"] == str(refund.public_id)
+    assert retry.json()["status"] == "pending"
+    assert len(at_stripe(stripe_api, paid)) == 1
+
+    assert refund_services.refunds_reconcile(older_than=timedelta(0)) == 1
+    assert refund_services.refunds_reconcile(older_than=timedelta(0)) == 0
+    refund.refresh_from_db()
+    paid.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert paid.refunded_amount == 1200
+    assert at_stripe(stripe_api, paid) == [(1200, str(refund.public_id))]
+
+    settled = refund_call(raw, paid, "rf-lost", 1200)
+    assert settled.status_code == 200
+    assert settled.json()["status"] == "succeeded"
+    assert len(at_stripe(stripe_api, paid)) == 1
+
+
+def test_an_error_before_stripe_is_asked_says_nothing_changed(
+    tenants, paid, stripe_api, monkeypatch
+):
+    raw = tenants[0].raw
+    real = refund_services.refund_check
+    calls = {"n": 0}
+
+    def down_once(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("could not connect to server")
+        return real(**kwargs)
+
+    monkeypatch.setattr(refund_services, "refund_check", down_once)
+
+    first = refund_call(raw, paid, "rf-early", 700)
+
+    assert first.status_code == 503
+    assert first.json()["code"] == "unavailable"
+    assert "Nothing was charged or changed" in first.json()["message"]
+    assert at_stripe(stripe_api, paid) == []
+    assert not Refund.objects.exists()
+
+    retry = refund_call(raw, paid, "rf-early", 700)
+    assert retry.status_code == 201
+    assert [amount for amount, _ in at_stripe(stripe_api, paid)] == [700]
+
+
+def test_without_an_amount_a_retry_asks_for_what_its_first_try_reserved(
+    tenants, paid, stripe_api, record_fails
+):
+    raw = tenants[0].raw
+    record_fails(1)
+    url = f"{PAYMENTS}/{paid.public_id}/refunds"
+    first = ApiClient(raw).post_json(url, {}, **{"Idempotency-Key": "rf-rest"})
+    assert first.status_code == 503
+    # The reserved refund holds the whole remainder: asking "the rest" again must not read 0 and
+    # answer 400, nor refund anything more.
+    retry = ApiClient(raw).post_json(url, {}, **{"Idempotency-Key": "rf-rest"})
+    assert retry.status_code == 200
+    assert retry.json()["amount"] == 5000
+    assert [amount for amount, _ in at_stripe(stripe_api, paid)] == [5000]
+
+
+# --- On PostgreSQL: concurrent requests, each retried -----------------------------------------
+
+
+def _settle_and_compare(stripe_api, payment: Payment) -> list[tuple[int, str]]:
+    refund_services.refunds_reconcile(older_than=timedelta(0))
+    payment.refresh_from_db()
+    ours = Refund.objects.filter(payment=payment, status=Refund.Status.SUCCEEDED)
+    provider = at_stripe(stripe_api, payment)
+    assert sorted(provider) == sorted((r.amount, str(r.public_id)) for r in ours)
+    assert payment.refunded_amount == sum(amount for amount, _ in provider) <= payment.amount
+    assert not Refund.objects.filter(status=Refund.Status.PENDING).exists()
+    return provider
+
+
+@pytest.mark.parametrize("failures", [0, 3, 8])
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_concurrent_refunds_each_retried_refund_once_per_key(
+    tenants, paid, stripe_api, record_fails, failures
+):
+    """Eight keys of 1.00 at once (some answers lost to a database error), then each request
+    sent again with its key, twice: Stripe holds one refund per key, vpos shows the same."""
+    raw = tenants[0].raw
+    keys = [f"rf-{n}" for n in range(8)]
+    record_fails(failures)
+
+    first = run_concurrently([lambda k=k: refund_call(raw, paid, k, 100) for k in keys])
+    assert all(not isinstance(answer, Exception) for answer in first), first
+    assert sorted(a.status_code for a in first) == sorted([503] * failures + [201] * (8 - failures))
+    assert all(a.json()["code"] == "outcome_pending" for a in first if a.status_code == 503)
+
+    for _round in range(2):
+        again = run_concurrently([lambda k=k: refund_call(raw, paid, k, 100) for k in keys])
+        assert [a.status_code for a in again] == [200] * 8
+
+    provider = _settle_and_compare(stripe_api, paid)
+    assert len(provider) == 8
+    assert sum(amount for amount, _ in provider) == 800
+    refunds = {a.json()["id"] for a in again}
+    assert refunds == {str(r.public_id) for r in Refund.objects.all()}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_concurrent_refunds_over_the_payment_stop_at_its_amount_even_when_retried(
+    tenants, paid, stripe_api, record_fails
+):
+    """Eight keys of 10.00 on a 50.00 payment, two answers lost: five refunds happen, the other
+    three are refused; retried, the refused stay refused and nothing more is refunded."""
+    raw = tenants[0].raw
+    keys = [f"big-{n}" for n in range(8)]
+    record_fails(2)
+
+    first = run_concurrently([lambda k=k: refund_call(raw, paid, k, 1000) for k in keys])
+    codes = sorted(a.status_code for a in first)
+    assert codes == [201] * 3 + [400] * 3 + [503] * 2
+
+    again = run_concurrently([lambda k=k: refund_call(raw, paid, k, 1000) for k in keys])
+    took = {k for k, a in zip(keys, first, strict=True) if a.status_code in (201, 503)}
+    for key, answer in zip(keys, again, strict=True):
+        assert answer.status_code == (200 if key in took else 400), (key, answer.content)
+
+    provider = _settle_and_compare(stripe_api, paid)
+    assert sum(amount for amount, _ in provider) == 5000
+    assert len(provider) == 5
+    assert paid.status == PaymentStatus.SUCCEEDED
