@@ -54,6 +54,7 @@ PUBLIC = {
     "links:stripe_webhook_shop",
     "receipts:public_download",
     "merchants:invitation_accept",
+    "api_not_found",  # any other path under /api/: a JSON 404
 }
 # Pages of a signed-in user that are not under a shop, and DEBUG-only tools.
 OTHER = {

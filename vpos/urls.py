@@ -14,7 +14,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("links.api.urls")),
-    re_path(r"^api/", views.page_not_found),  # JSON, also with DEBUG (no debug page under /api/)
+    # JSON, also with DEBUG (no debug page under /api/)
+    re_path(r"^api/", views.page_not_found, name="api_not_found"),
     path("dev/outbox/", merchant_views.dev_outbox, name="dev_outbox"),
     path("dev/outbox/<int:email_id>/", merchant_views.dev_outbox_detail, name="dev_outbox_detail"),
     path("dev/outbox/<int:email_id>/html/", merchant_views.dev_outbox_html, name="dev_outbox_html"),
