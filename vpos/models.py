@@ -20,6 +20,8 @@ class OutboxEmail(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
+        # Handed to the mail server, its answer not recorded (yet): never sent again by itself.
+        SENDING = "sending", _("Sending, unconfirmed")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 

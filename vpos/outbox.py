@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -157,7 +158,13 @@ class DeliveryResult:
 
 
 def outbox_deliver(*, email_id: int) -> DeliveryResult:
-    """Send one queued email. Safe to call twice or concurrently: the row lock sends it once."""
+    """Send one queued email at most once. Safe to call twice or concurrently.
+
+    The row is marked SENDING, and that is committed, before the mail server sees the message:
+    whatever fails after it (the worker killed, the database unable to record the answer), the
+    email is never sent again by a retry or the sweep, and the list shows it as unconfirmed
+    rather than queued.
+    """
     with transaction.atomic():
         email = OutboxEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
         if email is None:
@@ -165,30 +172,56 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
         if email.status != OutboxEmail.Status.QUEUED:
             return DeliveryResult(email.status)
         email.attempts += 1
+        email.status = OutboxEmail.Status.SENDING
+        email.save(update_fields=["attempts", "status"])
+    try:
+        with get_connection() as connection:
+            connection.send_messages([_build_message(email)])
+    except (smtplib.SMTPException, OSError, ValueError) as error:
+        # Refused before the server accepted it: nothing was delivered, it may be tried again.
+        email.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if _is_permanent(error) or email.attempts >= MAX_ATTEMPTS:
+            email.status = OutboxEmail.Status.FAILED
+            email.next_attempt_at = None
+            logger.warning("email %s failed permanently: %s", email.pk, email.last_error)
+            retry_in = None
+        else:
+            email.status = OutboxEmail.Status.QUEUED
+            retry_in = BACKOFF_BASE * 2 ** (email.attempts - 1)
+            email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+            logger.info(
+                "email %s attempt %s failed, retry in %ss", email.pk, email.attempts, retry_in
+            )
+        _record(email, ["last_error", "status", "next_attempt_at"])
+        return DeliveryResult(email.status, retry_in)
+    email.status = OutboxEmail.Status.SENT
+    email.sent_at = timezone.now()
+    email.next_attempt_at = None
+    email.last_error = ""
+    _record(email, ["last_error", "status", "sent_at", "next_attempt_at"])
+    return DeliveryResult(email.status)
+
+
+# Writing the answer down is retried on its own, never the sending: a busy database (SQLite
+# under a concurrent writer, a PostgreSQL failover) must not turn one email into two.
+RECORD_TRIES = 5
+
+
+def _record(email: OutboxEmail, fields: list[str]) -> None:
+    """Store what the mail server answered for a row in SENDING. If the database stays away,
+    the row stays SENDING (shown as unconfirmed, never sent again) and the error is raised."""
+    for attempt in range(1, RECORD_TRIES + 1):
         try:
-            with get_connection() as connection:
-                connection.send_messages([_build_message(email)])
-        except (smtplib.SMTPException, OSError, ValueError) as error:
-            email.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if _is_permanent(error) or email.attempts >= MAX_ATTEMPTS:
-                email.status = OutboxEmail.Status.FAILED
-                email.next_attempt_at = None
-                logger.warning("email %s failed permanently: %s", email.pk, email.last_error)
-                retry_in = None
-            else:
-                retry_in = BACKOFF_BASE * 2 ** (email.attempts - 1)
-                email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
-                logger.info(
-                    "email %s attempt %s failed, retry in %ss", email.pk, email.attempts, retry_in
+            with transaction.atomic():
+                OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
+                    **{name: getattr(email, name) for name in fields}
                 )
-            email.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
-            return DeliveryResult(email.status, retry_in)
-        email.status = OutboxEmail.Status.SENT
-        email.sent_at = timezone.now()
-        email.next_attempt_at = None
-        email.last_error = ""
-        email.save(update_fields=["attempts", "last_error", "status", "sent_at", "next_attempt_at"])
-        return DeliveryResult(email.status)
+            return
+        except DatabaseError:
+            if attempt == RECORD_TRIES:
+                logger.exception("email %s: its answer could not be recorded", email.pk)
+                raise
+            time.sleep(0.1 * 2**attempt)
 
 
 def outbox_requeue_due(*, grace: timedelta = timedelta(minutes=5)) -> int:

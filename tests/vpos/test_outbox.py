@@ -1,10 +1,11 @@
 """The email outbox: stored first, sent once after commit, retried on transient SMTP errors."""
 
+from contextlib import suppress
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from merchants.models import Role
@@ -254,3 +255,76 @@ def test_requeue_picks_only_queued_emails_whose_attempt_is_overdue(
     assert [message.to for message in mail.outbox] == [["overdue@example.com"]]
     assert OutboxEmail.objects.get(pk=overdue.pk).status == OutboxEmail.Status.SENT
     assert OutboxEmail.objects.get(pk=due_soon.pk).status == OutboxEmail.Status.QUEUED
+
+
+# --- (c) a delivery the database could not record is never sent again ------------------------
+
+
+class FailOutboxWrites:
+    """After the mail server accepted the message, the next `n` writes to the outbox table fail
+    as if the database were locked (SQLite under a concurrent writer) or gone."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.left and mail.outbox and sql.startswith("UPDATE") and "vpos_outboxemail" in sql:
+            self.left -= 1
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+
+def queued(**values) -> OutboxEmail:
+    """A stored email whose task has not run yet."""
+    return OutboxEmail.objects.create(
+        kind="test",
+        to_email="cliente@example.com",
+        subject="La tua conferma",
+        body_text="Pagato.",
+        dedupe_key="test:unrecorded",
+        next_attempt_at=timezone.now(),
+        **values,
+    )
+
+
+def deliver_with_failing_writes(email: OutboxEmail, failures: int) -> None:
+    assert mail.outbox == []
+    # The task fails; what matters is what its retry and the sweep do next.
+    with connection.execute_wrapper(FailOutboxWrites(failures)), suppress(OperationalError):
+        outbox_deliver(email_id=email.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sent_email_whose_answer_was_not_recorded_at_first_is_not_sent_again():
+    email = queued()
+
+    deliver_with_failing_writes(email, failures=1)
+    # The task retried, the sweep ran long after: nothing goes out a second time.
+    outbox_deliver(email_id=email.pk)
+    OutboxEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now() - timedelta(1))
+    outbox_requeue_due(grace=timedelta(0))
+    outbox_deliver(email_id=email.pk)
+
+    assert len(mail.outbox) == 1
+    email.refresh_from_db()
+    assert email.status == OutboxEmail.Status.SENT
+    assert email.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_the_database_never_confirmed_shows_as_unconfirmed_and_is_not_resent(
+    shop, owner_client
+):
+    email = queued(merchant=shop.merchant)
+
+    deliver_with_failing_writes(email, failures=100)
+    outbox_deliver(email_id=email.pk)
+    OutboxEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now() - timedelta(1))
+    assert outbox_requeue_due(grace=timedelta(0)) == 0
+
+    assert len(mail.outbox) == 1
+    email.refresh_from_db()
+    assert email.status == OutboxEmail.Status.SENDING
+    page = owner_client.get(f"/s/{shop.merchant.public_id}/emails/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Sending, unconfirmed" in page.text
+    assert "Queued" not in page.text
