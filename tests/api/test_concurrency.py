@@ -1,19 +1,17 @@
-"""On PostgreSQL: ten identical requests at once with one Idempotency-Key make one link."""
+"""On PostgreSQL and on the embedded SQLite: ten identical requests at once with one Idempotency-Key make one link."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from links.models import PaymentLink
 
 from .conftest import LINK, ApiClient
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL"),
     pytest.mark.django_db(transaction=True),
 ]
 

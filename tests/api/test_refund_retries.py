@@ -11,7 +11,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from links import refunds as refund_services
 from links.models import Payment, PaymentStatus, Refund
@@ -162,8 +162,6 @@ def _settle_and_compare(stripe_api, payment: Payment) -> list[tuple[int, str]]:
 
 
 @pytest.mark.parametrize("failures", [0, 3, 8])
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 def test_concurrent_refunds_each_retried_refund_once_per_key(
     tenants, paid, stripe_api, record_fails, failures
 ):
@@ -189,8 +187,6 @@ def test_concurrent_refunds_each_retried_refund_once_per_key(
     assert refunds == {str(r.public_id) for r in Refund.objects.all()}
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 def test_concurrent_refunds_over_the_payment_stop_at_its_amount_even_when_retried(
     tenants, paid, stripe_api, record_fails
 ):

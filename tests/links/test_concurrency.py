@@ -1,7 +1,8 @@
-"""Concurrency on PostgreSQL: exactly one successful payment per single-use link, whatever the race.
+"""Concurrency: exactly one successful payment per single-use link, whatever the race.
 
-Real threads, real row locks, real localstripe. SQLite serializes every write and has no row
-locks, so these run on PostgreSQL only (CI: DATABASE_URL=postgres://...).
+Real threads, each with its own connection, and real localstripe; row locks on PostgreSQL (CI),
+IMMEDIATE transactions on the embedded SQLite default, where the same races must neither pay
+twice nor fail with "database is locked".
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -32,8 +32,6 @@ from ..factories import PaymentLinkFactory
 from .conftest import card_payment_method, event_body, post_webhook, sign
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -21,7 +21,6 @@ import pytest
 import stripe
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -707,8 +706,6 @@ def refund_job(payment: Payment, amount: int, actor) -> Callable[[], Refund]:
 
 
 @pytest.mark.parametrize("round_", range(3))
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 @pytest.mark.django_db(transaction=True)
 def test_two_refunds_of_60_percent_at_once_one_is_refused(
     shop, committed_payment, stripe_api, round_
@@ -732,8 +729,6 @@ def test_two_refunds_of_60_percent_at_once_one_is_refused(
     assert followups.call_count == 1
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 @pytest.mark.django_db(transaction=True)
 def test_five_refunds_of_30_percent_at_once_at_most_three_pass(shop, committed_payment, stripe_api):
     payment = committed_payment(10000)
@@ -756,8 +751,6 @@ def test_five_refunds_of_30_percent_at_once_at_most_three_pass(shop, committed_p
     assert numbers == [(1,), (2,), (3,)]  # gapless, no duplicates
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 @pytest.mark.django_db(transaction=True)
 def test_two_owners_confirming_at_once_through_the_page(shop, committed_payment, stripe_api):
     payment = committed_payment(10000)

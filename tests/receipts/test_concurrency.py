@@ -1,7 +1,7 @@
-"""Receipt numbers under concurrent finalizations on PostgreSQL: no gaps, no duplicates.
+"""Receipt numbers under concurrent finalizations: no gaps, no duplicates.
 
-Real threads and real row locks: SQLite serializes every write, so these run on PostgreSQL only
-(CI: DATABASE_URL=postgres://...).
+Real threads, each with its own connection: row locks on PostgreSQL (CI), IMMEDIATE transactions
+on the embedded SQLite default (a test database file, see vpos/settings/test.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Callable
 from unittest import mock
 
 import pytest
-from django.db import connection
 
 from links import tasks
 from links.models import Payment, PaymentStatus
@@ -23,8 +22,6 @@ from tests.concurrency import run_concurrently
 from ..factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -1,5 +1,8 @@
 """Test settings: fast hashing, in-memory email, real migrations."""
 
+import os
+import tempfile
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -9,6 +12,14 @@ FIELD_ENCRYPTION_KEY = ""
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared in-memory database: the concurrency tests run real threads,
+    # each with its own connection, as the web server and the worker do (one file per run).
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": env.str(
+            "SQLITE_TEST_NAME", default=f"{tempfile.gettempdir()}/vpos-test-{os.getpid()}.sqlite3"
+        )
+    }
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default="/tmp/vpos-test-media")  # noqa: S108
 # Unit tests run tasks in-process; tests/vpos/test_celery_worker.py runs a real worker on the broker.
