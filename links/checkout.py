@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import secrets
 from collections.abc import Callable
 
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from receipts.models import Receipt
 from receipts.services import receipt_public_url
+from vpos.inputs import is_url_token
 from vpos.ratelimit import limit, rate_limit
 
 from . import selectors, services
@@ -36,13 +36,12 @@ from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
 from .provider import ProviderError, credentials_for, provider_for
 
 BROWSER_COOKIE = "vpos_checkout"
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LOCAL_PAGE_SECONDS = 2
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
 
 def _link_or_404(token: str) -> PaymentLink:
-    if len(token) > 64:
+    if not is_url_token(token):
         raise Http404
     link = selectors.link_for_checkout(token)
     if link is None:
@@ -137,7 +136,7 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
     links cost no query. A status change drops it at once; expiry is checked on every hit; shop
     branding changes show within settings.CHECKOUT_PAGE_CACHE_SECONDS (10 by default). Paying
     re-checks everything under a lock."""
-    if not TOKEN_RE.fullmatch(token):
+    if not is_url_token(token):
         raise Http404
     lang = request.GET.get("lang", "")
     lang = lang if lang in LANGUAGES else ""

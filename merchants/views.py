@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from vpos.inputs import is_url_token
 from vpos.models import AuditEntry, OutboxEmail
 
 from . import services
@@ -242,6 +243,8 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    if not is_url_token(token):
+        raise Http404
     invitation = (
         Invitation.objects.select_related("merchant", "invited_by").filter(token=token).first()
     )

@@ -234,6 +234,23 @@ def test_unknown_tokens_count_toward_the_guessing_limit_on_every_checkout_endpoi
     assert client.get(page, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
+@pytest.mark.parametrize("token", ["a\x00b", "\u00b9", "x" * 65], ids=["nul", "other-script", "65"])
+def test_a_token_that_cannot_be_ours_is_a_404_on_every_public_page(client, token):
+    """A NUL byte in the token reached PostgreSQL, which refuses it in a query: a 500 on every
+    checkout endpoint but the page, and on the invitation page."""
+    client.raise_request_exception = False
+    payment_id = "6f1f4f8e-3c1e-4c55-9a57-1d2b1f1e0b8a"
+    answers = [
+        client.get(reverse("links:checkout", args=[token])),
+        client.post(reverse("links:setup", args=[token])),
+        client.post(reverse("links:attempt", args=[token])),
+        client.post(reverse("links:attempt_complete", args=[token, payment_id])),
+        client.get(reverse("links:result", args=[token, payment_id])),
+        client.get(reverse("merchants:invitation_accept", args=[token])),
+    ]
+    assert [answer.status_code for answer in answers] == [404] * 6
+
+
 def test_setup_intents_of_one_link_are_limited_whoever_asks(
     client, settings, limiter_cache, stripe_settings
 ):

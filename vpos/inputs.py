@@ -14,6 +14,8 @@ from typing import Any
 from django import forms
 
 ASCII_INTEGER = re.compile(r"[0-9]+")
+# What secrets.token_urlsafe makes (link and invitation tokens), at most a database column's 64.
+URL_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Deep enough for any Stripe event or API body (they nest about ten levels), far from the limit.
 MAX_JSON_DEPTH = 64
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
@@ -26,6 +28,12 @@ def parse_id(text: str | None, *, max_digits: int = 18) -> int | None:
     if not text or len(text) > max_digits or not ASCII_INTEGER.fullmatch(text):
         return None
     return int(text) or None
+
+
+def is_url_token(text: str) -> bool:
+    """Could be a token from one of our URLs: anything else (a NUL byte, which PostgreSQL
+    refuses in a query, other scripts, 10 kB) is a 404 before it reaches the database."""
+    return URL_TOKEN.fullmatch(text) is not None
 
 
 class AsciiIntegerField(forms.IntegerField):

@@ -12,6 +12,8 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.utils import humanize_datetime
 
 from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES
 
@@ -42,9 +44,13 @@ def validate_return_url(value: str) -> str:
 
 
 class SafeDateTimeField(serializers.DateTimeField):
-    """Dates near year 1 or 9999 overflow time zone arithmetic: a 400, never a 500."""
+    """Dates near year 1 or 9999 overflow time zone arithmetic: a 400, never a 500. Digits are
+    0-9 only: DRF's parser reads "٢٠٣٠-..." as 2030."""
 
     def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str) and not value.isascii():
+            formats = getattr(self, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
+            self.fail("invalid", format=humanize_datetime.datetime_formats(formats))
         try:
             parsed = super().to_internal_value(value)
         except (OverflowError, OSError) as error:
@@ -111,10 +117,28 @@ class LinkCreateSerializer(serializers.Serializer):
     metadata = MetadataField(required=False)
 
 
-class LinkSerializer(serializers.ModelSerializer):
+class EmptyAsNull:
+    """Optional email and URL fields read `null` when empty, never `""`: a client generated from
+    the schema checks their format (email, uri), which "" does not have."""
+
+    nullable_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for name in self.nullable_fields:
+            if data.get(name) == "":
+                data[name] = None
+        return data
+
+
+class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
+    nullable_fields = ("customer_email", "success_url", "cancel_url")
     status = serializers.ChoiceField(choices=LinkStatus.values, source="effective_status")
     url = serializers.CharField(source="public_url", help_text="The customer's payment page.")
     metadata = MetadataField()
+    customer_email = serializers.EmailField(allow_null=True)
+    success_url = serializers.URLField(allow_null=True)
+    cancel_url = serializers.URLField(allow_null=True)
 
     class Meta:
         model = PaymentLink
@@ -164,8 +188,10 @@ class RefundSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):
+    nullable_fields = ("customer_email",)
     id = serializers.UUIDField(source="public_id")
+    customer_email = serializers.EmailField(allow_null=True)
     link = serializers.IntegerField(source="link_id")
     status = serializers.ChoiceField(choices=PaymentStatus.values)
     refund_state = serializers.CharField()

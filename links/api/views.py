@@ -19,8 +19,14 @@ from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import api_view
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
@@ -32,7 +38,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf
-from vpos.inputs import parse_id
+from vpos.inputs import parse_id, single_line
 from vpos.views import page_not_found
 
 from .. import refunds as refund_services
@@ -156,6 +162,38 @@ class NewestFirst(CursorPagination):
                 {"cursor": [_("This cursor is not valid: start again from the first page.")]}
             ) from error
 
+    def get_page_size(self, request: Request) -> int:
+        """`limit`, when given, is a whole number from 1 to 100: anything else is a 400, not a
+        silent default."""
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        size = parse_id(request.query_params[self.page_size_query_param], max_digits=3)
+        if size is None or size > self.max_page_size:
+            raise exceptions.ValidationError({"limit": [_("Enter a whole number from 1 to 100.")]})
+        return size
+
+
+def paginated(serializer: type, name: str) -> Any:
+    """The schema of a page: `results`, with the cursors of the pages around it."""
+    return inline_serializer(
+        name=name,
+        fields={
+            "next": drf_serializers.URLField(allow_null=True, help_text="The next page, if any."),
+            "previous": drf_serializers.URLField(
+                allow_null=True, help_text="The previous page, if any."
+            ),
+            "results": serializer(many=True),
+        },
+    )
+
+
+LIMIT = OpenApiParameter(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": 100},
+    description="Items per page, 1 to 100 (default 50).",
+)
+CURSOR = OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`.")
+
 
 def _page(request: Request, queryset: QuerySet, serializer: type) -> Response:
     paginator = NewestFirst()
@@ -243,10 +281,10 @@ def _link_create(request: Request, data: dict[str, Any]) -> PaymentLink:
     parameters=[
         OpenApiParameter("status", OpenApiTypes.STR, enum=LinkStatus.values),
         OpenApiParameter("reference", OpenApiTypes.STR),
-        OpenApiParameter("cursor", OpenApiTypes.STR),
-        OpenApiParameter("limit", OpenApiTypes.INT),
+        CURSOR,
+        LIMIT,
     ],
-    responses={200: LinkSerializer(many=True), **ERRORS},
+    responses={200: paginated(LinkSerializer, "LinkPage"), **ERRORS},
 )
 @extend_schema(
     methods=["POST"],
@@ -276,7 +314,8 @@ def links(request: Request) -> Response:
         )
     elif wanted:
         queryset = queryset.filter(status=wanted)
-    reference = request.query_params.get("reference", "")
+    # Written the way link_create stores it: as one line (which also drops a NUL byte).
+    reference = single_line(request.query_params.get("reference", ""))
     if reference:
         queryset = queryset.filter(reference=reference[:100])
     return _page(request, queryset, LinkSerializer)
@@ -334,10 +373,10 @@ def _payment_for_key(request: Request, payment_id: str) -> Payment:
     parameters=[
         OpenApiParameter("status", OpenApiTypes.STR, enum=PaymentStatus.values),
         OpenApiParameter("link", OpenApiTypes.INT),
-        OpenApiParameter("cursor", OpenApiTypes.STR),
-        OpenApiParameter("limit", OpenApiTypes.INT),
+        CURSOR,
+        LIMIT,
     ],
-    responses={200: PaymentSerializer(many=True), **ERRORS},
+    responses={200: paginated(PaymentSerializer, "PaymentPage"), **ERRORS},
 )
 @api_view(["GET"])
 def payments(request: Request) -> Response:

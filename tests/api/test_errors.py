@@ -128,6 +128,15 @@ def test_numbers_in_other_scripts_digits_are_refused(client, field, value):
     assert client.post_json(LINKS, {**body, field: "123"}).status_code == 201
 
 
+def test_an_expiry_in_other_scripts_digits_is_refused(client):
+    arabic = "\u0662\u0660\u0663\u0660-\u0660\u0661-\u0660\u0661T00:00:00Z"  # 2030-01-01
+    error = _error(client.post_json(LINKS, {**LINK, "expires_at": arabic}), 400, "invalid_request")
+    assert error["errors"]["expires_at"][0].startswith("Datetime has wrong format.")
+    assert not PaymentLink.objects.exists()
+    ascii_digits = {**LINK, "expires_at": "2030-01-01T00:00:00Z"}
+    assert client.post_json(LINKS, ascii_digits).status_code == 201
+
+
 @pytest.mark.django_db(transaction=True)  # the refund view runs outside the request transaction
 def test_refund_amount_in_other_scripts_digits_is_refused(client, payment):
     response = client.post_json(
@@ -206,3 +215,8 @@ def test_customer_name_and_reference_become_one_line(client):
     assert created.json()["reference"] == "A-1 B"
     link = PaymentLink.objects.get()
     assert (link.customer_name, link.reference) == ("Anna Rossi Srl", "A-1 B")
+    # A lookup by reference reads it the same way; a NUL byte was a 500 on PostgreSQL.
+    for typed in ["A-1\n\tB", "A-1\x00B"]:
+        found = client.get(LINKS, {"reference": typed})
+        assert found.status_code == 200
+        assert [item["id"] for item in found.json()["results"]] == [link.pk]
