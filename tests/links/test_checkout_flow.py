@@ -16,7 +16,7 @@ import pytest
 import stripe
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -48,7 +48,10 @@ class Visitor:
 
     def post(self, url: str, data: dict[str, str] | None = None) -> Any:
         token = self.client.cookies["csrftoken"].value
-        return self.client.post(url, data or {}, HTTP_X_CSRFTOKEN=token)
+        # As checkout.js: it reads every answer, errors included, as JSON.
+        return self.client.post(
+            url, data or {}, HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json"
+        )
 
     def attempt(self, payment_method: str, **extra: str) -> Any:
         data = {"payment_method": payment_method, "attempt_key": self.attempt_key, **extra}
@@ -291,6 +294,38 @@ def test_double_submit_makes_one_payment(link, visitor, stripe_api):
     assert first["status"] == second["status"] == "succeeded"
     assert first["payment"] == second["payment"]
     assert Payment.objects.count() == 1
+    assert len(payment_intents(stripe_api)) == 1
+
+
+def test_a_database_error_after_the_charge_never_says_nothing_was_charged(
+    link, visitor, stripe_api, monkeypatch
+):
+    """The card was charged, then recording it failed: the customer is told not to pay again,
+    the same attempt sent again charges nothing more, and reconciliation records the payment."""
+    real = services.payment_apply
+    failures = {"left": 1}
+
+    def database_gone_once(**kwargs):
+        if kwargs.get("source") == "checkout" and failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "payment_apply", database_gone_once)
+    method = card_payment_method(stripe_api, CARD_OK)
+
+    first = visitor.attempt(method)
+
+    assert first.status_code == 503
+    assert first.json()["code"] == "outcome_pending"
+    assert "Do not pay or refund again" in first.json()["message"]
+    assert "Nothing was charged" not in first.json()["message"]
+    again = visitor.attempt(method)
+    assert again.json()["payment"] == str(Payment.objects.get().public_id)
+    assert len(payment_intents(stripe_api)) == 1
+    services.payments_reconcile(older_than=timedelta(0))
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.SUCCEEDED
     assert len(payment_intents(stripe_api)) == 1
 
 
