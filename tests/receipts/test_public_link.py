@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from receipts.models import Receipt
 from receipts.services import (
@@ -92,17 +94,15 @@ def test_a_bad_link_gets_a_clear_400_page_and_no_pdf(receipt, client_as, make_to
     assert "This receipt link is not valid" in response.content.decode()
 
 
-def later(days: int):
-    """Move the clock the signature checks forward by `days`."""
-    fake_time = mock.Mock(time=mock.Mock(return_value=time.time() + days * DAY))
-    return mock.patch("django.core.signing.time", fake_time)
+def issued_days_ago(receipt: Receipt, days: int) -> None:
+    Receipt.objects.filter(pk=receipt.pk).update(issued_at=timezone.now() - timedelta(days=days))
 
 
 def test_a_link_older_than_180_days_has_expired(receipt, client_as):
     token = receipt_download_token(receipt)
+    issued_days_ago(receipt, 181)
 
-    with later(181):
-        response = client_as("anonymous").get(public_url(token))
+    response = client_as("anonymous").get(public_url(token))
 
     assert response.status_code == 410
     assert_no_pdf(response)
@@ -111,12 +111,28 @@ def test_a_link_older_than_180_days_has_expired(receipt, client_as):
 
 def test_a_link_still_works_on_day_179(receipt, client_as):
     token = receipt_download_token(receipt)
+    issued_days_ago(receipt, 179)
 
-    with later(179):
-        response = client_as("anonymous").get(public_url(token))
+    response = client_as("anonymous").get(public_url(token))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
+
+
+def test_the_link_is_the_same_whenever_it_is_made(receipt):
+    """The email and the success page show one URL, made seconds or days apart."""
+    first = receipt_public_url(receipt)
+    with mock.patch("django.core.signing.time", mock.Mock(time=lambda: time.time() + 3 * DAY)):
+        assert receipt_public_url(receipt) == first
+
+
+def test_a_link_sent_before_links_were_stable_still_works_until_its_time(receipt, client_as):
+    sent = signing.dumps({"r": receipt.pk, "n": receipt.number}, salt=DOWNLOAD_SALT, compress=True)
+
+    assert client_as("anonymous").get(public_url(sent)).status_code == 200
+    later = mock.Mock(time=lambda: time.time() + 181 * DAY)
+    with mock.patch("django.core.signing.time", later):
+        assert client_as("anonymous").get(public_url(sent)).status_code == 410
 
 
 def test_confirmation_email_carries_the_signed_link_and_the_pdf(
@@ -165,8 +181,8 @@ def test_an_italian_customer_reads_why_the_link_does_not_work(receipt):
     token = receipt_download_token(receipt)
 
     bad = client.get(public_url(tampered(token)))
-    with later(181):
-        expired = client.get(public_url(token))
+    issued_days_ago(receipt, 181)
+    expired = client.get(public_url(token))
 
     assert bad.status_code == 400
     assert "Questo link alla ricevuta non è valido" in bad.content.decode()
