@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -5,6 +6,10 @@ from django.urls import include, path, re_path
 from merchants import views as merchant_views
 
 from . import views
+
+# The admin signs in through allauth's login, never its own password-only form: two-factor
+# authentication and the login rate limits apply to operators as to everyone else.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),
