@@ -21,6 +21,7 @@ from merchants.access import shop_view
 from merchants.models import Membership, Merchant
 from vpos.inputs import AsciiIntegerField
 from vpos.money import AmountError, parse_amount, to_decimal
+from vpos.spreadsheet import Echo, spreadsheet_text
 
 from . import payment_selectors as selectors
 from .models import LinkKind, Payment, PaymentStatus
@@ -229,18 +230,6 @@ CSV_COLUMNS = (
 )
 
 
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows can be streamed."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _text(value: str) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ would make it a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _csv_header() -> list[str]:
     return [
         _("Date"),
@@ -294,12 +283,12 @@ def _csv_lines(
             total,
             back,
             currency,
-            _text(description),
-            _text(reference),
-            _text(email),
-            _text(brand),
+            spreadsheet_text(description),
+            spreadsheet_text(reference),
+            spreadsheet_text(email),
+            spreadsheet_text(brand),
             last4,
-            _text(provider_id or ""),
+            spreadsheet_text(provider_id or ""),
             str(link_id),
             receipt_number or "",
         ]
@@ -308,7 +297,7 @@ def _csv_lines(
 def _csv_stream(
     payments: QuerySet[Payment], *, italian: bool, time_zone: str, language: str
 ) -> Iterator[str]:
-    writer = csv.writer(_Echo(), delimiter=";" if italian else ",")
+    writer = csv.writer(Echo(), delimiter=";" if italian else ",")
     with translation.override(language):
         # Excel reads a CSV as UTF-8 only when it starts with a byte order mark.
         yield ("\ufeff" if italian else "") + writer.writerow(_csv_header())

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from merchants.access import shop_view
 from merchants.models import Membership
 from vpos.money import to_decimal
+from vpos.spreadsheet import Echo, spreadsheet_text
 
 from . import selectors, services
 from .forms import ExportForm, ReceiptFilterForm
@@ -81,11 +82,6 @@ def receipt_pdf(request: HttpRequest, membership: Membership, receipt_id: int) -
     return _pdf_response(receipt)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_rows(receipts) -> Iterator[list[str]]:
     yield [
         _("Number"),
@@ -106,10 +102,10 @@ def _csv_rows(receipts) -> Iterator[list[str]]:
             receipt.issued_at.isoformat(),
             str(to_decimal(receipt.amount, receipt.currency)),
             receipt.currency,
-            receipt.customer_name,
-            receipt.customer_email,
-            s.get("description", ""),
-            s.get("reference", ""),
+            spreadsheet_text(receipt.customer_name),
+            spreadsheet_text(receipt.customer_email),
+            spreadsheet_text(s.get("description", "")),
+            spreadsheet_text(s.get("reference", "")),
             "" if s.get("vat_rate") is None else str(s["vat_rate"]),
             s.get("provider_id") or "",
         ]
@@ -121,7 +117,7 @@ def receipt_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
     filters, receipts = _filtered(request, membership)
     if filters.errors:  # never a CSV of everything when the range was mistyped
         return _list_page(request, membership)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     language = translation.get_language()
 
     def stream() -> Iterator[str]:

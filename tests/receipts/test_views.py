@@ -237,6 +237,16 @@ def test_csv_searches_like_the_list(shop, four_receipts, client_as):
     assert [row[0] for row in rows[1:]] == ["2026-000004", "2026-000002"]
 
 
+def test_receipt_csv_cells_never_become_spreadsheet_formulas(shop, client_as):
+    """A customer typed the name; the accountant opens the file: it must stay text."""
+    issue(shop.merchant, date(2026, 2, 5), customer_name='=HYPERLINK("http://x")')
+
+    response = client_as("owner").get(reverse("receipts:csv", args=[shop.merchant.public_id]))
+
+    rows = list(csv.reader(io.StringIO(stream_bytes(response).decode())))
+    assert rows[1][4] == '\'=HYPERLINK("http://x")'
+
+
 # --- ZIP exports ---------------------------------------------------------------------------------
 
 
