@@ -4,10 +4,15 @@ import io
 import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from merchants.models import Membership, Merchant, Role, User
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    settings.DEBUG = True  # as under `make run`
 
 
 def seed_demo() -> str:
@@ -44,3 +49,14 @@ def test_demo_owner_logs_in_with_the_printed_password(client):
         "merchants:dashboard", args=[merchant.public_id]
     )
     assert response.context["membership"].role == Role.OWNER
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_to_run_without_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        seed_demo()
+
+    assert not User.objects.exists()
+    assert not Merchant.objects.exists()

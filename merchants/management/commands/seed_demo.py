@@ -2,7 +2,7 @@
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from merchants.models import Membership, Merchant, Role, User
@@ -32,6 +32,12 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG:
+            # Its users' password is printed and published: never on a real installation.
+            raise CommandError(
+                "seed_demo creates users whose password is public: it runs only with DEBUG on "
+                "(development settings, as `make run` uses)."
+            )
         merchant = Merchant.objects.filter(name=DEMO_SHOP["name"]).first()
         if merchant is None:
             merchant = Merchant.objects.create(**DEMO_SHOP)
