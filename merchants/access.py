@@ -36,7 +36,7 @@ def shop_view(*, owner_only: bool = False, cached: bool = False) -> Callable[[Vi
             page = PageCache.for_request(request, shop_id) if cached else None
             if page is not None and (response := page.hit()) is not None:
                 _remember_current(request, shop_id)
-                return response
+                return _private(response)
             membership = membership_for_user(request.user, shop_id)
             if membership is None:
                 raise Http404
@@ -45,7 +45,7 @@ def shop_view(*, owner_only: bool = False, cached: bool = False) -> Callable[[Vi
             remember_shop(shop_id, membership.merchant_id)
             request.membership = membership  # type: ignore[attr-defined]
             _remember_current(request, membership.merchant.public_id)
-            response = view(request, membership, *args, **kwargs)
+            response = _private(view(request, membership, *args, **kwargs))
             if page is not None:
                 page.store(response, membership.merchant_id)
             return response
@@ -53,6 +53,14 @@ def shop_view(*, owner_only: bool = False, cached: bool = False) -> Callable[[Vi
         return wrapper
 
     return decorator
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Shop pages show customers' names, emails and payments: no shared cache (a proxy) nor the
+    browser's disk keeps them, unless the view chose its own policy (e.g. a QR image)."""
+    if not response.has_header("Cache-Control"):
+        response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _remember_current(request: HttpRequest, shop_id: Any) -> None:

@@ -379,3 +379,20 @@ def test_payment_log_lines_hold_ids_not_secrets_or_email_bodies(
         for email in emails:
             assert email.body_text.strip()[:80] not in line
     assert any("sk_[redacted]" in line for line in lines)
+
+
+# --- Back-office pages are never kept by a proxy or on the browser's disk ------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["merchants:dashboard", "links:payments", "links:list", "receipts:list", "merchants:emails"],
+)
+def test_shop_pages_with_customer_data_are_private_and_not_stored(shop, name):
+    client = shop.client_for("staff" if name != "merchants:emails" else "owner")
+    url = reverse(name, args=[shop.merchant.public_id])
+
+    for _visit in range(2):  # rendered, then (the lists, the dashboard) from the page cache
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["Cache-Control"] == "private, no-store"
