@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 
+import redis
 from csp.middleware import CSPMiddleware, PolicyParts
 from django import db
 from django.conf import settings
@@ -116,6 +117,15 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         return parts
 
 
+# The database, or Redis (cache, rate limits, sessions) when it is configured, cannot be reached.
+UNAVAILABLE = (
+    db.OperationalError,
+    db.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
 class ServiceUnavailableMiddleware:
     """A view that cannot reach the database answers 503 with Retry-After, not a bare 500: the
     customer reads that nothing happened and to retry, a load balancer or an API client retries.
@@ -134,9 +144,9 @@ class ServiceUnavailableMiddleware:
             inflight.end_request(token)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, (db.OperationalError, db.InterfaceError)):
+        if not isinstance(exception, UNAVAILABLE):
             return None
-        logger.error("database unavailable: %s", exception.__class__.__name__, exc_info=exception)
+        logger.error("service unavailable: %s", exception.__class__.__name__, exc_info=exception)
         money_moved = inflight.money_in_flight()
         if money_moved:
             # The provider may have charged or refunded: only recording it failed. The same

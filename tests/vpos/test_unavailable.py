@@ -64,3 +64,22 @@ def test_other_errors_get_the_bilingual_500_page(db, browser):
     page = response.content.decode()
     assert "Si è verificato un errore" in page
     assert "Something went wrong" in page
+
+
+def test_redis_down_the_checkout_answers_503_not_500(db, browser, settings):
+    """The cache, rate limits and sessions live in Redis in production: when it cannot be reached
+    the customer reads the same 503 as for the database, in the page's language."""
+    link = PaymentLinkFactory()
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        },
+    }
+
+    response = browser.get(reverse("links:checkout", args=[link.token]), HTTP_ACCEPT_LANGUAGE="it")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Nulla è stato addebitato o modificato" in response.content.decode()
