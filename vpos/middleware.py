@@ -127,7 +127,7 @@ UNAVAILABLE = (
 
 
 class ServiceUnavailableMiddleware:
-    """A view that cannot reach the database answers 503 with Retry-After, not a bare 500: the
+    """A view that cannot reach the database (or Redis) answers 503 with Retry-After, not a 500: the
     customer reads that nothing happened and to retry, a load balancer or an API client retries.
     Transactions roll back (ATOMIC_REQUESTS), so nothing was half written."""
 
