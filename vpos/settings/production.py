@@ -1,19 +1,45 @@
 """Production settings. Fails loudly at start-up when a required secret is missing."""
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from vpos.logging import logging_config
 
 from .base import *  # noqa: F403
-from .base import MIDDLEWARE, STORAGES, env
+from .base import DATABASES, MIDDLEWARE, STORAGES, env
 
 DEBUG = False
-SECRET_KEY = env.str("SECRET_KEY")
+# Values copied from .env.example unchanged: refused at start, naming the variable, instead of a
+# site running on a published key (or failing at the first encrypted field).
+PLACEHOLDERS = ("change-me", "generate-with")
+
+
+def _not_a_placeholder(name: str, value: str) -> str:
+    if any(mark in value for mark in PLACEHOLDERS) or value.endswith("..."):  # sk_live_...
+        raise ImproperlyConfigured(f"{name} still holds the .env.example placeholder: set it.")
+    return value
+
+
+SECRET_KEY = _not_a_placeholder("SECRET_KEY", env.str("SECRET_KEY"))
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("dev-", "test-", "django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY must be a random value of at least 50 characters.")
 # Without it, stored secrets (shops' Stripe keys) would be encrypted with a key derived from
 # SECRET_KEY: rotating one would lose the other. Generate: see docs/deploy.md.
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY")
+FIELD_ENCRYPTION_KEY = _not_a_placeholder("FIELD_ENCRYPTION_KEY", env.str("FIELD_ENCRYPTION_KEY"))
+for _key in FIELD_ENCRYPTION_KEY.split(","):
+    try:
+        Fernet(_key.strip())
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY must be Fernet keys (comma-separated), each made by "
+            "Fernet.generate_key(): see docs/deploy.md."
+        ) from _error
+_not_a_placeholder(
+    "The database password (DATABASE_URL; POSTGRES_PASSWORD with compose)",
+    DATABASES["default"].get("PASSWORD") or "",
+)
+for _name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+    _not_a_placeholder(_name, env.str(_name, default=""))
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
