@@ -12,6 +12,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from vpos.crypto import EncryptedTextField
+
 from .validators import validate_hex_color
 
 CURRENCY_CHOICES = [
@@ -232,8 +234,8 @@ class PaymentAccount(models.Model):
         Merchant, on_delete=models.CASCADE, related_name="payment_account"
     )
     publishable_key = models.CharField(_("publishable key"), max_length=255)
-    secret_key_encrypted = models.TextField(editable=False)
-    webhook_secret_encrypted = models.TextField(editable=False, blank=True)
+    secret_key_encrypted = EncryptedTextField(editable=False)
+    webhook_secret_encrypted = EncryptedTextField(editable=False, blank=True)
     secret_key_hint = models.CharField(max_length=12, editable=False, blank=True)
     livemode = models.BooleanField(_("live mode"), default=False)
     moto_enabled = models.BooleanField(
@@ -338,7 +340,7 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(_("URL"), max_length=500)
     events = models.JSONField(_("events"), default=list)
-    secret_encrypted = models.TextField(editable=False)
+    secret_encrypted = EncryptedTextField(editable=False)
     secret_hint = models.CharField(max_length=16, editable=False, blank=True)
     is_active = models.BooleanField(_("enabled"), default=True)
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)

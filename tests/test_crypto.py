@@ -65,25 +65,71 @@ def test_a_value_encrypted_with_an_unknown_key_is_refused_clearly(settings):
         crypto.decrypt("not-a-fernet-token")
 
 
-def test_rotate_secrets_command_reencrypts_with_the_new_key(db, settings):
-    from cryptography.fernet import Fernet
+def test_rotate_secrets_command_reencrypts_every_stored_secret(db, settings):
+    """Every encrypted field of every model: after rotation the old key can go (the webhook
+    secrets were forgotten once, and outbound webhooks stopped signing)."""
     from django.core.management import call_command
 
-    from merchants.models import PaymentAccount
+    from merchants.models import PaymentAccount, WebhookEndpoint
     from tests.factories import MerchantFactory
-    from vpos.crypto import encrypt
 
-    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    settings.FIELD_ENCRYPTION_KEY = old
-    account = PaymentAccount.objects.create(
-        merchant=MerchantFactory(),
-        publishable_key="pk_test_x",
-        secret_key_encrypted=encrypt("sk_test_secret"),
-        webhook_secret_encrypted=encrypt("whsec_x"),
-    )
-    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+    settings.FIELD_ENCRYPTION_KEY = OLD_KEY
+    merchant = MerchantFactory()
+    rows = [
+        PaymentAccount.objects.create(
+            merchant=merchant,
+            publishable_key="pk_test_x",
+            secret_key_encrypted=crypto.encrypt("sk_test_secret"),
+            webhook_secret_encrypted=crypto.encrypt("whsec_x"),
+        ),
+        WebhookEndpoint.objects.create(
+            merchant=merchant,
+            url="https://shop.example.com/hooks",
+            secret_encrypted=crypto.encrypt("whsec_outbound"),
+        ),
+    ]
+    covered = {(type(row), name) for row in rows for name in _encrypted_names(type(row))}
+    every = {(model, name) for model, names in crypto.encrypted_fields() for name in names}
+    assert covered == every, "a new encrypted field: give this test a row that holds it"
+
+    settings.FIELD_ENCRYPTION_KEY = f"{NEW_KEY},{OLD_KEY}"
     call_command("rotate_secrets", stdout=io.StringIO())
-    settings.FIELD_ENCRYPTION_KEY = new  # the old key is gone: values still decrypt
-    account.refresh_from_db()
-    assert account.secret_key == "sk_test_secret"
-    assert account.webhook_secret == "whsec_x"
+    settings.FIELD_ENCRYPTION_KEY = NEW_KEY  # the old key is gone: every value still decrypts
+
+    plain = {"sk_test_secret", "whsec_x", "whsec_outbound"}
+    for row in rows:
+        row.refresh_from_db()
+        for name in _encrypted_names(type(row)):
+            assert crypto.decrypt(getattr(row, name)) in plain
+
+
+def _encrypted_names(model) -> list[str]:
+    return dict(crypto.encrypted_fields())[model]
+
+
+def test_every_field_that_stores_a_secret_is_an_encrypted_field():
+    """A secret stored in a plain TextField would be missed by rotate_secrets."""
+    from django.apps import apps
+
+    plain = [
+        f"{model._meta.label}.{field.name}"
+        for model in apps.get_models()
+        for field in model._meta.fields
+        if field.name.endswith(("_encrypted", "_secret"))
+        and not isinstance(field, crypto.EncryptedTextField)
+    ]
+    assert plain == []
+
+
+def test_a_rotated_secret_key_keeps_customers_receipt_links_working(settings):
+    from django.core import signing
+
+    settings.SECRET_KEY = "old-" + "a" * 60
+    token = signing.Signer(salt="vpos.receipt-link").sign_object({"r": 1, "n": "2026-000001"})
+    settings.SECRET_KEY = "new-" + "b" * 60
+    with pytest.raises(signing.BadSignature):
+        signing.Signer(salt="vpos.receipt-link").unsign_object(token)
+
+    settings.SECRET_KEY_FALLBACKS = ["old-" + "a" * 60]
+
+    assert signing.Signer(salt="vpos.receipt-link").unsign_object(token)["n"] == "2026-000001"

@@ -9,7 +9,9 @@ import base64
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
+from django.db import models
 
 
 def _fernet() -> MultiFernet:
@@ -41,3 +43,20 @@ def rotate(token: str) -> str:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken as error:
         raise ValueError("cannot decrypt: FIELD_ENCRYPTION_KEY does not match") from error
+
+
+class EncryptedTextField(models.TextField):
+    """Where a secret is stored, as `encrypt` made it (the model reads it with `decrypt`).
+
+    The type is how `rotate_secrets` finds every stored secret: a new one declared with this
+    field is rotated with the others, without anyone remembering to add it."""
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
+    """Every model with secrets at rest, and the names of its encrypted fields."""
+    found = []
+    for model in apps.get_models():
+        names = [f.name for f in model._meta.fields if isinstance(f, EncryptedTextField)]
+        if names:
+            found.append((model, names))
+    return found

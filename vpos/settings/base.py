@@ -59,6 +59,10 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
 ]
 
+# Rotating SECRET_KEY (docs/deploy.md): the old key here keeps sessions, password-reset links
+# and customers' signed receipt links working until it is dropped.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
 ROOT_URLCONF = "vpos.urls"
 WSGI_APPLICATION = "vpos.wsgi.application"
 

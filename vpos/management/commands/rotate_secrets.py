@@ -1,27 +1,27 @@
 """Re-encrypt every stored secret with the first key of FIELD_ENCRYPTION_KEY.
 
 Rotation: put the new key in front (`FIELD_ENCRYPTION_KEY=new,old`), deploy, run this command,
-then drop the old key.
+then drop the old key. Every field declared as `EncryptedTextField` is rotated (shops' Stripe keys,
+outbound webhook secrets, and any added later).
 """
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from merchants.models import PaymentAccount
-from vpos.crypto import rotate
+from vpos.crypto import encrypted_fields, rotate
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored Stripe keys and webhook secrets with the current first key."
+    help = "Re-encrypt every stored secret (EncryptedTextField) with the current first key."
 
     def handle(self, *args, **options) -> None:
-        count = 0
-        with transaction.atomic():
-            for account in PaymentAccount.objects.select_for_update():
-                account.secret_key_encrypted = rotate(account.secret_key_encrypted)
-                account.webhook_secret_encrypted = rotate(account.webhook_secret_encrypted)
-                account.save(update_fields=["secret_key_encrypted", "webhook_secret_encrypted"])
-                count += 1
-        self.stdout.write(
-            self.style.SUCCESS(f"Re-encrypted the secrets of {count} payment account(s).")
-        )
+        with transaction.atomic():  # all or nothing: never half the secrets on the new key
+            for model, names in encrypted_fields():
+                count = 0
+                for row in model.objects.select_for_update().only("pk", *names):
+                    for name in names:
+                        setattr(row, name, rotate(getattr(row, name)))
+                    row.save(update_fields=names)
+                    count += 1
+                self.stdout.write(f"{model._meta.label}: {count} row(s), fields {', '.join(names)}")
+        self.stdout.write(self.style.SUCCESS("Every stored secret is on the first key."))
