@@ -10,6 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=vpos.settings.production \
     STATIC_ROOT=/app/staticfiles \
     MEDIA_ROOT=/app/media \
+    DOCUMENTS_ROOT=/app/documents \
     PORT=8000
 
 # WeasyPrint (receipt PDFs) needs Pango and a font; nothing else is native. The translations'
@@ -33,8 +34,8 @@ COPY --chown=vpos:vpos . .
 RUN SECRET_KEY=build-only-collectstatic-0000000000000000000000000000000000000000 \
     FIELD_ENCRYPTION_KEY=YnVpbGQtb25seS1jb2xsZWN0c3RhdGljLTAwMDAwMDA= \
     python manage.py collectstatic --noinput --verbosity 0 \
-    && mkdir -p /app/media /app/var \
-    && chown -R vpos:vpos /app/media /app/var
+    && mkdir -p /app/media /app/documents /app/var \
+    && chown -R vpos:vpos /app/media /app/documents /app/var
 
 USER vpos
 EXPOSE 8000

@@ -261,6 +261,7 @@ def main() -> None:
         return harness.write_json(ARGS.json)
     work = Path(tempfile.mkdtemp(prefix="vpos-bench-receipts-"))
     os.environ["MEDIA_ROOT"] = str(work / "media")
+    os.environ["DOCUMENTS_ROOT"] = str(work / "documents")
     database_url = f"sqlite:///{work / 'bench.sqlite3'}"
     started = time.perf_counter()
     print(

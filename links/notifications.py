@@ -79,6 +79,7 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
         if receipt.pdf:
             attachments = [
                 {
+                    "storage": "documents",
                     "path": receipt.pdf.name,
                     "filename": receipt.filename,
                     "mimetype": "application/pdf",
@@ -128,7 +129,12 @@ def refund_send_email(*, refund: Any, note: Any) -> OutboxEmail | None:
     attachments = []
     if note.pdf:
         attachments = [
-            {"path": note.pdf.name, "filename": note.filename, "mimetype": "application/pdf"}
+            {
+                "storage": "documents",
+                "path": note.pdf.name,
+                "filename": note.filename,
+                "mimetype": "application/pdf",
+            }
         ]
     return outbox_enqueue(
         kind="refund",

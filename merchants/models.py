@@ -83,7 +83,8 @@ class User(AbstractUser):
 
 
 def logo_upload_to(instance: Merchant, filename: str) -> str:
-    return f"logos/{instance.public_id}/{uuid.uuid4().hex}.png"
+    """A random name: the logo is public (the checkout page shows it), the shop's id is not."""
+    return f"logos/{uuid.uuid4().hex}.png"
 
 
 class Merchant(models.Model):

@@ -7,7 +7,12 @@ from django.utils.translation import gettext_lazy as _
 
 from links.models import Payment
 from merchants.models import Merchant
+from vpos.documents import document_name, documents_storage
 from vpos.money import format_money
+
+
+def export_upload_to(instance: ReceiptExport, filename: str) -> str:
+    return document_name("exports", "zip")
 
 
 class ReceiptSequence(models.Model):
@@ -44,7 +49,9 @@ class Receipt(models.Model):
     currency = models.CharField(_("currency"), max_length=3)
     customer_email = models.EmailField(_("customer email"), blank=True)
     customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
-    pdf = models.FileField(_("PDF"), upload_to="receipts/", blank=True, max_length=255)
+    pdf = models.FileField(
+        _("PDF"), upload_to="receipts/", storage=documents_storage, blank=True, max_length=255
+    )
     pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
     rendered_at = models.DateTimeField(_("rendered"), null=True, blank=True)
 
@@ -94,7 +101,9 @@ class ReceiptExport(models.Model):
     )
     total = models.PositiveIntegerField(_("receipts"), default=0)
     done = models.PositiveIntegerField(_("added"), default=0)
-    file = models.FileField(_("file"), upload_to="exports/", blank=True, max_length=255)
+    file = models.FileField(
+        _("file"), upload_to=export_upload_to, storage=documents_storage, blank=True, max_length=255
+    )
     error = models.CharField(_("error"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -131,7 +140,9 @@ class RefundNote(models.Model):
     issued_at = models.DateTimeField(_("issued"))
     language = models.CharField(_("language"), max_length=5)
     snapshot = models.JSONField(_("snapshot"))
-    pdf = models.FileField(_("PDF"), upload_to="refund-notes/", blank=True, max_length=255)
+    pdf = models.FileField(
+        _("PDF"), upload_to="refund-notes/", storage=documents_storage, blank=True, max_length=255
+    )
     pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
 
     class Meta:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from links.models import Payment
 from merchants.models import Merchant
+from vpos.documents import document_name, documents
 
 from .models import Receipt, ReceiptExport, ReceiptSequence, RefundNote
 
@@ -199,15 +200,14 @@ def render_pdf(html: str) -> bytes:
 def _ensure_pdf(model: type[Receipt] | type[RefundNote], pk: int, template: str, folder: str):
     """Render and store a document's PDF unless a stored copy exists. Safe to run again."""
     document = model.objects.select_related("merchant").get(pk=pk)
-    if document.pdf and default_storage.exists(document.pdf.name):
+    if document.pdf and documents.exists(document.pdf.name):
         return document
     data = render_pdf(_document_html(document, template))
-    name = f"{folder}/{document.merchant.public_id}/{document.year}/{document.filename}"
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=pk)
-        if locked.pdf and default_storage.exists(locked.pdf.name):
+        if locked.pdf and documents.exists(locked.pdf.name):
             return locked
-        locked.pdf.name = default_storage.save(name, ContentFile(data))
+        locked.pdf.name = documents.save(document_name(folder, "pdf"), ContentFile(data))
         locked.pdf_sha256 = hashlib.sha256(data).hexdigest()
         fields = ["pdf", "pdf_sha256"]
         if hasattr(locked, "rendered_at"):
@@ -322,14 +322,13 @@ def export_build(*, export_id: int) -> ReceiptExport:
         with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
             for done, receipt_id in enumerate(receipts, start=1):
                 receipt = receipt_ensure_pdf(receipt_id=receipt_id)
-                with default_storage.open(receipt.pdf.name, "rb") as fh:
+                with documents.open(receipt.pdf.name, "rb") as fh:
                     archive.writestr(receipt.filename, fh.read())
                 if done % 10 == 0 or done == len(receipts):
                     ReceiptExport.objects.filter(pk=export.pk).update(done=done)
         export.refresh_from_db()
-        name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
         spool.seek(0)
-        export.file.save(f"{export.merchant_id}-{export.pk}-{name}", File(spool), save=False)
+        export.file.save("receipts.zip", File(spool), save=False)  # named by export_upload_to
     export.status = ReceiptExport.Status.DONE
     export.finished_at = timezone.now()
     export.save(update_fields=["file", "status", "finished_at"])

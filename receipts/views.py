@@ -6,7 +6,6 @@ import csv
 from collections.abc import Iterator
 
 from django.core import signing
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from merchants.access import shop_view
 from merchants.models import Membership
+from vpos.documents import documents
 from vpos.money import to_decimal
 from vpos.spreadsheet import Echo, spreadsheet_text
 
@@ -66,7 +66,7 @@ def receipt_list(request: HttpRequest, membership: Membership) -> HttpResponse:
 def _pdf_response(receipt: Receipt, *, inline: bool = False) -> FileResponse:
     receipt = services.receipt_ensure_pdf(receipt_id=receipt.pk)  # re-rendered if the file is gone
     response = FileResponse(
-        default_storage.open(receipt.pdf.name, "rb"),
+        documents.open(receipt.pdf.name, "rb"),
         content_type="application/pdf",
         as_attachment=not inline,
         filename=receipt.filename,
@@ -161,7 +161,7 @@ def export_download(request: HttpRequest, membership: Membership, export_id: int
     )
     name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
     return FileResponse(
-        default_storage.open(export.file.name, "rb"),
+        documents.open(export.file.name, "rb"),
         as_attachment=True,
         filename=name,
         content_type="application/zip",

@@ -10,15 +10,31 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.test import Client
+from django.utils.functional import empty
 
 from merchants.models import Membership, Merchant, Role, User
+from vpos.documents import documents
 
 from .factories import MembershipFactory, MerchantFactory
 
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
+    """Public media and private documents in two folders of the test's own."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            **settings.STORAGES["documents"],
+            "OPTIONS": {
+                **settings.STORAGES["documents"]["OPTIONS"],
+                "location": str(tmp_path / "documents"),
+            },
+        },
+    }
+    documents._wrapped = empty  # re-read STORAGES, as Django does for default_storage
+    yield
+    documents._wrapped = empty
 
 
 @dataclass

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import DatabaseError, transaction
 from django.template.loader import render_to_string
@@ -134,7 +134,9 @@ def _build_message(email: OutboxEmail) -> EmailMultiAlternatives:
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     for attachment in email.attachments:
-        with default_storage.open(attachment["path"], "rb") as fh:
+        # Receipts and refund notes live in the private documents storage (vpos/documents.py).
+        storage = storages[attachment.get("storage", "default")]
+        with storage.open(attachment["path"], "rb") as fh:
             message.attach(attachment["filename"], fh.read(), attachment["mimetype"])
     return message
 

@@ -16,6 +16,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.static import serve
 
+from .documents import documents
 from .middleware import is_api_request
 
 logger = logging.getLogger(__name__)
@@ -52,14 +53,15 @@ def _check_cache() -> None:
 
 
 def _check_storage() -> None:
-    """Uploads and receipts must be writable: a local MEDIA_ROOT, or the S3 bucket reachable."""
-    if isinstance(default_storage, FileSystemStorage):
-        location = default_storage.base_location
-        os.makedirs(location, exist_ok=True)
-        if not os.access(location, os.W_OK):
-            raise PermissionError(f"{location} is not writable")
-    else:
-        default_storage.exists(".readyz")  # one request to the bucket
+    """Logos and customers' documents must be writable: local folders, or the bucket reachable."""
+    for storage in (default_storage, documents):
+        if isinstance(storage, FileSystemStorage):
+            location = storage.base_location
+            os.makedirs(location, exist_ok=True)
+            if not os.access(location, os.W_OK):
+                raise PermissionError(f"{location} is not writable")
+        else:
+            storage.exists(".readyz")  # one request to the bucket
 
 
 READINESS_CHECKS = {"database": _check_database, "cache": _check_cache, "storage": _check_storage}
@@ -87,12 +89,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 # Uploaded files are logos, re-encoded as PNG on upload (merchants/forms.py); anything else under
 # MEDIA_ROOT is sent as a download, never rendered by the browser.
+PUBLIC_MEDIA = "logos/"
 _INLINE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 
 
 def media(request: HttpRequest, path: str) -> HttpResponse:
     """MEDIA_ROOT for DEBUG, or SERVE_MEDIA=true where no proxy or S3 serves it (small sites)."""
-    if not (settings.DEBUG or settings.SERVE_MEDIA):
+    # Public media is the shops' logos, nothing else: customers' documents live in a storage of
+    # their own (vpos/documents.py), and nothing else under MEDIA_ROOT is served either.
+    if not (settings.DEBUG or settings.SERVE_MEDIA) or not path.startswith(PUBLIC_MEDIA):
         raise Http404
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     content_type, _encoding = mimetypes.guess_type(path)

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404
@@ -38,6 +37,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf
+from vpos.documents import documents
 from vpos.inputs import parse_id, single_line
 from vpos.views import page_not_found
 
@@ -483,7 +483,7 @@ def _receipt_response(request: Request, payment_id: str) -> FileResponse:
         raise exceptions.NotFound(_("This payment has no receipt: only paid payments have one."))
     receipt = receipt_ensure_pdf(receipt_id=receipt.pk)
     response = FileResponse(
-        default_storage.open(receipt.pdf.name, "rb"),
+        documents.open(receipt.pdf.name, "rb"),
         content_type="application/pdf",
         as_attachment=True,
         filename=receipt.filename,

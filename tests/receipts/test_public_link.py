@@ -147,7 +147,12 @@ def test_confirmation_email_carries_the_signed_link_and_the_pdf(
     assert stored.to_email == "cliente@example.com"
     assert stored.status == OutboxEmail.Status.SENT
     assert stored.attachments == [
-        {"path": receipt.pdf.name, "filename": receipt.filename, "mimetype": "application/pdf"}
+        {
+            "storage": "documents",
+            "path": receipt.pdf.name,
+            "filename": receipt.filename,
+            "mimetype": "application/pdf",
+        }
     ]
     link_in_text = re.search(r"http://testserver/r/[^\s\"<]+/", stored.body_text)
     assert link_in_text, stored.body_text

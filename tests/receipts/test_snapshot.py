@@ -7,7 +7,6 @@ import io
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
 from pypdf import PdfReader
@@ -15,6 +14,7 @@ from pypdf import PdfReader
 from merchants.services import merchant_update
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf
+from vpos.documents import documents
 
 from ..factories import PaymentLinkFactory
 from .conftest import finalize, pdf_text, stream_bytes
@@ -63,7 +63,7 @@ def test_rerendered_receipt_keeps_the_old_legal_details_and_logo(shop, issued, c
         data={"legal_name": "Nuova Ragione Sociale S.p.A.", "vat_number": "09876543217"},
         logo=png(BLUE),
     )
-    default_storage.delete(issued.pdf.name)  # lost: the PDF view renders it again
+    documents.delete(issued.pdf.name)  # lost: the PDF view renders it again
 
     response = client_as("owner").get(
         reverse("receipts:pdf", args=[shop.merchant.public_id, issued.pk])
@@ -79,8 +79,8 @@ def test_rerendered_receipt_keeps_the_old_legal_details_and_logo(shop, issued, c
     assert "09876543217" not in text
     assert logo_colours(data) == [RED]
     issued.refresh_from_db()
-    assert default_storage.exists(issued.pdf.name)
-    with default_storage.open(issued.pdf.name, "rb") as fh:
+    assert documents.exists(issued.pdf.name)
+    with documents.open(issued.pdf.name, "rb") as fh:
         stored = fh.read()
     assert stored == data
     assert hashlib.sha256(stored).hexdigest() == issued.pdf_sha256

@@ -169,8 +169,14 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=False)
 # Uploads (logos) and receipt PDFs: local files under MEDIA_ROOT, or S3 (any S3-compatible
 # service) with STORAGE_BACKEND=s3 and the AWS_* variables, shared by every web and worker node.
 STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="filesystem")
+# Customers' documents (receipts, refund notes, exports): never under MEDIA_ROOT (vpos/documents.py).
+DOCUMENTS_ROOT = env.path("DOCUMENTS_ROOT", default=str(VAR_DIR / "documents"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "documents": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DOCUMENTS_ROOT), "base_url": "/documents-have-no-url/"},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 if STORAGE_BACKEND == "s3":
@@ -188,6 +194,19 @@ if STORAGE_BACKEND == "s3":
             "querystring_auth": True,
             "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=3600),
             "file_overwrite": False,
+        },
+    }
+    # Documents: the same private bucket (or AWS_DOCUMENTS_BUCKET_NAME) under a prefix of their
+    # own; read by vpos and streamed through its views only, never linked to.
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            **STORAGES["default"]["OPTIONS"],
+            "bucket_name": env.str(
+                "AWS_DOCUMENTS_BUCKET_NAME", default=STORAGES["default"]["OPTIONS"]["bucket_name"]
+            ),
+            "location": env.str("AWS_DOCUMENTS_LOCATION", default="private-documents"),
+            "default_acl": "private",
         },
     }
 elif STORAGE_BACKEND != "filesystem":
