@@ -11,9 +11,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from .caching import PageCache, remember_shop
 from .selectors import membership_for_user
@@ -33,6 +36,8 @@ def shop_view(*, owner_only: bool = False, cached: bool = False) -> Callable[[Vi
         @login_required
         @functools.wraps(view)
         def wrapper(request: HttpRequest, shop_id: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+            if settings.OWNERS_REQUIRE_TOTP and owner_without_totp(request.user, shop_id):
+                return redirect("merchants:totp_required", shop_id=shop_id)
             page = PageCache.for_request(request, shop_id) if cached else None
             if page is not None and (response := page.hit()) is not None:
                 _remember_current(request, shop_id)
@@ -53,6 +58,15 @@ def shop_view(*, owner_only: bool = False, cached: bool = False) -> Callable[[Vi
         return wrapper
 
     return decorator
+
+
+def owner_without_totp(user: Any, shop_id: Any) -> bool:
+    """An owner can change payout keys, refund and create API keys: with OWNERS_REQUIRE_TOTP
+    (on in production) they reach the shop only once two-factor authentication is set up."""
+    membership = membership_for_user(user, shop_id)
+    if membership is None or not membership.is_owner:
+        return False
+    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
 def _private(response: HttpResponse) -> HttpResponse:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("shops/new/", views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("s/<uuid:shop_id>/", views.dashboard, name="dashboard"),
+    path("s/<uuid:shop_id>/two-factor/", views.totp_required, name="totp_required"),
     path("s/<uuid:shop_id>/settings/", views.shop_settings, name="settings"),
     path("s/<uuid:shop_id>/settings/payments/", views.payment_account, name="payment_account"),
     path("s/<uuid:shop_id>/team/", views.team, name="team"),

@@ -17,7 +17,7 @@ from vpos.inputs import is_url_token
 from vpos.models import AuditEntry, OutboxEmail
 
 from . import services
-from .access import SESSION_KEY, shop_view
+from .access import SESSION_KEY, owner_without_totp, shop_view
 from .dashboard import dashboard_figures
 from .forms import (
     AuditFilterForm,
@@ -28,7 +28,12 @@ from .forms import (
     RoleForm,
 )
 from .models import Invitation, Membership, PaymentAccount
-from .selectors import memberships_for_user, pending_invitations, team_members
+from .selectors import (
+    membership_for_user,
+    memberships_for_user,
+    pending_invitations,
+    team_members,
+)
 
 
 def _error_text(error: ValidationError) -> str:
@@ -65,6 +70,17 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Your shop %(name)s is ready.") % {"name": merchant.name})
         return redirect("merchants:dashboard", shop_id=merchant.public_id)
     return render(request, "merchants/onboarding.html", {"form": form, "first_shop": first_shop})
+
+
+@login_required
+def totp_required(request: HttpRequest, shop_id) -> HttpResponse:
+    """Why an owner is asked to set up two-factor authentication, and where."""
+    membership = membership_for_user(request.user, shop_id)
+    if membership is None:
+        raise Http404
+    if not owner_without_totp(request.user, shop_id):
+        return redirect("merchants:dashboard", shop_id=shop_id)
+    return render(request, "merchants/totp_required.html", {"shop": membership.merchant})
 
 
 @shop_view(cached=True)

@@ -215,3 +215,12 @@ def test_gunicorn_config_defaults_and_overrides(monkeypatch):
     config = load()
     assert (config["workers"], config["timeout"]) == (3, 60)
     assert "%({x-request-id}o)s" in config["access_log_format"]
+
+
+def test_production_requires_owners_to_use_two_factor_authentication():
+    probe = "from django.conf import settings; print(settings.OWNERS_REQUIRE_TOTP)"
+    on = _production(probe)
+    off = _production(probe, OWNERS_REQUIRE_TOTP="false")
+    assert on.returncode == off.returncode == 0, on.stderr + off.stderr
+    assert on.stdout.strip().splitlines()[-1] == "True"
+    assert off.stdout.strip().splitlines()[-1] == "False"

@@ -147,6 +147,9 @@ ACCOUNT_RATE_LIMITS = {
 # Behind N reverse proxies the client is the N-th address from the right of X-Forwarded-For.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Owners (payout keys, refunds, API keys) must set up TOTP before reaching their shop; staff may
+# opt in. On by default in production settings.
+OWNERS_REQUIRE_TOTP = env.bool("OWNERS_REQUIRE_TOTP", default=False)
 MFA_TOTP_ISSUER = "vpos"
 
 # --- Internationalisation ----------------------------------------------------------------------

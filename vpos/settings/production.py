@@ -41,6 +41,8 @@ _not_a_placeholder(
 for _name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
     _not_a_placeholder(_name, env.str(_name, default=""))
 
+OWNERS_REQUIRE_TOTP = env.bool("OWNERS_REQUIRE_TOTP", default=True)
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # Load balancers probe over plain HTTP inside the network.
