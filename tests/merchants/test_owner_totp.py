@@ -47,6 +47,9 @@ def test_an_owner_with_totp_reaches_the_shop(shop, owner_client):
 
 def test_staff_are_not_required_to(shop, staff_client):
     assert staff_client.get(shop_url(shop)).status_code == 200
+    page = staff_client.get(shop_url(shop, "merchants:totp_required"))
+    assert page.status_code == 302
+    assert page.url == shop_url(shop)
 
 
 def test_another_shops_member_gets_404(shop, outsider_client):
