@@ -82,14 +82,15 @@ def refund_check(*, payment: Payment, amount: int | None = None) -> None:
 def refund_create(
     *,
     payment: Payment,
-    amount: int,
+    amount: int | None,
     reason: str = "",
     actor: User | None = None,
     source: str = "back_office",
     request_key: str = "",
 ) -> Refund:
-    """Refund `amount` (minor units) of a succeeded payment. Raises ValidationError with a message
-    a person can read when the refund is not possible; nothing is sent to Stripe then.
+    """Refund `amount` (minor units; None: the whole remainder, read under the lock) of a
+    succeeded payment. Raises ValidationError with a message a person can read when the refund is
+    not possible; nothing is sent to Stripe then.
 
     `request_key` names the request (an API Idempotency-Key, a back-office confirmation): a
     request seen before gets the refund it made, as it stands, and nothing is sent to Stripe
@@ -102,6 +103,8 @@ def refund_create(
         if earlier is not None:
             return earlier
         refund_check(payment=locked, amount=amount)
+        if amount is None:
+            amount = refund_remainder(locked)
         try:
             # Before reserving: a refund that cannot even be asked for must not stay pending.
             provider = provider_for_payment(locked)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from merchants.caching import shop_changed
 from merchants.models import Merchant, User
 from vpos.audit import Action, audit
+from vpos.inflight import mark_money_in_flight
 from vpos.inputs import single_line
 from vpos.money import MAXIMUM_AMOUNT, MINIMUM_AMOUNT, format_money
 
@@ -172,7 +173,8 @@ def links_expire_due(*, now: datetime | None = None) -> int:
 
 
 class CheckoutError(Exception):
-    """Something the customer should read: nothing was charged."""
+    """Something the customer should read: nothing was charged, unless its code is
+    `confirm_unknown` (the outcome is being checked; the same attempt key shows it)."""
 
     def __init__(self, message: str, *, code: str):
         super().__init__(message)
@@ -313,22 +315,30 @@ def checkout_attempt(
         )
     except ProviderError as error:
         log_event(payment, "confirm_error", error.message, code=error.code)
-        # The outcome is unknown: reconciliation settles it with the provider later.
-        raise CheckoutError(
-            _(
-                "We could not confirm the payment with the card service. Do not pay again: "
-                "we will check its outcome in a few minutes."
-            ),
-            code="confirm_unknown",
-        ) from error
+        raise _outcome_unknown() from error
     payment = payment_apply(payment_id=payment.pk, provider_payment=confirmed, source="checkout")
     return AttemptResult(payment, client_secret=confirmed.client_secret)
+
+
+def _outcome_unknown() -> CheckoutError:
+    """The attempt was confirmed (money may have moved) and the provider cannot tell us now:
+    reconciliation settles it later; the same attempt key keeps answering with this payment."""
+    return CheckoutError(
+        _(
+            "We could not confirm the payment with the card service. Do not pay again: "
+            "we will check its outcome in a few minutes."
+        ),
+        code="confirm_unknown",
+    )
 
 
 def _repeated_attempt(payment: Payment) -> AttemptResult:
     """The same answer again; a 3-D Secure challenge needs its client secret to be shown again."""
     if payment.status == PaymentStatus.REQUIRES_ACTION and payment.provider_id:
-        current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
+        try:
+            current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
+        except ProviderError as error:  # the customer may have completed 3-D Secure meanwhile
+            raise _outcome_unknown() from error
         return AttemptResult(payment, client_secret=current.client_secret)
     return AttemptResult(payment)
 
@@ -359,6 +369,8 @@ _OPEN_STATUS = {
     "requires_confirmation": PaymentStatus.PENDING,
     "requires_capture": PaymentStatus.PROCESSING,
 }
+# Provider states in which the customer's money has moved, or is moving.
+MONEY_MOVED = frozenset({"succeeded", "processing", "requires_capture"})
 
 
 def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source: str) -> Payment:
@@ -465,6 +477,10 @@ def payment_refresh(*, payment: Payment, source: str) -> Payment:
     if not payment.provider_id:
         return payment
     current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
+    if current.status in MONEY_MOVED:
+        # E.g. 3-D Secure completed in the browser: a database error from here on must not tell
+        # the customer that nothing was charged.
+        mark_money_in_flight()
     return payment_apply(payment_id=payment.pk, provider_payment=current, source=source)
 
 

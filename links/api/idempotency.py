@@ -2,6 +2,15 @@
 
 The key is stored per API key with a hash of the request; a unique constraint makes concurrent
 requests with the same key create one record, so one object.
+
+No record is ever released. A request that moves money (a refund) is `resumable`: its operation
+binds the record to what it made in the same transaction as its reservation, before the provider
+is asked (the Refund carries `Claim.request_key`), so a retry finds it whatever happened next and
+answers with it, pending, succeeded or failed. A record without an object never reached the
+provider (its process failed or died before the reservation committed): the identical retry
+simply runs again, at once, serialised with any still-running first try by the payment's lock, so
+no key is ever stuck. Other writes run in the request's transaction (ATOMIC_REQUESTS): their
+record commits or rolls back with their object.
 """
 
 from __future__ import annotations

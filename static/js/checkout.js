@@ -190,6 +190,9 @@
   }
 
   // -- the payment ---------------------------------------------------------------------------
+  // Error codes after which the card may have been charged (vpos/middleware.py, links/services.py).
+  var UNKNOWN_OUTCOME = ["confirm_unknown", "outcome_pending", "bad_response"];
+
   function handleAnswer(answer, afterAuthentication) {
     var body = answer.body || {};
     switch (body.status) {
@@ -234,10 +237,12 @@
       }, 1500);
       return;
     }
-    // When the outcome of a payment is unknown (confirmation or 3-D Secure check failed, or the
-    // answer was lost), keep the key: trying again answers with that same payment instead of
-    // charging a second time.
-    var unknown = body.code === "confirm_unknown" || answer.status === 0 || afterAuthentication;
+    // When the outcome of a payment is unknown (confirmation or 3-D Secure check failed, the
+    // charge was made but not recorded yet, the answer was lost or is not ours, e.g. a proxy's
+    // 502), keep the key: trying again answers with that same payment instead of charging a
+    // second time.
+    var unknown =
+      UNKNOWN_OUTCOME.indexOf(body.code) !== -1 || answer.status === 0 || afterAuthentication;
     if (!unknown) attemptKey = newAttemptKey();
     return showError(body.message);
   }

@@ -14,6 +14,7 @@ import pytest
 from django.db import OperationalError
 
 from links import refunds as refund_services
+from links.api.idempotency import Claim
 from links.models import Payment, PaymentStatus, Refund
 from links.services import payment_refresh
 
@@ -99,6 +100,49 @@ def test_an_error_after_stripe_answered_is_confirmed_not_repeated(
 
     settled = refund_call(raw, paid, "rf-lost", 1200)
     assert settled.status_code == 200
+    assert settled.json()["status"] == "succeeded"
+    assert len(at_stripe(stripe_api, paid)) == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "name"),
+    [
+        (refund_services, "refund_note_issue"),  # inside the recording, after Stripe answered
+        (Claim, "complete"),  # the refund is recorded; binding the key to it fails
+    ],
+)
+def test_any_error_after_stripe_answered_settles_exactly_once(
+    tenants, paid, stripe_api, monkeypatch, target, name
+):
+    raw = tenants[0].raw
+    real = getattr(target, name)
+    failures = {"left": 1}
+
+    def database_gone_once(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, database_gone_once)
+
+    first = refund_call(raw, paid, "rf-late", 900)
+
+    assert first.status_code == 503
+    assert first.json()["code"] == "outcome_pending"
+    retry = refund_call(raw, paid, "rf-late", 900)
+    assert retry.status_code == 200
+    refund = Refund.objects.get()
+    assert retry.json()["id"] == str(refund.public_id)
+    refund_services.refunds_reconcile(older_than=timedelta(0))
+    assert refund_services.refunds_reconcile(older_than=timedelta(0)) == 0
+    refund.refresh_from_db()
+    paid.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert paid.refunded_amount == 900
+    assert at_stripe(stripe_api, paid) == [(900, str(refund.public_id))]
+    settled = refund_call(raw, paid, "rf-late", 900)
+    assert (settled.status_code, settled.json()["id"]) == (200, str(refund.public_id))
     assert settled.json()["status"] == "succeeded"
     assert len(at_stripe(stripe_api, paid)) == 1
 
@@ -209,3 +253,57 @@ def test_concurrent_refunds_over_the_payment_stop_at_its_amount_even_when_retrie
     assert sum(amount for amount, _ in provider) == 5000
     assert len(provider) == 5
     assert paid.status == PaymentStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("body", [{"amount": 700}, {}])
+def test_the_same_request_sent_many_times_at_once_refunds_once(tenants, paid, stripe_api, body):
+    """A client retrying while its first try is still running (same key, same body, with an
+    amount or "the rest"): every answer is that one refund, Stripe holds one refund."""
+    raw = tenants[0].raw
+    url = f"{PAYMENTS}/{paid.public_id}/refunds"
+
+    def send():
+        return ApiClient(raw).post_json(url, body, **{"Idempotency-Key": "rf-same"})
+
+    answers = run_concurrently([send] * 6)
+    answers.append(send())
+
+    assert all(not isinstance(answer, Exception) for answer in answers), answers
+    assert {a.status_code for a in answers} <= {200, 201}, [a.content for a in answers]
+    assert {a.json()["id"] for a in answers} == {str(Refund.objects.get().public_id)}
+    provider = _settle_and_compare(stripe_api, paid)
+    assert [amount for amount, _ in provider] == [body.get("amount", 5000)]
+
+
+def test_a_retry_overtaken_by_its_first_try_answers_with_that_refund(
+    tenants, paid, stripe_api, record_fails, monkeypatch
+):
+    """Asking for "the rest" twice with one key: the retry looks for an earlier refund, finds none,
+    and before it goes on, its first try reserves the whole remainder at Stripe (its answer is
+    then lost). The retry answers with that refund: not "0.00 can be refunded", not another."""
+    raw = tenants[0].raw
+    url = f"{PAYMENTS}/{paid.public_id}/refunds"
+
+    def send():
+        return ApiClient(raw).post_json(url, {}, **{"Idempotency-Key": "rf-overtaken"})
+
+    retry_thread = threading.current_thread()
+    real = refund_services.refund_for_request
+    first: list = []
+
+    def overtaken(**kwargs):
+        found = real(**kwargs)
+        if threading.current_thread() is retry_thread and not first:
+            record_fails(1)
+            first.extend(run_concurrently([send]))
+        return found
+
+    monkeypatch.setattr(refund_services, "refund_for_request", overtaken)
+
+    retry = send()
+
+    assert first[0].status_code == 503
+    assert retry.status_code in (200, 201), retry.content
+    refund = Refund.objects.get()
+    assert (retry.json()["id"], retry.json()["amount"]) == (str(refund.public_id), 5000)
+    assert [amount for amount, _ in _settle_and_compare(stripe_api, paid)] == [5000]

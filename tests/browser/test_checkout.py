@@ -13,16 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from links import services
-from links.models import LinkStatus, Payment, PaymentLink, PaymentStatus
+from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from links.services import link_create
 from merchants.models import Role
 from tests.factories import MembershipFactory, MerchantFactory, PaymentFactory
+from vpos.localstripe import stripe_client
 
 pytestmark = pytest.mark.browser
 
@@ -160,6 +162,37 @@ def test_3d_secure_failed_then_retry(page, live_server, stripe_settings, bottega
     page.locator("#pay-button").click()
     expect_success_page(page, "€19.99")
     assert statuses(link) == ["failed", "succeeded"]
+
+
+def test_paying_again_after_an_unrecorded_charge_charges_once(
+    page, live_server, stripe_settings, bottega, monkeypatch
+):
+    """The card is charged, then recording it fails (database gone): the customer is told not to
+    pay again; a second click anyway, on a reusable link, shows that payment, never a second."""
+    link = make_link(bottega, kind=LinkKind.REUSABLE)
+    real = services.payment_apply
+    failures = {"left": 1}
+
+    def database_gone_once(**kwargs):
+        if kwargs.get("source") == "checkout" and failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "payment_apply", database_gone_once)
+    page.goto(checkout_url(live_server, link))
+    fill_card(page, CARD_OK)
+    page.locator("#pay-button").click()
+
+    expect(page.locator("#checkout-error")).to_contain_text("Do not pay or refund again")
+    expect(page.locator("#pay-button")).to_be_enabled()
+    page.locator("#pay-button").click()
+
+    expect_success_page(page, "€19.99")
+    assert statuses(link) == ["succeeded"]
+    api = stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
+    charged = api.v1.payment_intents.list({"limit": 100}).data
+    assert [intent.status for intent in charged] == ["succeeded"]
 
 
 def test_second_click_while_paying_does_nothing(page, live_server, stripe_settings, bottega):
@@ -322,8 +355,6 @@ AS_WITH_REAL_STRIPE = """
 
 def test_direct_card_flow_of_real_stripe(page, live_server, stripe_settings, bottega):
     """The adapter's other branch: stripe.createPaymentMethod, no SetupIntent."""
-    from vpos.localstripe import stripe_client
-
     api = stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
     card = {"number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
     payment_method = api.v1.payment_methods.create(params={"type": "card", "card": card}).id

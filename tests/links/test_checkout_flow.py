@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from links import services
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
+from links.provider import ProviderError, StripeProvider
 from receipts.services import receipt_public_url
 from tests.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
 
@@ -327,6 +328,70 @@ def test_a_database_error_after_the_charge_never_says_nothing_was_charged(
     payment = Payment.objects.get()
     assert payment.status == PaymentStatus.SUCCEEDED
     assert len(payment_intents(stripe_api)) == 1
+
+
+def test_a_database_error_after_3d_secure_charged_never_says_nothing_was_charged(
+    link, visitor, stripe_api, stripe_settings, monkeypatch
+):
+    """The customer completed 3-D Secure (the card is charged), then recording it failed: the
+    answer says the outcome is being confirmed; asking again shows the payment succeeded."""
+    started = visitor.attempt(card_payment_method(stripe_api, CARD_3DS)).json()
+    authenticate(
+        stripe_settings.STRIPE_API_BASE,
+        started["client_secret"],
+        stripe_settings.STRIPE_PUBLISHABLE_KEY,
+        success=True,
+    )
+    real = services.payment_apply
+    failures = {"left": 1}
+
+    def database_gone_once(**kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "payment_apply", database_gone_once)
+
+    first = visitor.post(started["complete_url"])
+
+    assert first.status_code == 503
+    assert first.json()["code"] == "outcome_pending"
+    assert "Nothing was charged" not in first.json()["message"]
+    again = visitor.post(started["complete_url"]).json()
+    assert again["status"] == "succeeded"
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
+    assert len(payment_intents(stripe_api)) == 1
+
+
+def test_a_repeated_attempt_the_provider_cannot_check_never_says_nothing_was_charged(
+    link, visitor, stripe_api, stripe_settings, monkeypatch
+):
+    """The customer completed 3-D Secure, the answer got lost and checkout.js sends the same
+    attempt again while Stripe cannot be reached: "do not pay again", not "nothing charged"."""
+    started = visitor.attempt(card_payment_method(stripe_api, CARD_3DS)).json()
+    authenticate(
+        stripe_settings.STRIPE_API_BASE,
+        started["client_secret"],
+        stripe_settings.STRIPE_PUBLISHABLE_KEY,
+        success=True,
+    )
+
+    def unreachable(self, payment_id):
+        raise ProviderError("connection refused", permanent=False)
+
+    monkeypatch.setattr(StripeProvider, "retrieve_payment", unreachable)
+
+    again = visitor.attempt(card_payment_method(stripe_api, CARD_OK))
+
+    assert again.status_code == 503
+    assert again.json()["code"] == "confirm_unknown"
+    assert "Do not pay again" in again.json()["message"]
+    assert "Nothing was charged" not in again.json()["message"]
+    assert Payment.objects.count() == 1
+    monkeypatch.undo()
+    services.payments_reconcile(older_than=timedelta(0))
+    assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
 
 
 def test_double_submit_while_waiting_for_3d_secure_answers_the_same_challenge(

@@ -21,11 +21,13 @@ import pytest
 import stripe
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 from pypdf import PdfReader
 
+from links import refunds as refunds_module
 from links import tasks
 from links.models import Payment, PaymentEvent, PaymentLink, PaymentStatus, Refund
 from links.provider import ProviderError, StripeProvider
@@ -346,6 +348,43 @@ def test_the_same_confirmation_sent_twice_refunds_once_and_shows_its_outcome(
     assert other["request_key"] != request_key
     assert refund(payment, "5,00", request_key=other["request_key"]).status_code == 302
     assert [amount for amount, _ in stripe_refunds(stripe_api, payment)] == [500, 500]
+
+
+def test_a_database_error_after_stripe_refunded_is_confirmed_not_repeated(
+    paid, refund, owner, stripe_api, monkeypatch
+):
+    """Stripe refunded, then recording it failed: the page does not say nothing changed, the
+    confirmation sent again shows that refund, reconciliation records it once."""
+    payment = paid()
+    request_key = hidden_inputs(refund(payment, "5,00", confirm=False).text, refund_url(payment))[
+        "request_key"
+    ]
+    real = refunds_module._refund_succeeded
+    failures = {"left": 1}
+
+    def database_gone_once(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(refunds_module, "_refund_succeeded", database_gone_once)
+
+    first = refund(payment, "5,00", request_key=request_key)
+
+    assert first.status_code == 503
+    assert "Do not pay or refund again" in first.text
+    assert "Nothing was charged" not in first.text
+    again = refund(payment, "5,00", request_key=request_key)
+    assert again.status_code == 302
+    assert "the refund is pending" in owner.get(again["Location"]).text
+    assert refunds_reconcile(older_than=timedelta(0)) == 1
+    assert refund(payment, "5,00", request_key=request_key).status_code == 302
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 500
+    ours = Refund.objects.get()
+    assert ours.status == Refund.Status.SUCCEEDED
+    assert stripe_refunds(stripe_api, payment) == [(500, str(ours.public_id))]
 
 
 # --- Bad input: a clear message, nothing refunded ---------------------------------------------
