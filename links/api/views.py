@@ -136,6 +136,19 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Read-only key"),
     404: OpenApiResponse(ErrorSerializer, description="Not found"),
     429: OpenApiResponse(ErrorSerializer, description="Rate limited (see Retry-After)"),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "Database or cache unreachable: retry after Retry-After. `unavailable`: nothing was"
+            " changed. `outcome_pending`: money may have moved; the same request again (same"
+            " Idempotency-Key) returns the outcome."
+        ),
+    ),
+}
+# Operations that read a JSON body also refuse one over the upload limit.
+BODY_ERRORS = {
+    413: OpenApiResponse(ErrorSerializer, description="Body over the upload limit"),
+    **ERRORS,
 }
 IDEMPOTENCY = OpenApiParameter(
     HEADER,
@@ -143,6 +156,7 @@ IDEMPOTENCY = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Same key and body: the first answer again. Same key, other body: 409.",
 )
+IDEMPOTENCY_CONFLICT = "Idempotency-Key used with another body, or its first request still running"
 
 
 # --- Pagination -------------------------------------------------------------------------------
@@ -294,8 +308,8 @@ def _link_create(request: Request, data: dict[str, Any]) -> PaymentLink:
     responses={
         201: LinkSerializer,
         200: OpenApiResponse(LinkSerializer, description="Replayed (same Idempotency-Key)"),
-        409: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused"),
-        **ERRORS,
+        409: OpenApiResponse(ErrorSerializer, description=IDEMPOTENCY_CONFLICT),
+        **BODY_ERRORS,
     },
 )
 @api_view(["GET", "POST"])
@@ -406,8 +420,8 @@ def payment_detail(request: Request, payment_id: str) -> Response:
     responses={
         201: RefundSerializer,
         200: OpenApiResponse(RefundSerializer, description="Replayed (same Idempotency-Key)"),
-        409: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused"),
-        **ERRORS,
+        409: OpenApiResponse(ErrorSerializer, description=IDEMPOTENCY_CONFLICT),
+        **BODY_ERRORS,
     },
 )
 @transaction.non_atomic_requests  # the refund commits its reservation before asking Stripe
@@ -436,13 +450,9 @@ def payment_refund(request: Request, payment_id: str) -> Response:
         claim.complete(earlier.public_id)
         earlier.payment = payment
         return Response(RefundSerializer(earlier).data, status=status.HTTP_200_OK)
-    amount = data.get("amount")
-    if amount is None:
-        refund_services.refund_check(payment=payment)
-        amount = refund_services.refund_remainder(payment)
     refund = refund_services.refund_create(
         payment=payment,
-        amount=amount,
+        amount=data.get("amount"),  # None: the remainder, read under the payment's lock
         reason=data.get("reason", ""),
         source="api",
         request_key=claim.request_key,

@@ -12,7 +12,7 @@ from merchants.models import ApiIdempotencyKey
 from vpos.audit import Action
 from vpos.models import AuditEntry
 
-from ..factories import PaymentLinkFactory
+from ..factories import PaymentFactory, PaymentLinkFactory
 from .conftest import LINK
 
 LINKS = "/api/v1/links"
@@ -187,6 +187,39 @@ def test_cursor_pagination_walks_every_link_once(api, tenants):
         url = page["next"]
     assert sorted(seen) == sorted(made)
     assert api.get(LINKS, {"cursor": "garbage"}).status_code == 400
+
+
+@pytest.mark.parametrize("path", [LINKS, "/api/v1/payments"])
+@pytest.mark.parametrize("limit", ["0", "-1", "101", "1000", "null", "", "abc", "2.5", "\u0662"])
+def test_a_limit_outside_1_to_100_is_a_400_not_a_default_page(api, path, limit):
+    response = api.get(path, {"limit": limit})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
+    assert "limit" in response.json()["errors"]
+
+
+def test_limit_1_and_100_are_page_sizes(api, tenants):
+    for _ in range(3):
+        PaymentLinkFactory(merchant=tenants[0].merchant)
+    assert len(api.get(LINKS, {"limit": "1"}).json()["results"]) == 1
+    assert len(api.get(LINKS, {"limit": "100"}).json()["results"]) == 3
+
+
+def test_empty_optional_email_and_urls_are_null_not_empty_strings(api, tenants):
+    """The schema says email and URI: a client generated from it cannot read "" as either."""
+    link = PaymentLinkFactory(
+        merchant=tenants[0].merchant, customer_email="", success_url="", cancel_url=""
+    )
+    PaymentFactory(link=link, customer_email="")
+    listed = api.get(LINKS).json()["results"][0]
+    detail = api.get(f"{LINKS}/{link.pk}").json()
+    payment = api.get("/api/v1/payments").json()["results"][0]
+    for body in (listed, detail):
+        assert (body["customer_email"], body["success_url"], body["cancel_url"]) == (None,) * 3
+    assert payment["customer_email"] is None
+    filled = api.post_json(LINKS, LINK).json()
+    assert filled["customer_email"] == LINK["customer_email"]
+    assert filled["success_url"] == LINK["success_url"]
 
 
 def test_three_tenants_never_see_each_others_links(tenants):
