@@ -32,6 +32,11 @@ urlpatterns = [
     path("s/<uuid:shop_id>/audit/", views.audit_log, name="audit"),
     path("s/<uuid:shop_id>/emails/<int:email_id>/", views.email_detail, name="email_detail"),
     path("s/<uuid:shop_id>/emails/<int:email_id>/html/", views.email_html, name="email_html"),
+    path(
+        "s/<uuid:shop_id>/emails/<int:email_id>/resend/",
+        views.email_resend,
+        name="email_resend",
+    ),
 ]
 
 urlpatterns += [

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from vpos.inputs import is_url_token
 from vpos.models import AuditEntry, OutboxEmail
+from vpos.outbox import outbox_resend
 
 from . import services
 from .access import SESSION_KEY, owner_without_totp, shop_view
@@ -314,8 +315,14 @@ def _email_list(request: HttpRequest, emails, detail_url_name: str, shop_id=None
     )
 
 
-def _email_detail(request: HttpRequest, email: OutboxEmail, html_url: str) -> HttpResponse:
-    return render(request, "merchants/email_detail.html", {"email": email, "html_url": html_url})
+def _email_detail(
+    request: HttpRequest, email: OutboxEmail, html_url: str, resend_url: str = ""
+) -> HttpResponse:
+    return render(
+        request,
+        "merchants/email_detail.html",
+        {"email": email, "html_url": html_url, "resend_url": resend_url},
+    )
 
 
 def _email_html(email: OutboxEmail) -> HttpResponse:
@@ -341,8 +348,23 @@ def emails(request: HttpRequest, membership: Membership) -> HttpResponse:
 @shop_view(owner_only=True)
 def email_detail(request: HttpRequest, membership: Membership, email_id: int) -> HttpResponse:
     email = get_object_or_404(OutboxEmail, pk=email_id, merchant=membership.merchant)
-    html_url = reverse("merchants:email_html", args=[membership.merchant.public_id, email.pk])
-    return _email_detail(request, email, html_url)
+    shop_id = membership.merchant.public_id
+    html_url = reverse("merchants:email_html", args=[shop_id, email.pk])
+    resend_url = reverse("merchants:email_resend", args=[shop_id, email.pk])
+    return _email_detail(request, email, html_url, resend_url)
+
+
+@shop_view(owner_only=True)
+@require_POST
+def email_resend(request: HttpRequest, membership: Membership, email_id: int) -> HttpResponse:
+    email = get_object_or_404(OutboxEmail, pk=email_id, merchant=membership.merchant)
+    if outbox_resend(email=email, actor=request.user):
+        messages.success(request, _("The email is queued to be sent again."))
+    else:
+        messages.info(request, _("This email is queued or already sent: it was not sent again."))
+    return redirect(
+        "merchants:email_detail", shop_id=membership.merchant.public_id, email_id=email.pk
+    )
 
 
 @shop_view(owner_only=True)

@@ -1,4 +1,5 @@
-"""Running code in real threads against the database, for the PostgreSQL concurrency tests."""
+"""Running code in real threads against the database, for the concurrency tests (PostgreSQL,
+and the embedded SQLite in a file: see vpos/settings/test.py)."""
 
 from __future__ import annotations
 

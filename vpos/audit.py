@@ -27,6 +27,7 @@ class Action(models.TextChoices):
     API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
     LOGIN = "login", _("Logged in")
     MOTO_PAYMENT = "moto.payment", _("Phone order payment")
+    EMAIL_RESENT = "email.resent", _("Email sent again")
 
 
 def audit(

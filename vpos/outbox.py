@@ -23,10 +23,11 @@ from django.db import DatabaseError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from vpos.audit import Action, audit
 from vpos.models import OutboxEmail
 
 if TYPE_CHECKING:
-    from merchants.models import Merchant
+    from merchants.models import Merchant, User
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +236,28 @@ def outbox_requeue_due(*, grace: timedelta = timedelta(minutes=5)) -> int:
     for email_id in ids:
         _schedule(email_id)
     return len(ids)
+
+
+# What a person may send again: the backend may have accepted it (only they can find out whether
+# the recipient got it), or it failed for good. Never queued or sent ones.
+RESENDABLE = (OutboxEmail.Status.SENDING, OutboxEmail.Status.FAILED)
+
+
+def outbox_resend(*, email: OutboxEmail, actor: User) -> bool:
+    """Queue an unconfirmed or failed email again, at a person's request; False if it is neither
+    (any longer). An unconfirmed email may then reach the recipient twice: the person decides."""
+    with transaction.atomic():
+        resent = OutboxEmail.objects.filter(pk=email.pk, status__in=RESENDABLE).update(
+            status=OutboxEmail.Status.QUEUED, attempts=0, next_attempt_at=timezone.now()
+        )
+        if resent:
+            audit(
+                merchant=email.merchant,
+                actor=actor,
+                action=Action.EMAIL_RESENT,
+                summary=f"{email.to_email}: {email.subject}",
+                obj=email,
+                data={"status": email.status},
+            )
+            _schedule(email.pk)
+    return bool(resent)

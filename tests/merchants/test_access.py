@@ -41,6 +41,7 @@ def _email(merchant) -> OutboxEmail:
         body_text="Hello",
         body_html="<p>Hello</p>",
         dedupe_key=f"test:{merchant.pk}",
+        status=OutboxEmail.Status.FAILED,  # so that the owner may send it again
     )
 
 
@@ -70,8 +71,10 @@ SHOP_PAGES = {
     "emails": (True, None),
     "email_detail": (True, "email"),
     "email_html": (True, "email"),
+    "email_resend": (True, "email"),
 }
-GET_PAGES = [name for name in SHOP_PAGES if name != "member_role"]  # member_role is POST only
+POST_ONLY = {"member_role", "email_resend"}
+GET_PAGES = [name for name in SHOP_PAGES if name not in POST_ONLY]
 
 
 def shop_url(name: str, shop, targets: Targets) -> str:
@@ -107,8 +110,9 @@ def test_anonymous_visitors_are_sent_to_login(client, shop, targets, name):
     assert response.url == f"{reverse('account_login')}?next={url}"
 
 
-def test_member_role_refuses_get(owner_client, shop, targets):
-    response = owner_client.get(shop_url("member_role", shop, targets))
+@pytest.mark.parametrize("name", sorted(POST_ONLY))
+def test_post_only_actions_refuse_get(owner_client, shop, targets, name):
+    response = owner_client.get(shop_url(name, shop, targets))
 
     assert response.status_code == 405
 
@@ -153,6 +157,12 @@ OWNER_WRITES = {
     "member_remove": (
         lambda shop, targets: {},
         lambda shop, targets: not Membership.objects.filter(pk=targets.member.pk).exists(),
+    ),
+    "email_resend": (
+        lambda shop, targets: {},
+        lambda shop, targets: (
+            OutboxEmail.objects.get(pk=targets.email.pk).status == OutboxEmail.Status.QUEUED
+        ),
     ),
 }
 
@@ -241,6 +251,7 @@ def test_outsider_cannot_leave_a_shop_they_are_not_in(shop):
         ("member_remove", "other_member", "post"),
         ("email_detail", "other_email", "get"),
         ("email_html", "other_email", "get"),
+        ("email_resend", "other_email", "post"),
     ],
 )
 def test_other_shops_objects_are_not_found(shop, targets, name, target, method):
@@ -255,6 +266,8 @@ def test_other_shops_objects_are_not_found(shop, targets, name, target, method):
         assert Invitation.objects.get(pk=other_object.pk).revoked_at is None
     if isinstance(other_object, Membership):
         assert Membership.objects.get(pk=other_object.pk).role == Role.STAFF
+    if isinstance(other_object, OutboxEmail):
+        assert OutboxEmail.objects.get(pk=other_object.pk).status == OutboxEmail.Status.FAILED
 
 
 def test_the_shop_email_log_lists_only_this_shops_emails(owner_client, shop, targets):

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import transaction
 
+import vpos.tasks  # noqa: F401 - defines outbox_send, so every app finalized later has it
 from vpos.celery import app as project_app
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_store
@@ -57,7 +58,10 @@ def celery_worker(tmp_path):
         with start_worker(worker_app, perform_ping_check=False, shutdown_timeout=30):
             yield queue, runs
     finally:
+        # start_worker made the worker app the default too, which threads started later (the
+        # concurrency tests) would resolve shared tasks against.
         project_app.set_current()
+        project_app.set_default()
         task_prerun.disconnect(record)
         worker_app.close()
 

@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import OperationalError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from merchants.models import Role
-from vpos.models import OutboxEmail
+from vpos.audit import Action
+from vpos.models import AuditEntry, OutboxEmail
 from vpos.outbox import (
     BACKOFF_BASE,
     outbox_deliver,
@@ -328,3 +330,39 @@ def test_an_email_the_database_never_confirmed_shows_as_unconfirmed_and_is_not_r
     page = owner_client.get(f"/s/{shop.merchant.public_id}/emails/", HTTP_ACCEPT_LANGUAGE="en")
     assert "Sending, unconfirmed" in page.text
     assert "Queued" not in page.text
+
+
+def test_the_owner_may_send_an_unconfirmed_email_again_once(
+    shop, owner_client, django_capture_on_commit_callbacks
+):
+    email = queued(merchant=shop.merchant, status=OutboxEmail.Status.SENDING, attempts=1)
+    detail = reverse("merchants:email_detail", args=[shop.merchant.public_id, email.pk])
+    resend = reverse("merchants:email_resend", args=[shop.merchant.public_id, email.pk])
+
+    page = owner_client.get(detail, HTTP_ACCEPT_LANGUAGE="en")
+    assert "the recipient may have received it" in page.text
+    assert f'action="{resend}"' in page.text
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = owner_client.post(resend, HTTP_ACCEPT_LANGUAGE="en")
+        double_click = owner_client.post(resend, HTTP_ACCEPT_LANGUAGE="en", follow=True)
+
+    assert answer.status_code == 302
+    assert [message.to for message in mail.outbox] == [["cliente@example.com"]]
+    assert "it was not sent again" in double_click.text
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (OutboxEmail.Status.SENT, 1)
+    entry = AuditEntry.objects.get(merchant=shop.merchant, action=Action.EMAIL_RESENT)
+    assert entry.actor == shop.owner.user
+
+
+def test_a_sent_email_cannot_be_sent_again_by_hand(shop, owner_client):
+    email = queued(merchant=shop.merchant, status=OutboxEmail.Status.SENT)
+    detail = reverse("merchants:email_detail", args=[shop.merchant.public_id, email.pk])
+    resend = reverse("merchants:email_resend", args=[shop.merchant.public_id, email.pk])
+
+    assert resend not in owner_client.get(detail).text
+    owner_client.post(resend)
+
+    assert mail.outbox == []
+    assert OutboxEmail.objects.get(pk=email.pk).status == OutboxEmail.Status.SENT
+    assert not AuditEntry.objects.filter(action=Action.EMAIL_RESENT).exists()
