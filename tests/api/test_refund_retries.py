@@ -11,7 +11,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError
 
 from links import refunds as refund_services
 from links.api.idempotency import Claim
@@ -20,6 +19,7 @@ from links.services import payment_refresh
 
 from ..concurrency import run_concurrently
 from ..factories import PaymentLinkFactory
+from ..faults import database_gone
 from .conftest import ApiClient
 
 PAYMENTS = "/api/v1/payments"
@@ -38,22 +38,9 @@ def paid(tenants, stripe_settings, paid_intent, settings) -> Payment:
 @pytest.fixture
 def record_fails(monkeypatch):
     """The next `n` recordings of Stripe's answer fail as if the database went away."""
-    lock = threading.Lock()
-    left = {"n": 0}
-    real = refund_services._refund_succeeded
-
-    def flaky(*args, **kwargs):
-        with lock:
-            fail = left["n"] > 0
-            left["n"] -= 1 if fail else 0
-        if fail:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(refund_services, "_refund_succeeded", flaky)
 
     def arm(n: int) -> None:
-        left["n"] = n
+        database_gone(monkeypatch, refund_services, "_refund_succeeded", times=n)
 
     return arm
 
@@ -115,16 +102,7 @@ def test_any_error_after_stripe_answered_settles_exactly_once(
     tenants, paid, stripe_api, monkeypatch, target, name
 ):
     raw = tenants[0].raw
-    real = getattr(target, name)
-    failures = {"left": 1}
-
-    def database_gone_once(*args, **kwargs):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(target, name, database_gone_once)
+    database_gone(monkeypatch, target, name)
 
     first = refund_call(raw, paid, "rf-late", 900)
 
@@ -151,16 +129,7 @@ def test_an_error_before_stripe_is_asked_says_nothing_changed(
     tenants, paid, stripe_api, monkeypatch
 ):
     raw = tenants[0].raw
-    real = refund_services.refund_check
-    calls = {"n": 0}
-
-    def down_once(**kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise OperationalError("could not connect to server")
-        return real(**kwargs)
-
-    monkeypatch.setattr(refund_services, "refund_check", down_once)
+    database_gone(monkeypatch, refund_services, "refund_check")
 
     first = refund_call(raw, paid, "rf-early", 700)
 

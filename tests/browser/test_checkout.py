@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStat
 from links.services import link_create
 from merchants.models import Role
 from tests.factories import MembershipFactory, MerchantFactory, PaymentFactory
+from tests.faults import checkout_recording, database_gone
 from vpos.localstripe import stripe_client
 
 pytestmark = pytest.mark.browser
@@ -170,16 +170,7 @@ def test_paying_again_after_an_unrecorded_charge_charges_once(
     """The card is charged, then recording it fails (database gone): the customer is told not to
     pay again; a second click anyway, on a reusable link, shows that payment, never a second."""
     link = make_link(bottega, kind=LinkKind.REUSABLE)
-    real = services.payment_apply
-    failures = {"left": 1}
-
-    def database_gone_once(**kwargs):
-        if kwargs.get("source") == "checkout" and failures["left"]:
-            failures["left"] -= 1
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "payment_apply", database_gone_once)
+    database_gone(monkeypatch, services, "payment_apply", when=checkout_recording)
     page.goto(checkout_url(live_server, link))
     fill_card(page, CARD_OK)
     page.locator("#pay-button").click()

@@ -16,7 +16,7 @@ import pytest
 import stripe
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -27,6 +27,7 @@ from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStat
 from links.provider import ProviderError, StripeProvider
 from receipts.services import receipt_public_url
 from tests.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
+from tests.faults import checkout_recording, database_gone
 
 from .conftest import CARD_3DS, CARD_DECLINED, CARD_OK, card_payment_method
 
@@ -303,16 +304,7 @@ def test_a_database_error_after_the_charge_never_says_nothing_was_charged(
 ):
     """The card was charged, then recording it failed: the customer is told not to pay again,
     the same attempt sent again charges nothing more, and reconciliation records the payment."""
-    real = services.payment_apply
-    failures = {"left": 1}
-
-    def database_gone_once(**kwargs):
-        if kwargs.get("source") == "checkout" and failures["left"]:
-            failures["left"] -= 1
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "payment_apply", database_gone_once)
+    database_gone(monkeypatch, services, "payment_apply", when=checkout_recording)
     method = card_payment_method(stripe_api, CARD_OK)
 
     first = visitor.attempt(method)
@@ -342,16 +334,7 @@ def test_a_database_error_after_3d_secure_charged_never_says_nothing_was_charged
         stripe_settings.STRIPE_PUBLISHABLE_KEY,
         success=True,
     )
-    real = services.payment_apply
-    failures = {"left": 1}
-
-    def database_gone_once(**kwargs):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "payment_apply", database_gone_once)
+    database_gone(monkeypatch, services, "payment_apply")
 
     first = visitor.post(started["complete_url"])
 

@@ -21,7 +21,6 @@ import pytest
 import stripe
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -35,6 +34,7 @@ from links.refunds import refund_create, refunds_reconcile
 from links.services import payment_refresh
 from receipts.models import Receipt, RefundNote
 from tests.concurrency import run_concurrently
+from tests.faults import database_gone
 from vpos.audit import Action
 from vpos.models import AuditEntry, OutboxEmail
 from vpos.money import format_money
@@ -359,16 +359,7 @@ def test_a_database_error_after_stripe_refunded_is_confirmed_not_repeated(
     request_key = hidden_inputs(refund(payment, "5,00", confirm=False).text, refund_url(payment))[
         "request_key"
     ]
-    real = refunds_module._refund_succeeded
-    failures = {"left": 1}
-
-    def database_gone_once(*args, **kwargs):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(refunds_module, "_refund_succeeded", database_gone_once)
+    database_gone(monkeypatch, refunds_module, "_refund_succeeded")
 
     first = refund(payment, "5,00", request_key=request_key)
 
