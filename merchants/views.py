@@ -347,17 +347,22 @@ def emails(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 @shop_view(owner_only=True)
 def email_detail(request: HttpRequest, membership: Membership, email_id: int) -> HttpResponse:
-    email = get_object_or_404(OutboxEmail, pk=email_id, merchant=membership.merchant)
+    email = _shop_email(membership, email_id)
     shop_id = membership.merchant.public_id
     html_url = reverse("merchants:email_html", args=[shop_id, email.pk])
     resend_url = reverse("merchants:email_resend", args=[shop_id, email.pk])
     return _email_detail(request, email, html_url, resend_url)
 
 
+def _shop_email(membership: Membership, email_id: int) -> OutboxEmail:
+    """One of this shop's emails, or 404 (another shop's emails do not exist for its members)."""
+    return get_object_or_404(OutboxEmail, pk=email_id, merchant=membership.merchant)
+
+
 @shop_view(owner_only=True)
 @require_POST
 def email_resend(request: HttpRequest, membership: Membership, email_id: int) -> HttpResponse:
-    email = get_object_or_404(OutboxEmail, pk=email_id, merchant=membership.merchant)
+    email = _shop_email(membership, email_id)
     if outbox_resend(email=email, actor=request.user):
         messages.success(request, _("The email is queued to be sent again."))
     else:
@@ -369,7 +374,7 @@ def email_resend(request: HttpRequest, membership: Membership, email_id: int) ->
 
 @shop_view(owner_only=True)
 def email_html(request: HttpRequest, membership: Membership, email_id: int) -> HttpResponse:
-    return _email_html(get_object_or_404(OutboxEmail, pk=email_id, merchant=membership.merchant))
+    return _email_html(_shop_email(membership, email_id))
 
 
 def _debug_only() -> None:
