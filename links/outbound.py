@@ -24,7 +24,7 @@ import ssl
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from merchants.models import Merchant, Role, User, WebhookDelivery, WebhookEndpoint
+from vpos import retention
 from vpos.audit import Action, audit
 from vpos.crypto import encrypt
 from vpos.outbox import outbox_enqueue
@@ -237,8 +238,14 @@ def _schedule(delivery_id: int | None) -> None:
     transaction.on_commit(lambda: webhook_send.delay(delivery_id), robust=True)
 
 
+class EventExpired(Exception):
+    """The event's body was removed after the retention window: it cannot be sent again."""
+
+
 def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send an event again by hand: a new delivery of the same event (same id and body)."""
+    if delivery.payload_purged_at:
+        raise EventExpired
     copy = WebhookDelivery.objects.create(
         endpoint=delivery.endpoint,
         event_id=delivery.event_id,
@@ -440,3 +447,14 @@ def webhooks_requeue_due(*, grace: timedelta = timedelta(minutes=2)) -> int:
     for delivery_id in ids:
         webhook_send.delay(delivery_id)
     return len(ids)
+
+
+def webhook_payloads_purge(*, now: datetime) -> int:
+    """Bodies of finished deliveries older than `RETENTION_WEBHOOK_PAYLOAD_DAYS` (they carry
+    customers' names and emails); the delivery's record (event, status, answers) stays."""
+    cutoff = retention.older_than(settings.RETENTION_WEBHOOK_PAYLOAD_DAYS, now=now)
+    return (
+        WebhookDelivery.objects.filter(created_at__lt=cutoff, payload_purged_at__isnull=True)
+        .exclude(status=WebhookDelivery.Status.PENDING)
+        .update(payload={}, payload_purged_at=now)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -146,8 +147,19 @@ def webhook_redeliver(
         pk=delivery_id,
         endpoint__merchant=membership.merchant,
     )
-    outbound.webhook_redeliver(delivery=delivery)
-    messages.success(request, _("The event will be sent again in a moment."))
+    try:
+        outbound.webhook_redeliver(delivery=delivery)
+    except outbound.EventExpired:
+        messages.error(
+            request,
+            _(
+                "This event is older than %(days)s days: its content was removed (data "
+                "retention) and it cannot be sent again."
+            )
+            % {"days": settings.RETENTION_WEBHOOK_PAYLOAD_DAYS},
+        )
+    else:
+        messages.success(request, _("The event will be sent again in a moment."))
     return redirect(
         "merchants:webhook_detail",
         shop_id=membership.merchant.public_id,

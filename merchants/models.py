@@ -382,6 +382,8 @@ class WebhookDelivery(models.Model):
     event_id = models.CharField(max_length=40)
     event_type = models.CharField(_("event"), max_length=40)
     payload = models.JSONField()
+    # Set when the payload is removed after the retention window: the event can no longer be sent.
+    payload_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

@@ -365,6 +365,8 @@ def email_resend(request: HttpRequest, membership: Membership, email_id: int) ->
     email = _shop_email(membership, email_id)
     if outbox_resend(email=email, actor=request.user):
         messages.success(request, _("The email is queued to be sent again."))
+    elif email.purged_at:
+        messages.info(request, _("The content of this email was removed: it cannot be sent again."))
     else:
         messages.info(request, _("This email is queued or already sent: it was not sent again."))
     return redirect(

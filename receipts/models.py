@@ -89,6 +89,7 @@ class ReceiptExport(models.Model):
         RUNNING = "running", _("Building")
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="receipt_exports")
     requested_by = models.ForeignKey(

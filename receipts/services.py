@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from links.models import Payment
 from merchants.models import Merchant
+from vpos import retention
 from vpos.documents import document_name, documents
 
 from .models import Receipt, ReceiptExport, ReceiptSequence, RefundNote
@@ -333,3 +334,17 @@ def export_build(*, export_id: int) -> ReceiptExport:
     export.finished_at = timezone.now()
     export.save(update_fields=["file", "status", "finished_at"])
     return export
+
+
+def exports_purge(*, now: datetime) -> int:
+    """ZIP exports older than `RETENTION_EXPORT_DAYS`: copies of receipts a shop has downloaded.
+    The file goes; the row stays, shown as expired. The receipts themselves are never purged."""
+    cutoff = retention.older_than(settings.RETENTION_EXPORT_DAYS, now=now)
+    purged = 0
+    for export in ReceiptExport.objects.filter(created_at__lt=cutoff).exclude(file=""):
+        documents.delete(export.file.name)
+        export.file = ""
+        export.status = ReceiptExport.Status.EXPIRED
+        export.save(update_fields=["file", "status"])
+        purged += 1
+    return purged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -151,7 +152,11 @@ def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
 @shop_view()
 def export_detail(request: HttpRequest, membership: Membership, export_id: int) -> HttpResponse:
     export = get_object_or_404(ReceiptExport, pk=export_id, merchant=membership.merchant)
-    return render(request, "receipts/export_detail.html", {"export": export})
+    return render(
+        request,
+        "receipts/export_detail.html",
+        {"export": export, "days": settings.RETENTION_EXPORT_DAYS},
+    )
 
 
 @shop_view()

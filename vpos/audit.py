@@ -28,6 +28,7 @@ class Action(models.TextChoices):
     LOGIN = "login", _("Logged in")
     MOTO_PAYMENT = "moto.payment", _("Phone order payment")
     EMAIL_RESENT = "email.resent", _("Email sent again")
+    CUSTOMER_DATA_ERASED = "privacy.erased", _("Customer data erased")
 
 
 def audit(

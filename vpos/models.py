@@ -57,6 +57,9 @@ class OutboxEmail(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # When the bodies were removed (data retention, vpos/retention.py): what was sent, to whom and
+    # when stays; what it said does not.
+    purged_at = models.DateTimeField(_("content removed"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

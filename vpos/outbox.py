@@ -13,16 +13,17 @@ import smtplib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.storage import storages
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from vpos import retention
 from vpos.audit import Action, audit
 from vpos.models import OutboxEmail
 
@@ -201,7 +202,12 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
     email.sent_at = timezone.now()
     email.next_attempt_at = None
     email.last_error = ""
-    _record(email, ["last_error", "status", "sent_at", "next_attempt_at"])
+    fields = ["last_error", "status", "sent_at", "next_attempt_at"]
+    if settings.REDACT_SENT_ACCESS_EMAILS and grants_access(email):
+        # Its link or code is the recipient's alone: once sent, nobody reads it here again.
+        _blank(email, now=email.sent_at)
+        fields += PURGED_FIELDS
+    _record(email, fields)
     return DeliveryResult(email.status)
 
 
@@ -245,11 +251,12 @@ RESENDABLE = (OutboxEmail.Status.SENDING, OutboxEmail.Status.FAILED)
 
 def outbox_resend(*, email: OutboxEmail, actor: User) -> bool:
     """Queue an unconfirmed or failed email again, at a person's request; False if it is neither
-    (any longer). An unconfirmed email may then reach the recipient twice: the person decides."""
+    (any longer), or its content was removed. An unconfirmed email may then reach the recipient
+    twice: the person decides."""
     with transaction.atomic():
-        resent = OutboxEmail.objects.filter(pk=email.pk, status__in=RESENDABLE).update(
-            status=OutboxEmail.Status.QUEUED, attempts=0, next_attempt_at=timezone.now()
-        )
+        resent = OutboxEmail.objects.filter(
+            pk=email.pk, status__in=RESENDABLE, purged_at__isnull=True
+        ).update(status=OutboxEmail.Status.QUEUED, attempts=0, next_attempt_at=timezone.now())
         if resent:
             audit(
                 merchant=email.merchant,
@@ -261,3 +268,58 @@ def outbox_resend(*, email: OutboxEmail, actor: User) -> bool:
             )
             _schedule(email.pk)
     return bool(resent)
+
+
+# --- Retention (vpos/retention.py) -------------------------------------------------------------
+
+# Emails that carry a link or code granting access: a shop's invitations, and every account email
+# (password reset, address confirmation, login code), which belongs to no shop.
+ACCESS_KINDS = frozenset({"invitation"})
+PURGED_FIELDS = ["body_text", "body_html", "attachments", "purged_at"]
+
+
+def grants_access(email: OutboxEmail) -> bool:
+    return email.kind in ACCESS_KINDS or email.merchant_id is None
+
+
+def _access_emails() -> models.QuerySet[OutboxEmail]:
+    return OutboxEmail.objects.filter(
+        models.Q(kind__in=ACCESS_KINDS) | models.Q(merchant__isnull=True)
+    )
+
+
+def _blank(email: OutboxEmail, *, now: datetime) -> None:
+    email.body_text = ""
+    email.body_html = ""
+    email.attachments = []
+    email.purged_at = now
+
+
+def _purge(emails: models.QuerySet[OutboxEmail], *, now: datetime) -> int:
+    return emails.filter(purged_at__isnull=True).update(
+        body_text="", body_html="", attachments=[], purged_at=now
+    )
+
+
+def outbox_access_links_redact(*, now: datetime) -> int:
+    """Access emails past `RETENTION_ACCESS_EMAIL_DAYS`, whatever became of them: their links
+    have expired; one still queued is given up (failed) rather than sent empty."""
+    due = _access_emails().filter(
+        created_at__lt=retention.older_than(settings.RETENTION_ACCESS_EMAIL_DAYS, now=now)
+    )
+    due.filter(status=OutboxEmail.Status.QUEUED).update(
+        status=OutboxEmail.Status.FAILED, next_attempt_at=None, last_error="Expired unsent."
+    )
+    return _purge(due, now=now)
+
+
+def outbox_bodies_purge(*, now: datetime) -> int:
+    """Bodies (and attachment references) of emails sent or failed more than
+    `RETENTION_EMAIL_BODY_DAYS` ago. The attached documents themselves are kept."""
+    return _purge(
+        OutboxEmail.objects.filter(
+            created_at__lt=retention.older_than(settings.RETENTION_EMAIL_BODY_DAYS, now=now),
+            status__in=[OutboxEmail.Status.SENT, OutboxEmail.Status.FAILED],
+        ),
+        now=now,
+    )

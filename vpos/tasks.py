@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from vpos import outbox
+from vpos import outbox, retention
 from vpos.celery import TRANSIENT_ERRORS
 
 
@@ -21,3 +21,9 @@ def outbox_send(self, email_id: int) -> str:
 def outbox_sweep() -> int:
     """Periodic: pick up queued emails whose task went missing."""
     return outbox.outbox_requeue_due()
+
+
+@shared_task(acks_late=True)
+def retention_purge() -> dict[str, int]:
+    """Daily: remove what the retention settings say is no longer kept (vpos/retention.py)."""
+    return retention.retention_run()

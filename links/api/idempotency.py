@@ -18,14 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
 from merchants.models import ApiIdempotencyKey, ApiKey
+from vpos import retention
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 255
@@ -100,3 +103,11 @@ def idempotency_claim(
             _("A request with this Idempotency-Key is still being processed. Try again shortly.")
         )
     return Claim(None, replay_object_id=record.object_id)
+
+
+def idempotency_purge(*, now: datetime) -> int:
+    """Forget keys older than `RETENTION_IDEMPOTENCY_DAYS` (the window the API documents): the
+    objects they made stay, and a refund keeps the request key it was made for."""
+    cutoff = retention.older_than(settings.RETENTION_IDEMPOTENCY_DAYS, now=now)
+    deleted, _ = ApiIdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

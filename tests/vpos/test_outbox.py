@@ -60,6 +60,7 @@ def test_enqueued_email_is_sent_only_after_the_transaction_commits(
         assert mail.outbox == []
 
     assert len([hook for hook in callbacks if hook.__module__ == "vpos.outbox"]) == 1
+    rendered_html = email.body_html
     email.refresh_from_db()
     assert email.status == OutboxEmail.Status.SENT
     assert email.sent_at is not None
@@ -68,7 +69,9 @@ def test_enqueued_email_is_sent_only_after_the_transaction_commits(
     sent = mail.outbox[0]
     assert sent.to == ["invitato@example.com"]
     assert sent.subject == email.subject
-    assert sent.alternatives[0].content == email.body_html
+    assert sent.alternatives[0].content == rendered_html
+    # An invitation carries its accept link: once sent, the stored copy no longer does.
+    assert (email.body_text, email.body_html, email.purged_at) == ("", "", email.sent_at)
 
 
 def test_an_email_from_a_rolled_back_transaction_is_never_sent(

@@ -8,6 +8,7 @@ refuses to start without real ones.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from vpos.logging import logging_config
@@ -261,6 +262,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "payments-followups-sweep": {"task": "links.tasks.payments_followups_sweep", "schedule": 120.0},
     "refunds-reconcile": {"task": "links.tasks.refunds_reconcile", "schedule": 300.0},
     "webhooks-retry-due": {"task": "links.tasks.webhooks_retry_due", "schedule": 120.0},
+    "retention-purge": {
+        "task": "vpos.tasks.retention_purge",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # --- Caches ----------------------------------------------------------------------------------
@@ -379,6 +384,34 @@ RATELIMITS = {
 # Seconds a payable link's checkout page stays in the cache (links/checkout.py). 0 turns the
 # cache off: every request renders the page (bench/checkout.py measures that path this way).
 CHECKOUT_PAGE_CACHE_SECONDS = env.int("CHECKOUT_PAGE_CACHE_SECONDS", default=10)
+
+# --- Data retention (vpos/retention.py, docs/deploy.md "Data retention") ---------------------
+# A daily task purges what is no longer needed. Receipts, refund notes (and, later, invoices) are
+# fiscal documents: kept FISCAL_RETENTION_YEARS, never purged by it nor by erase_customer_data.
+FISCAL_RETENTION_YEARS = 10
+# Email bodies (subject, recipient, status and dates stay).
+RETENTION_EMAIL_BODY_DAYS = env.int("RETENTION_EMAIL_BODY_DAYS", default=90)
+# Emails that carry an access link or code (invitations, password resets, address confirmations,
+# login codes) lose their body once sent, and after this many days whatever their status: at
+# least as long as such a link stays valid (invitations: 7 days).
+RETENTION_ACCESS_EMAIL_DAYS = env.int("RETENTION_ACCESS_EMAIL_DAYS", default=7)
+# Off only for development (`make run`), whose outbox page is how one follows such links.
+REDACT_SENT_ACCESS_EMAILS = env.bool("REDACT_SENT_ACCESS_EMAILS", default=True)
+# Outbound webhook deliveries: the event body, after which the event cannot be redelivered.
+RETENTION_WEBHOOK_PAYLOAD_DAYS = env.int("RETENTION_WEBHOOK_PAYLOAD_DAYS", default=30)
+# API Idempotency-Keys: a retry with the same key within this window gets the first answer.
+RETENTION_IDEMPOTENCY_DAYS = env.int("RETENTION_IDEMPOTENCY_DAYS", default=30)
+# Receipt ZIP exports (copies of receipts the shop has downloaded; the receipts themselves stay).
+RETENTION_EXPORT_DAYS = env.int("RETENTION_EXPORT_DAYS", default=30)
+# What the daily task runs, in order: each takes `now` and returns how many rows it changed.
+RETENTION_PURGES = [
+    "vpos.retention.sessions_clear",
+    "vpos.outbox.outbox_access_links_redact",
+    "vpos.outbox.outbox_bodies_purge",
+    "links.outbound.webhook_payloads_purge",
+    "links.api.idempotency.idempotency_purge",
+    "receipts.services.exports_purge",
+]
 
 # --- Logging ---------------------------------------------------------------------------------
 # Every record carries the request id (and shop/payment id where known): vpos/logging.py.

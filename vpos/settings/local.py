@@ -8,6 +8,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-8b1f0c3e4a9d4f7e9c2b5a6
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 VAR_DIR.mkdir(exist_ok=True)
 VPOS_WEBHOOKS_ALLOW_PRIVATE = True
+# The development outbox (/dev/outbox/) shows confirmation and reset links until they expire.
+REDACT_SENT_ACCESS_EMAILS = env.bool("REDACT_SENT_ACCESS_EMAILS", default=False)
 
 if STRIPE_API_BASE:
     # Offline test mode (localstripe, started by `make run`): any test key works there.
