@@ -15,6 +15,7 @@ Where localstripe (offline test mode) and Stripe differ, the difference stays he
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ class ProviderPayment:
     failure_code: str = ""
     failure_message: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    created: int = 0  # Unix time the PaymentIntent was created
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class StripeProvider:
             failure_code=error.get("decline_code") or error.get("code") or "",
             failure_message=error.get("message") or "",
             metadata=dict(data.get("metadata") or {}),
+            created=int(data.get("created") or 0),
         )
 
     # -- the interface ------------------------------------------------------------------------
@@ -212,6 +215,30 @@ class StripeProvider:
             {"idempotency_key": idempotency_key},
         )
         return _refund(refund)
+
+    def annotate_payment(self, payment_id: str, metadata: dict[str, str]) -> None:
+        """Add keys to a PaymentIntent's metadata (the others stay): moves no money."""
+        self._call(self.client.v1.payment_intents.update, payment_id, {"metadata": metadata})
+
+    def annotate_refund(self, refund_id: str, metadata: dict[str, str]) -> None:
+        self._call(self.client.v1.refunds.update, refund_id, {"metadata": metadata})
+
+    def list_payments(self, *, created_since: int) -> Iterator[ProviderPayment]:
+        """Every PaymentIntent created at or after `created_since` (Unix time), page by page.
+        Card details are not expanded: retrieve a payment for them. localstripe has no `created`
+        filter: there the list is filtered here."""
+        params: dict[str, Any] = {"limit": 100}
+        if not self.api_base:
+            params["created"] = {"gte": created_since}
+        while True:
+            page = self._call(self.client.v1.payment_intents.list, params)
+            for pi in page.data:
+                payment = self._payment(pi)
+                if payment.created >= created_since:
+                    yield payment
+            if not page.has_more or not page.data:
+                return
+            params["starting_after"] = page.data[-1].id
 
     def list_refunds(self, payment_id: str) -> list[ProviderRefund]:
         refunds = self._call(

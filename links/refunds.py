@@ -236,8 +236,44 @@ def refund_record_external(*, payment: Payment, answer: ProviderRefund) -> Refun
         return (
             _refund_succeeded(ours.pk, answer) if ours.status != Refund.Status.SUCCEEDED else None
         )
-    if answer.metadata.get("vpos_refund") or Refund.objects.filter(provider_id=answer.id).exists():
-        return None  # already recorded
+    if answer.metadata.get("vpos_refund"):
+        return None  # ours, already recorded (or, after a restore, for recover_from_provider)
+    return _record_new(
+        payment, answer, reason=_("Refunded in the Stripe dashboard"), source="stripe_dashboard"
+    )
+
+
+def refund_recover(*, payment: Payment, answer: ProviderRefund) -> Refund | None:
+    """After a database restore: a succeeded refund Stripe holds and the database lost (or holds
+    as pending) is recorded once, under its original id; None if nothing was missing."""
+    ours = _our_refund(payment, answer)
+    if ours is not None:
+        return (
+            _refund_succeeded(ours.pk, answer) if ours.status != Refund.Status.SUCCEEDED else None
+        )
+    public_id = _metadata_uuid(answer)
+    if public_id is None:
+        return refund_record_external(payment=payment, answer=answer)
+    return _record_new(
+        payment,
+        answer,
+        reason=_("Recovered from Stripe after a database restore"),
+        source="recovered",
+        public_id=public_id,
+    )
+
+
+def _record_new(
+    payment: Payment,
+    answer: ProviderRefund,
+    *,
+    reason: str,
+    source: str,
+    public_id: uuid.UUID | None = None,
+) -> Refund | None:
+    """A refund Stripe made that we have no row for: created and settled once, by its id."""
+    if Refund.objects.filter(provider_id=answer.id).exists():
+        return None
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         if Refund.objects.filter(provider_id=answer.id).exists():
@@ -250,15 +286,22 @@ def refund_record_external(*, payment: Payment, answer: ProviderRefund) -> Refun
             payment=locked,
             amount=amount,
             currency=locked.currency,
-            reason=_("Refunded in the Stripe dashboard"),
-            source="stripe_dashboard",
+            reason=reason,
+            source=source,
+            **({"public_id": public_id} if public_id else {}),
         )
     return _refund_succeeded(refund.pk, answer)
 
 
-def _our_refund(payment: Payment, answer: ProviderRefund) -> Refund | None:
+def _metadata_uuid(answer: ProviderRefund) -> uuid.UUID | None:
     try:
-        public_id = uuid.UUID(answer.metadata.get("vpos_refund", ""))
+        return uuid.UUID(answer.metadata.get("vpos_refund", ""))
     except ValueError:
+        return None
+
+
+def _our_refund(payment: Payment, answer: ProviderRefund) -> Refund | None:
+    public_id = _metadata_uuid(answer)
+    if public_id is None:
         return None
     return Refund.objects.filter(payment=payment, public_id=public_id).first()

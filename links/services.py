@@ -281,7 +281,12 @@ def checkout_attempt(
         log_event(payment, "created", "Checkout started")
 
     provider = provider_for_payment(payment)
-    metadata = {"vpos_payment": str(payment.public_id), "vpos_link": str(locked.pk)}
+    # What recover_from_provider needs to rebuild the payment after a database restore.
+    metadata = {
+        "vpos_payment": str(payment.public_id),
+        "vpos_link": str(locked.pk),
+        "vpos_shop": str(locked.merchant.public_id),
+    }
     # 2. Create the PaymentIntent: moves no money.
     try:
         created = provider.create_payment(

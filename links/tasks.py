@@ -1,15 +1,18 @@
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from vpos.celery import TRANSIENT_ERRORS
 from vpos.logging import log_context
 
-from . import notifications, services
+from . import notifications, recovery, services
 from .models import Payment, PaymentStatus, Refund
+from .provider import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ def payment_followups(payment_id: int) -> None:
             notifications.payment_send_confirmations(payment=payment)
             Payment.objects.filter(pk=payment.pk).update(followups_done_at=timezone.now())
         logger.info("payment follow-ups done: receipt and confirmation emails queued")
+    if receipt is not None and settings.PROVIDER_RECORDS_NUMBERS:
+        payment_number_to_provider.delay(payment.pk)
 
 
 @shared_task(acks_late=True)
@@ -79,6 +84,8 @@ def refund_followups(refund_id: int) -> None:
     note = refund_note_ensure(refund=refund)
     with transaction.atomic():
         refund_notify(refund=refund, note=note)
+    if settings.PROVIDER_RECORDS_NUMBERS:
+        refund_number_to_provider.delay(refund.pk)
 
 
 @shared_task(acks_late=True)
@@ -104,3 +111,27 @@ def webhooks_retry_due() -> int:
     from .outbound import webhooks_requeue_due
 
     return webhooks_requeue_due()
+
+
+# After a restore from backup, recover_from_provider reads the numbers back from the provider
+# (links/recovery.py). A provider that is away is asked again later, for about a day.
+@shared_task(bind=True, acks_late=True, max_retries=12, autoretry_for=TRANSIENT_ERRORS)
+def payment_number_to_provider(self, payment_id: int) -> None:
+    """Write the receipt number into the PaymentIntent's metadata."""
+    _tell_provider(self, recovery.payment_number_to_provider, payment_id=payment_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12, autoretry_for=TRANSIENT_ERRORS)
+def refund_number_to_provider(self, refund_id: int) -> None:
+    """Write the refund note's number into the Refund's metadata."""
+    _tell_provider(self, recovery.refund_number_to_provider, refund_id=refund_id)
+
+
+def _tell_provider(task: Task, write: Callable[..., bool], **ids: int) -> None:
+    try:
+        write(**ids)
+    except ProviderError as error:
+        if error.permanent:
+            logger.warning("the provider refused the document number for %s: %s", ids, error)
+            return
+        raise task.retry(countdown=min(3 * 3600, 60 * 2**task.request.retries)) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 import zipfile
 import zoneinfo
@@ -39,6 +40,36 @@ DOWNLOAD_MAX_AGE = 60 * 60 * 24 * 180  # a customer's link works for 180 days
 def format_number(year: int, sequence: int) -> str:
     """`2026-000042`: the year of issue in the shop's time zone, then the sequence, gapless."""
     return f"{year}-{sequence:06d}"
+
+
+_NUMBER = re.compile(r"^(?:RF-)?(\d{4})-(\d{6,9})$")
+
+
+def parse_number(number: str) -> tuple[str, int, int] | None:
+    """`2026-000042` → ("receipt", 2026, 42); `RF-2026-000007` → ("refund", 2026, 7); else None."""
+    match = _NUMBER.match(number or "")
+    if match is None:
+        return None
+    series = "refund" if number.startswith("RF-") else "receipt"
+    return series, int(match.group(1)), int(match.group(2))
+
+
+def sequence_move_past(*, merchant: Merchant, number: str) -> bool:
+    """After a restore: make sure the series of `number` never issues it (or anything before it)
+    again. True if the sequence had to move."""
+    parsed = parse_number(number)
+    if parsed is None:
+        return False
+    series, year, sequence = parsed
+    with transaction.atomic():
+        ReceiptSequence.objects.bulk_create(
+            [ReceiptSequence(merchant=merchant, year=year, series=series)], ignore_conflicts=True
+        )
+        return bool(
+            ReceiptSequence.objects.filter(
+                merchant=merchant, year=year, series=series, last_number__lt=sequence
+            ).update(last_number=sequence)
+        )
 
 
 def vat_breakdown(amount: int, rate: int | None) -> tuple[int, int] | None:

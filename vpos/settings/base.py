@@ -296,6 +296,9 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Whether the platform's own Stripe account may take mail and telephone orders (MOTO): Stripe
 # enables it per account on request. Shops with their own account set it in their settings.
 STRIPE_PLATFORM_MOTO = env.bool("STRIPE_PLATFORM_MOTO", default=False)
+# Receipt and refund-note numbers are written into the provider's metadata once issued, so that
+# `manage.py recover_from_provider` knows them after a database restore (links/recovery.py).
+PROVIDER_RECORDS_NUMBERS = env.bool("PROVIDER_RECORDS_NUMBERS", default=True)
 STRIPE_JS_URL = env.str(
     "STRIPE_JS_URL",
     default=f"{STRIPE_API_BASE}/js.stripe.com/v3/"
