@@ -4,6 +4,8 @@
     python bench/faults.py provider-down     # localstripe stopped during checkout, reconciliation
     python bench/faults.py redis-restart     # Redis restarted (nosave) while 50 payments finalize
     python bench/faults.py postgres-restart  # PostgreSQL restarted under HTTP load on gunicorn
+    python bench/faults.py redis-down        # Redis killed for 3 s under HTTP load on gunicorn
+    python bench/faults.py restore           # pg_dump, 20 payments, pg_restore, recovery
 
 Not tests: scripts that print what they did and a PASS/FAIL line (exit status 1 on FAIL).
 Everything runs on 127.0.0.1: PostgreSQL database `vpos_faults` (created and migrated on demand;
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import logging
 import os
 import shutil
 import signal
@@ -83,7 +86,6 @@ def setup(extra_env: dict[str, str] | None = None) -> None:
     import django
 
     django.setup()
-    import logging
 
     logging.getLogger("stripe").setLevel(logging.WARNING)  # one INFO line per API call
     from django.core.management import call_command
@@ -162,7 +164,6 @@ class SlowSmtp:
 
 
 def start_smtp(delay: float, record_early: bool = False):
-    import logging
 
     from aiosmtpd.controller import Controller
 
@@ -707,7 +708,7 @@ class HttpLoad:
 
 
 def print_per_second(hits: list[Hit], events: dict[str, float]) -> None:
-    print(f"  {'s':>4}" + "".join(f"{name:>8}" for name in OUTCOMES) + "   PostgreSQL")
+    print(f"  {'s':>4}" + "".join(f"{name:>8}" for name in OUTCOMES) + "   events")
     for second in range(int(hits[-1].started) + 1):
         counts = Counter(h.outcome for h in hits if int(h.started) == second)
         notes = ", ".join(f"{name} at {t:.2f} s" for name, t in events.items() if int(t) == second)
@@ -895,6 +896,245 @@ def report_restart(load: HttpLoad, events: dict[str, float], kinds: list[str]) -
     return failures
 
 
+# --- 5. redis-down ----------------------------------------------------------------------------
+
+
+class ThrowawayRedis:
+    """A redis-server of our own on a free loopback port, without persistence: stopped and
+    started again by the scenario, never the machine's."""
+
+    def __init__(self) -> None:
+        self.port = harness.free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        if not wait_until(self.answers, 10):
+            raise RuntimeError(f"redis-server on {self.port} did not start")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return redis.Redis(port=self.port, socket_timeout=1).ping()
+        except redis.exceptions.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def __enter__(self) -> ThrowawayRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def http_headers(base: str, path: str) -> tuple[int, dict[str, str]]:
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def redis_down(seconds: float, stop_at: float, down: float, clients: int) -> int:
+    """Under HTTP load, Redis (cache, rate limits, sessions' cache, broker) stops for `down` s:
+    pages that need it answer 503 with Retry-After, never 500; all is well once it is back."""
+    with ThrowawayRedis() as redis:
+        setup(
+            {
+                "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+                "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "RATELIMIT_CHECKOUT": "100000000/60",  # one client IP
+            }
+        )
+        link = seed_link(uuid.uuid4().hex[:8])
+        targets = {
+            "checkout": (f"/pay/{link.token}/", {}),
+            "readyz": ("/readyz", {}),
+            "bare view": ("/bench/bare/", {}),
+        }
+        print(
+            f"redis-down: throwaway redis-server on 127.0.0.1:{redis.port}, gunicorn 2 workers, "
+            f"{clients} clients for {seconds:g} s on {', '.join(targets)}; Redis killed at "
+            f"{stop_at:g} s for {down:g} s"
+        )
+        log = Path(tempfile.gettempdir()) / f"vpos-faults-redis-{redis.port}.log"
+        events: dict[str, float] = {}
+        with stderr_to(log), harness.gunicorn(workers=2) as base:
+            load = HttpLoad(base, targets, clients)
+            pids = gunicorn_pids(base)
+            load.start(seconds)
+            time.sleep(max(stop_at - load.now(), 0))
+            events["stop"] = load.now()
+            redis.stop()
+            time.sleep(min(1.0, down / 2))
+            probe = http_headers(base, targets["checkout"][0])
+            time.sleep(max(down - min(1.0, down / 2), 0))
+            redis.start()
+            events["accepting"] = load.now()
+            load.join()
+            crashed = pids != gunicorn_pids(base)
+    print(f"  checkout while Redis was down: {probe[0]}, Retry-After {probe[1].get('Retry-After')}")
+    failures = report_restart(load, events, list(targets))
+    if crashed:
+        failures.append("gunicorn workers were replaced")
+    if probe[0] != 503 or not probe[1].get("Retry-After"):
+        failures.append("the checkout did not answer 503 with Retry-After while Redis was down")
+    if fives := sum(h.status == 500 for h in load.hits):
+        failures.append(f"{fives} answers were 500")
+    if not failures:
+        log.unlink(missing_ok=True)
+    return verdict(
+        not failures,
+        "; ".join(failures)
+        or "503 with Retry-After while Redis was down, never 500, every "
+        "request 2xx once it was back, same gunicorn workers",
+    )
+
+
+# --- 6. restore --------------------------------------------------------------------------------
+
+RESTORE_DB = "vpos_faults_restore"
+
+
+def pg_tool(*args: str) -> float:
+    """Run pg_dump / pg_restore / dropdb / createdb against the machine's server; seconds taken."""
+    started = time.monotonic()
+    subprocess.run(
+        [*args, "-h", "127.0.0.1", "-U", "postgres"], check=True, capture_output=True, timeout=600
+    )
+    return time.monotonic() - started
+
+
+def restore(before: int, after: int, refunds: int) -> int:
+    """Dump, take `after` payments (and `refunds` refunds) that the dump does not hold, restore
+    the dump, run recover_from_provider: every payment present once, no receipt number reused."""
+    from vpos.localstripe import LocalStripe
+
+    port = harness.free_port()
+    ls = LocalStripe(port=port).start()
+    url = f"postgres://postgres@127.0.0.1:5432/{RESTORE_DB}"
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", RESTORE_DB])
+    setup(
+        {
+            "DATABASE_URL": url,
+            "STRIPE_API_BASE": f"http://127.0.0.1:{port}",
+            "STRIPE_SECRET_KEY": "sk_test_faults",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_faults",
+        }
+    )
+    try:
+        return _restore(ls, before, after, refunds)
+    finally:
+        ls.stop()
+        redis_cli("-n", "8", "flushdb")
+
+
+def _restore(ls, before: int, after: int, refunds: int) -> int:
+    from django.core.management import call_command
+    from django.db import connections
+    from django.utils import timezone
+
+    from links.models import Payment, Refund
+    from links.refunds import refund_create
+    from links.services import checkout_attempt
+    from receipts.models import Receipt, RefundNote
+    from vpos.celery import app
+
+    app.conf.task_always_eager = True  # follow-ups (and the numbers sent to Stripe) run inline
+    for noisy in ("weasyprint", "celery", "links", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    api = ls.stripe_client()
+    link = seed_link(uuid.uuid4().hex[:8])
+    start = timezone.now() - timedelta(minutes=1)
+
+    def pay(n: int) -> list:
+        made = []
+        for _ in range(n):
+            result = checkout_attempt(
+                link=link, payment_method=card(api), attempt_key=uuid.uuid4().hex
+            )
+            made.append(Payment.objects.select_related("receipt").get(pk=result.payment.pk))
+        return made
+
+    kept = pay(before)
+    dump = Path(tempfile.gettempdir()) / f"{RESTORE_DB}.dump"
+    dump_s = pg_tool("pg_dump", "-Fc", "-f", str(dump), RESTORE_DB)
+    lost = pay(after)
+    for payment in (lost + kept)[:refunds]:
+        refund_create(payment=payment, amount=100)
+    issued = {p.public_id: p.receipt.number for p in kept + lost}
+    notes_issued = set(RefundNote.objects.values_list("number", flat=True))
+    print(
+        f"restore: localstripe on 127.0.0.1:{ls.port}; {before} payments, pg_dump "
+        f"({dump_s:.2f} s), then {after} payments and {refunds} refunds the dump does not hold"
+    )
+    connections.close_all()
+    restore_s = pg_tool("dropdb", RESTORE_DB)
+    restore_s += pg_tool("createdb", RESTORE_DB)
+    restore_s += pg_tool("pg_restore", "-d", RESTORE_DB, str(dump))
+    dump.unlink()
+    print(
+        f"  restored in {restore_s:.2f} s: {Payment.objects.count()} payments, "
+        f"{Refund.objects.count()} refunds in the database"
+    )
+    started = time.monotonic()
+    call_command("recover_from_provider", "--since", start.isoformat())
+    recover_s = time.monotonic() - started
+    call_command("recover_from_provider", "--since", start.isoformat())
+    fresh = pay(2)  # the shop takes payments again
+    receipts = list(Receipt.objects.values_list("payment__public_id", "number"))
+    numbers = [number for _, number in receipts]
+    reused = [
+        number
+        for public_id, number in receipts
+        if number in issued.values() and issued.get(public_id) != number
+    ]
+    notes = list(RefundNote.objects.values_list("number", flat=True))
+    at_stripe = {pi.id for pi in api.v1.payment_intents.list({"limit": 100}).auto_paging_iter()}
+    in_db = list(Payment.objects.values_list("provider_id", flat=True))
+    stripe_refunds = sum(len(api.v1.refunds.list({"payment_intent": pi}).data) for pi in at_stripe)
+    print(
+        f"  recover_from_provider: {recover_s:.2f} s; then 2 new payments. PaymentIntents at "
+        f"Stripe {len(at_stripe)}, payments in the database {len(in_db)} "
+        f"({len(set(in_db))} distinct); refunds at Stripe {stripe_refunds}, in the database "
+        f"{Refund.objects.count()}; receipts {len(numbers)} ({len(set(numbers))} distinct "
+        f"numbers), numbers issued before the restore given to another payment: {len(reused)}; "
+        f"refund notes {len(notes)}, reusing a lost number: "
+        f"{len(set(notes) & (notes_issued - set(notes)))}"
+    )
+    failures = []
+    if sorted(in_db) != sorted(at_stripe) or len(set(in_db)) != len(in_db):
+        failures.append("payments in the database differ from Stripe's")
+    if len(set(numbers)) != len(numbers) or reused:
+        failures.append("a receipt number was issued twice")
+    if Refund.objects.count() != stripe_refunds or len(set(notes)) != len(notes):
+        failures.append("refunds differ from Stripe's")
+    if len(fresh) != 2 or any(p.receipt.number in issued.values() for p in fresh):
+        failures.append("a payment after the recovery reused a number")
+    return verdict(
+        not failures,
+        "; ".join(failures)
+        or f"every payment once ({len(in_db)}), every refund once, no receipt number reused",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -919,6 +1159,15 @@ def main() -> None:
         "--down", type=float, default=3, help="seconds stopped; 0: pg_ctl restart -m fast"
     )
     pg.add_argument("--clients", type=int, default=6, help="concurrent client threads")
+    down = sub.add_parser("redis-down")
+    down.add_argument("--seconds", type=float, default=16, help="length of the load")
+    down.add_argument("--stop-at", type=float, default=5, help="seconds into the load")
+    down.add_argument("--down", type=float, default=3, help="seconds Redis stays away")
+    down.add_argument("--clients", type=int, default=6, help="concurrent client threads")
+    again = sub.add_parser("restore")
+    again.add_argument("--before", type=int, default=5, help="payments in the dump")
+    again.add_argument("--after", type=int, default=20, help="payments after the dump")
+    again.add_argument("--refunds", type=int, default=5, help="refunds after the dump")
     args = parser.parse_args()
     if args.fault == "worker-kill":
         code = worker_kill(args.emails, args.smtp_delay, args.kill_after, args.record_early)
@@ -926,6 +1175,10 @@ def main() -> None:
         code = provider_down()
     elif args.fault == "redis-restart":
         code = redis_restart(args.payments)
+    elif args.fault == "redis-down":
+        code = redis_down(args.seconds, args.stop_at, args.down, args.clients)
+    elif args.fault == "restore":
+        code = restore(args.before, args.after, args.refunds)
     else:
         code = postgres_restart(args.seconds, args.restart_at, args.down, args.clients)
     sys.exit(code)

@@ -78,7 +78,8 @@ class OutboxEmail(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who did what and when, per shop. Written by services, never edited or deleted by the app."""
+    """Who did what and when, per shop. Written by services, never deleted by the app, and edited
+    only to mask an erased customer's address (links/privacy.py)."""
 
     merchant = models.ForeignKey(
         "merchants.Merchant",
