@@ -5,13 +5,23 @@ from django.http import HttpRequest
 
 from .selectors import memberships_for_user
 
+# The pages under the owner's "Shop" menu: the menu is marked current on each of them.
+OWNER_MENU_PAGES = frozenset(
+    {
+        "settings", "payment_account", "team", "invitation_revoke", "member_role",
+        "member_remove", "emails", "email_detail", "audit", "developers", "api_key_revoke",
+        "webhooks", "webhook_detail",
+    }
+)  # fmt: skip
+
 
 def shops(request: HttpRequest) -> dict[str, Any]:
     """The navigation's shop switcher and the current shop, when the view resolved one."""
-    context: dict[str, Any] = {"debug_outbox": settings.DEBUG}
+    context: dict[str, Any] = {"owner_menu_pages": OWNER_MENU_PAGES}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return context
+    context["debug_outbox"] = settings.DEBUG and user.is_superuser
     membership = getattr(request, "membership", None)
     context["user_memberships"] = memberships_for_user(user)
     if membership is not None:

@@ -379,25 +379,27 @@ def email_html(request: HttpRequest, membership: Membership, email_id: int) -> H
     return _email_html(_shop_email(membership, email_id))
 
 
-def _debug_only() -> None:
-    if not settings.DEBUG:
+def _dev_only(request: HttpRequest) -> None:
+    """The development outbox shows everyone's emails, verification links included: it exists
+    only with DEBUG on, and only for a signed-in superuser (`seed_demo` makes one)."""
+    if not (settings.DEBUG and request.user.is_authenticated and request.user.is_superuser):
         raise Http404
 
 
 def dev_outbox(request: HttpRequest) -> HttpResponse:
-    """Development only: every email, so a new user can click the verification link."""
-    _debug_only()
+    """Development only: every email, so a developer can follow a verification link."""
+    _dev_only(request)
     return _email_list(request, OutboxEmail.objects.all(), "dev_outbox_detail")
 
 
 def dev_outbox_detail(request: HttpRequest, email_id: int) -> HttpResponse:
-    _debug_only()
+    _dev_only(request)
     email = get_object_or_404(OutboxEmail, pk=email_id)
     return _email_detail(request, email, reverse("dev_outbox_html", args=[email.pk]))
 
 
 def dev_outbox_html(request: HttpRequest, email_id: int) -> HttpResponse:
-    _debug_only()
+    _dev_only(request)
     return _email_html(get_object_or_404(OutboxEmail, pk=email_id))
 
 

@@ -210,6 +210,7 @@ def serve(
     if exit_with_parent:
         _watch_parent()
 
+    ls_server.app.middlewares.insert(0, _scoped_stripe_js(web))
     web.run_app(
         ls_server.app,
         sock=sock,
@@ -258,6 +259,22 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--exit-with-parent", action="store_true", help="stop when the parent process dies"
     )
     return parser.parse_args(argv)
+
+
+def _scoped_stripe_js(web: Any) -> Any:
+    """localstripe's fake Stripe.js declares `class Element` at the top level of a classic
+    script, which shadows the browser's `Element` for every other script of the page (Bootstrap's
+    menus then fail with "Cannot read properties of undefined (reading 'call')"). Served inside a
+    block, its declarations stay its own; `Stripe` is still assigned to the page."""
+
+    @web.middleware
+    async def scoped(request: Any, handler: Any) -> Any:
+        response = await handler(request)
+        if request.path == "/js.stripe.com/v3/" and response.status == 200:
+            response.text = "{\n" + response.text + "\n}\n"
+        return response
+
+    return scoped
 
 
 def main(argv: list[str] | None = None) -> None:

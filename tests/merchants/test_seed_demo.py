@@ -27,7 +27,7 @@ def test_seed_demo_is_idempotent():
     seed_demo()
 
     merchant = Merchant.objects.get()
-    assert User.objects.count() == 2
+    assert User.objects.count() == 3  # owner, staff and the operator
     assert sorted(Membership.objects.filter(merchant=merchant).values_list("role", flat=True)) == [
         Role.OWNER,
         Role.STAFF,
@@ -60,3 +60,16 @@ def test_seed_demo_refuses_to_run_without_debug(settings):
 
     assert not User.objects.exists()
     assert not Merchant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_printed_operator_login_opens_the_development_outbox(client):
+    output = seed_demo()
+    email, password = re.search(r"Operator login [^:]*: (\S+@\S+) / (\S+)", output).groups()
+
+    client.post(reverse("account_login"), {"login": email, "password": password})
+    page = client.get(reverse("dev_outbox"))
+
+    assert page.status_code == 200
+    assert reverse("dev_outbox") in client.get(reverse("merchants:home"), follow=True).text
+    assert not Membership.objects.filter(user__email=email).exists()

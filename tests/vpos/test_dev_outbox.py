@@ -1,9 +1,12 @@
-"""The development outbox: every email readable in the browser, only when DEBUG is on."""
+"""The development outbox: every email readable in the browser, only with DEBUG on and only for
+a signed-in superuser (it shows everyone's verification links)."""
 
 import pytest
 from django.urls import reverse
 
 from vpos.models import OutboxEmail
+
+from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +38,14 @@ def test_dev_outbox_does_not_exist_without_debug(client, email, settings):
         assert client.get(url).status_code == 404
 
 
-def test_with_debug_anyone_can_read_the_outbox(client, email, settings):
+@pytest.fixture
+def superuser(client):
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+def test_with_debug_a_superuser_reads_the_outbox(client, email, settings, superuser):
     settings.DEBUG = True
 
     listing = client.get(reverse("dev_outbox"))
@@ -50,7 +60,22 @@ def test_with_debug_anyone_can_read_the_outbox(client, email, settings):
     assert reverse("dev_outbox_html", args=[email.pk]) in detail.text
 
 
-def test_the_html_body_is_served_in_a_sandbox(client, email, settings):
+@pytest.mark.parametrize("who", ["anonymous", "owner", "staff"])
+def test_with_debug_nobody_else_reads_it_nor_sees_it_in_the_navigation(
+    client, email, settings, shop, who
+):
+    settings.DEBUG = True
+    if who != "anonymous":
+        client.force_login(getattr(shop, who).user)
+
+    for url in dev_urls(email):
+        assert client.get(url).status_code == 404
+    home = client.get(reverse("home"), follow=True)
+    assert reverse("dev_outbox") not in home.text
+    assert "new.user@example.com" not in home.text
+
+
+def test_the_html_body_is_served_in_a_sandbox(client, email, settings, superuser):
     settings.DEBUG = True
 
     response = client.get(reverse("dev_outbox_html", args=[email.pk]))
@@ -63,7 +88,7 @@ def test_the_html_body_is_served_in_a_sandbox(client, email, settings):
     assert response["X-Frame-Options"] == "SAMEORIGIN"
 
 
-def test_an_unknown_email_is_not_found(client, settings):
+def test_an_unknown_email_is_not_found(client, settings, superuser):
     settings.DEBUG = True
 
     assert client.get(reverse("dev_outbox_detail", args=[404404])).status_code == 404

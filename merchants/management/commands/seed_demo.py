@@ -9,6 +9,8 @@ from merchants.models import Membership, Merchant, Role, User
 
 DEMO_PASSWORD = "vpos-demo-2026"  # noqa: S105 - printed on purpose: it is the demo login
 DEMO_USERS = [("owner@demo.vpos.test", Role.OWNER), ("staff@demo.vpos.test", Role.STAFF)]
+# The platform operator of the demo: the Django admin and the development outbox.
+DEMO_OPERATOR = "admin@demo.vpos.test"
 DEMO_SHOP = {
     "name": "Bottega Demo",
     "legal_name": "Bottega Demo S.r.l.",
@@ -53,7 +55,19 @@ class Command(BaseCommand):
                 merchant=merchant,
                 defaults={"role": role, "notify_payments": role == Role.OWNER},
             )
+        operator = User.objects.filter(email=DEMO_OPERATOR).first() or User.objects.create_user(
+            DEMO_OPERATOR
+        )
+        operator.is_staff = operator.is_superuser = True
+        operator.set_password(DEMO_PASSWORD)
+        operator.save()
+        EmailAddress.objects.update_or_create(
+            user=operator, email=DEMO_OPERATOR, defaults={"verified": True, "primary": True}
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo shop: {merchant.name}"))
         for email, role in DEMO_USERS:
             self.stdout.write(f"  {role.label:<6} login: {email} / {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"  Operator login (admin, development outbox): {DEMO_OPERATOR} / {DEMO_PASSWORD}"
+        )
         self.stdout.write(f"  Open {settings.SITE_URL}/")
