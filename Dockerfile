@@ -1,7 +1,8 @@
 # vpos: one image for web (gunicorn), worker (celery worker) and beat (celery beat).
 #   docker build -t vpos .
 #   docker compose up -d          (see compose.yaml and docs/deploy.md)
-FROM python:3.11-slim
+# A pinned tag (Python patch release and Debian release): an upgrade is a reviewed change here.
+FROM python:3.11.14-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -24,10 +25,14 @@ RUN groupadd --system --gid 1000 vpos \
     && useradd --system --uid 1000 --gid vpos --home-dir /app --shell /usr/sbin/nologin vpos
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# Runtime dependencies only (no localstripe, honcho or test tools: requirements-dev.txt and
+# requirements-test.txt), each file checked against its hash (`make lock` writes the lock).
+COPY requirements.lock .
+RUN pip install --require-hashes --no-deps -r requirements.lock
 
-COPY --chown=vpos:vpos . .
+# The code belongs to root and is read-only for the runtime user: a compromised process cannot
+# rewrite the application. Only media, documents and var are writable (below).
+COPY . .
 
 # Hashed, compressed static files baked into the image (WhiteNoise serves them). The build-only
 # keys exist to satisfy production settings; they are not in the final environment.

@@ -23,19 +23,20 @@ CHROMIUM ?= /usr/bin/chromium
 
 # Stamps: reinstall only when the requirement files change.
 req_hash = $(shell cat $(1) | sha256sum | cut -c1-16)
-RUN_STAMP := $(VENV)/.installed-$(call req_hash,requirements.txt)
-TEST_STAMP := $(VENV)/.installed-test-$(call req_hash,requirements.txt requirements-test.txt)
+RUN_STAMP := $(VENV)/.installed-$(call req_hash,requirements.txt requirements-dev.txt)
+TEST_STAMP := $(VENV)/.installed-test-$(call req_hash,requirements.txt requirements-dev.txt requirements-test.txt)
 
 # root runs apt-get directly; others through passwordless sudo, if there is one.
 APT := $(shell if [ "$$(id -u)" = 0 ]; then echo apt-get; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then echo "sudo -n apt-get"; fi)
 
-.PHONY: help run test lint fmt messages compilemessages clean distclean venv venv-test \
+.PHONY: help run test lint fmt lock messages compilemessages clean distclean venv venv-test \
         system-test-deps system-run-deps check-redis bench bench-deps bench-report
 
 help:
 	@echo "make run              migrate, seed demo data, start web + worker + beat + localstripe"
 	@echo "make test             ruff check, ruff format --check, pytest (PYTEST_ARGS=...)"
 	@echo "make lint | fmt       ruff check | ruff check --fix + ruff format"
+	@echo "make lock             requirements.lock: the runtime pins with hashes (the image installs it)"
 	@echo "make messages         update locale/it .po files (django and djangojs)"
 	@echo "make compilemessages  build the .mo files (needs gettext's msgfmt)"
 	@echo "make bench            benchmarks against PostgreSQL + Redis (prints ratios, see README)"
@@ -52,7 +53,7 @@ $(PY):
 # The stamp names carry a hash of the requirement files: a change of content reinstalls,
 # a mere touch does not.
 $(RUN_STAMP): | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-[0-9a-f]*
 	touch $@
 
@@ -179,6 +180,20 @@ lint: $(TEST_STAMP)
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The production image installs requirements.lock with `pip install --require-hashes --no-deps`:
+# the pins of requirements.txt with the hash of every file PyPI has for them. Run after changing
+# requirements.txt (pip-tools runs in a throwaway virtualenv; tests/test_production.py checks that
+# the two files agree).
+LOCK_VENV := $(VENV)/lock-tools
+lock: $(RUN_STAMP)
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PY) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools==7.7.0; }
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --no-header --no-emit-index-url --no-emit-find-links --output-file requirements.lock.new requirements.txt
+	{ echo "# The runtime set of requirements.txt with every file's hash: what the production image installs"; \
+	  echo "# (pip install --require-hashes --no-deps -r requirements.lock). Regenerate with \`make lock\`."; \
+	  echo; cat requirements.lock.new; } > requirements.lock
+	rm -f requirements.lock.new
 
 # --- translations ----------------------------------------------------------------------------
 

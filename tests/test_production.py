@@ -1,13 +1,17 @@
 """Production configuration: settings as the container runs them, the image and compose files."""
 
+import ipaddress
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
 
 from tests.test_settings import REQUIRED, real_secrets
 
@@ -160,13 +164,44 @@ def test_collectstatic_builds_the_manifest(tmp_path):
 
 def test_dockerfile_builds_a_non_root_gunicorn_image():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "\nFROM python:3.11-slim\n" in dockerfile
     for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"):
         assert package in dockerfile
-    assert "pip install -r requirements.txt" in dockerfile
     assert "collectstatic --noinput" in dockerfile
     assert "\nUSER vpos\n" in dockerfile
     assert 'CMD ["gunicorn", "--config", "vpos/gunicorn.conf.py", "vpos.wsgi"]' in dockerfile
+
+
+def test_the_image_has_a_pinned_base_hashed_runtime_packages_and_read_only_code():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)$", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in dockerfile
+    assert "requirements.txt" not in dockerfile.split("COPY requirements.lock")[1].split("\n")[1]
+    # The code is root's: only the writable folders are handed to the runtime user.
+    assert "--chown" not in dockerfile
+    assert "chown -R vpos:vpos /app/media /app/documents /app/var" in dockerfile
+
+
+def pins(name: str) -> dict[str, str]:
+    """`package -> version` of a requirements file (names normalized, extras dropped)."""
+    found = re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", (ROOT / name).read_text(), re.M)
+    return {re.sub(r"[-_.]+", "-", package).lower(): version for package, version in found}
+
+
+def test_runtime_requirements_leave_development_tools_out():
+    runtime = pins("requirements.txt")
+    assert not {"localstripe", "honcho", "aiohttp", "pytest", "ruff", "playwright"} & set(runtime)
+    assert {"localstripe", "honcho"} <= set(pins("requirements-dev.txt"))
+    assert (ROOT / "requirements-test.txt").read_text().count("-r requirements-dev.txt") == 1
+
+
+def test_the_lock_pins_the_runtime_set_with_hashes():
+    lock = (ROOT / "requirements.lock").read_text()
+    assert pins("requirements.lock") == pins("requirements.txt")
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n\n", 1)[1].strip())
+    assert len(entries) == len(pins("requirements.txt"))
+    for entry in entries:
+        assert "--hash=sha256:" in entry, entry.splitlines()[0]
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out():
@@ -175,22 +210,92 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
         assert entry in ignored
 
 
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
 def test_compose_runs_web_worker_and_one_beat():
-    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
-    services = compose["services"]
-    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    services = compose()["services"]
+    assert {"proxy", "postgres", "redis", "redis-cache", "web", "worker", "beat"} <= set(services)
     assert services["web"]["command"][0] == "gunicorn"
     assert services["worker"]["command"][:4] == ["celery", "-A", "vpos", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "vpos", "beat"]
     assert services["beat"]["deploy"]["replicas"] == 1
     # Uploads and receipts are shared by the web server and the worker.
     assert "media:/app/media" in services["web"]["volumes"]
-    assert "media:/app/media" in services["worker"]["volumes"]
-    assert "media" in compose["volumes"]
+    assert "documents:/app/documents" in services["worker"]["volumes"]
+    assert {"media", "documents"} <= set(compose()["volumes"])
     environment = services["worker"]["environment"]
     assert environment["DJANGO_SETTINGS_MODULE"] == "vpos.settings.production"
-    assert environment["REDIS_URL"] == "redis://redis:6379/0"
     assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?")
+
+
+def test_only_the_proxy_is_published_and_forwarded_headers_are_trusted_from_it_alone():
+    services = compose()["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert sorted(services["proxy"]["ports"]) == ["443:443", "80:80"]
+    address = services["proxy"]["networks"]["vpos"]["ipv4_address"]
+    subnet = compose()["networks"]["vpos"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    web = services["web"]["environment"]
+    assert web["FORWARDED_ALLOW_IPS"] == address
+    assert web["TRUSTED_PROXY_COUNT"] == "1"
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile
+    directives = [line for line in caddyfile.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in directives if "trusted_proxies" in line]  # client XFF replaced
+    assert "tls {$CADDY_TLS}" in caddyfile
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+
+
+def test_the_broker_never_evicts_and_the_cache_is_bounded_in_another_redis():
+    services = compose()["services"]
+    environment = services["web"]["environment"]
+    broker, cache = environment["REDIS_URL"], environment["REDIS_CACHE_URL"]
+    assert urlsplit(broker).hostname == "redis"
+    assert urlsplit(cache).hostname == "redis-cache"
+    broker_command = services["redis"]["command"]
+    assert broker_command[broker_command.index("--maxmemory-policy") + 1] == "noeviction"
+    cache_command = services["redis-cache"]["command"]
+    assert cache_command[cache_command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert "--maxmemory" in cache_command
+
+
+def seconds(duration: str) -> int:
+    """A compose duration: "330s", "6m", "1m30s"."""
+    parts = re.findall(r"(\d+)(h|m|s)", duration)
+    assert "".join(n + u for n, u in parts) == duration, duration
+    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def test_services_are_hardened_and_stop_gracefully():
+    services = compose()["services"]
+    for name, service in services.items():
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["read_only"] is True, name
+        image = service.get("image", "")
+        if name not in {"web", "worker", "beat"}:  # built from the Dockerfile
+            # A release, not a moving major ("postgres:16") or "latest": postgres:16.6, redis:7.4.2
+            assert re.search(r":\d+\.\d+(\.\d+)?(-|$)", image), f"{name}: {image} moves"
+    worker_grace = seconds(services["worker"]["stop_grace_period"])
+    assert worker_grace > settings.CELERY_TASK_TIME_LIMIT
+    assert seconds(services["web"]["stop_grace_period"]) > 30  # GUNICORN_GRACEFUL_TIMEOUT
+    assert "/tmp" in services["beat"]["tmpfs"]  # its schedule file
+    assert services["beat"]["command"][-1].startswith("/tmp/")
+
+
+def test_a_cache_of_its_own_is_used_when_configured():
+    probe = (
+        "import json; from django.conf import settings; print(json.dumps("
+        "[settings.CACHES['default']['LOCATION'], settings.CELERY_BROKER_URL]))"
+    )
+    result = _production(
+        probe, REDIS_URL="redis://redis:6379/0", REDIS_CACHE_URL="redis://redis-cache:6379/0"
+    )
+    assert result.returncode == 0, result.stderr
+    cache, broker = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (cache, broker) == ("redis://redis-cache:6379/0", "redis://redis:6379/0")
 
 
 def test_gunicorn_config_defaults_and_overrides(monkeypatch):

@@ -271,8 +271,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 # --- Caches ----------------------------------------------------------------------------------
 # "local" is per process, for the few things worth keeping for a second or two without asking
 # Redis (the checkout page of a busy link).
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": REDIS_URL}}
+# The cache may live in a Redis of its own (compose.yaml: one that evicts, unlike the broker).
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default="") or REDIS_URL
+if REDIS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": REDIS_CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CACHES["local"] = {
@@ -282,9 +284,9 @@ CACHES["local"] = {
 # Back-office caches (merchants/caching.py): the signed-in user, their memberships and the rendered
 # dashboard and lists, kept fresh by versions. They need a cache every process shares (a payment
 # finalized by a Celery worker must reach the web process), so they are on only with Redis.
-BACKOFFICE_CACHE = env.bool("BACKOFFICE_CACHE", default=bool(REDIS_URL))
+BACKOFFICE_CACHE = env.bool("BACKOFFICE_CACHE", default=bool(REDIS_CACHE_URL))
 BACKOFFICE_PAGE_CACHE_SECONDS = env.int("BACKOFFICE_PAGE_CACHE_SECONDS", default=30)
-if REDIS_URL:
+if REDIS_CACHE_URL:
     # Sessions read from Redis, written through to the database so a Redis restart logs nobody out.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
