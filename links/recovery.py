@@ -35,6 +35,7 @@ from receipts.services import sequence_move_past
 from .models import LinkStatus, Payment, PaymentLink, PaymentStatus, Refund
 from .provider import (
     Credentials,
+    ProviderError,
     ProviderPayment,
     StripeProvider,
     platform_credentials,
@@ -145,10 +146,17 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 def recover_from_provider(*, since: datetime) -> Recovery:
     """Bring back every payment and refund the provider holds since `since` (see the module)."""
     report = Recovery()
+    accounts = _accounts()
+    if not accounts:
+        raise ProviderError(
+            "no Stripe account is configured (STRIPE_SECRET_KEY, or a shop's own account)",
+            permanent=True,
+            code="no_account",
+        )
     by_id: dict[str, _Found] = {}
     # Shops' own accounts last: offline, localstripe shows every key the same PaymentIntents,
     # and a payment seen on a shop's account was made there.
-    for provider, owner in _accounts():
+    for provider, owner in accounts:
         for answer in provider.list_payments(created_since=int(since.timestamp())):
             if not _uuid(answer.metadata.get("vpos_payment")):
                 continue  # not made by vpos (another integration on the same account)

@@ -198,6 +198,13 @@ def test_payments_on_a_shops_own_stripe_account_are_recovered_from_that_account(
     assert payment.status == PaymentStatus.SUCCEEDED
 
 
+def test_without_any_stripe_account_it_says_so_instead_of_finding_nothing(settings):
+    settings.STRIPE_SECRET_KEY = ""
+
+    with pytest.raises(CommandError, match="no Stripe account is configured"):
+        call_command("recover_from_provider", "--since", "2026-01-01")
+
+
 @pytest.mark.parametrize(
     ("since", "message"), [("yesterday", "not a date"), ("2999-01-01", "in the future")]
 )

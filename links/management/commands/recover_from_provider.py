@@ -48,6 +48,8 @@ class Command(BaseCommand):
         try:
             report = recover_from_provider(since=moment)
         except ProviderError as error:
+            if error.code == "no_account":
+                raise CommandError(error.message) from error
             raise CommandError(
                 f"the payment provider could not be asked ({error.message}); what was "
                 "recovered so far stays: run the command again to finish"
