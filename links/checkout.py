@@ -34,6 +34,7 @@ from . import selectors, services
 from .forms import CheckoutAttemptForm
 from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
 from .provider import ProviderError, credentials_for, provider_for
+from .recipients import recipient_from, recipient_token
 
 BROWSER_COOKIE = "vpos_checkout"
 LOCAL_PAGE_SECONDS = 2
@@ -111,11 +112,15 @@ def _cached_page(key: str) -> dict | None:
     return entry
 
 
-def _render_payable(request: HttpRequest, link: PaymentLink, language: str) -> str:
+def _render_payable(
+    request: HttpRequest, link: PaymentLink, language: str, recipient: str = ""
+) -> str:
     context = {
         "link": link,
         "shop": link.merchant,
         "customer_language": language,
+        "prefill_email": recipient or link.customer_email,
+        "recipient": recipient_token(link, recipient) if recipient else "",
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": credentials_for(link.merchant).publishable_key,
         "card_flow": "setup" if settings.STRIPE_API_BASE else "direct",
@@ -141,7 +146,8 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
     lang = request.GET.get("lang", "")
     lang = lang if lang in LANGUAGES else ""
     key = page_cache_key(token, lang)
-    cached = _cached_page(key)
+    personal = request.GET.get("for", "")  # a link sent by email: never the shared cached page
+    cached = None if personal else _cached_page(key)
     if cached is not None and (
         cached["expires_at"] is None or timezone.now() < cached["expires_at"]
     ):
@@ -150,7 +156,10 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
         link = _link_or_404(token)
         language = lang or link.language
         with translation.override(language):
-            if link.is_payable:
+            if link.is_payable and personal:
+                html = _render_payable(request, link, language, recipient_from(personal, link))
+                response = HttpResponse(html)
+            elif link.is_payable:
                 html = _render_payable(request, link, language)
                 cache.set(
                     key,
@@ -237,7 +246,8 @@ def run_attempt(
             payment_method=form.cleaned_data["payment_method"],
             attempt_key=form.cleaned_data["attempt_key"],
             browser_key=_browser_key(request),
-            customer_email=form.cleaned_data["email"],
+            customer_email=form.cleaned_data["email"]
+            or recipient_from(form.cleaned_data["recipient"], link),
             customer_name=form.cleaned_data["name"],
             moto=moto,
         )

@@ -155,6 +155,7 @@ class CheckoutAttemptForm(forms.Form):
     attempt_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$")
     email = forms.EmailField(required=False)
     name = forms.CharField(required=False, max_length=200)
+    recipient = forms.CharField(required=False, max_length=1000)  # links.recipients.recipient_token
 
 
 class LinkEmailForm(forms.Form):

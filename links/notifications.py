@@ -10,12 +10,13 @@ from django.utils.translation import gettext as _
 
 from merchants.models import Membership, Role, User
 from receipts.models import Receipt
-from receipts.services import receipt_public_url
+from receipts.services import receipt_public_url, refund_note_public_url
 from vpos.audit import Action, audit
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_enqueue
 
 from .models import Payment, PaymentLink, PaymentStatus
+from .recipients import recipient_token
 
 
 def link_ref(link: PaymentLink) -> str:
@@ -44,7 +45,11 @@ def link_send_email(
         kind="link",
         to=to,
         template="link",
-        context={"link": link, "personal_message": message.strip(), "pay_url": link.public_url},
+        context={
+            "link": link,
+            "personal_message": message.strip(),
+            "pay_url": f"{link.public_url}?for={recipient_token(link, to)}",
+        },
         language=language,
         merchant=merchant,
         ref=link_ref(link),
@@ -140,7 +145,13 @@ def refund_send_email(*, refund: Any, note: Any) -> OutboxEmail | None:
         kind="refund",
         to=payment.customer_email,
         template="refund",
-        context={"refund": refund, "payment": payment, "link": payment.link, "note": note},
+        context={
+            "refund": refund,
+            "payment": payment,
+            "link": payment.link,
+            "note": note,
+            "note_url": refund_note_public_url(note),
+        },
         language=payment.link.language,
         merchant=payment.merchant,
         ref=link_ref(payment.link),

@@ -39,6 +39,7 @@ class PaymentFilters:
     amount_max: int | None = None
     link_id: int | None = None
     kind: str = ""
+    channel: str = ""  # "online" (the customer on the pay page) or "moto" (keyed by the shop)
 
     @property
     def active(self) -> bool:
@@ -89,6 +90,8 @@ def payment_list(
         payments = payments.filter(link_id=f.link_id)
     if f.kind:
         payments = payments.filter(link__kind=f.kind)
+    if f.channel:
+        payments = payments.filter(is_moto=f.channel == "moto")
     name, descending = SORTS[sort]
     prefix = "-" if descending else ""
     return payments.order_by(f"{prefix}{name}", f"{prefix}id")

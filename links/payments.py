@@ -33,6 +33,13 @@ STATUS_CHOICES = [
     ("refunded", gettext_lazy("Refunded")),
 ]
 KIND_CHOICES = [("", gettext_lazy("All kinds")), *LinkKind.choices]
+# How the card reached Stripe: typed by the customer on the pay page, or keyed by the shop for a
+# phone or mail order (MOTO: no 3-D Secure).
+CHANNEL_LABELS = {
+    "online": gettext_lazy("Online"),
+    "moto": gettext_lazy("Phone or mail order (MOTO)"),
+}
+CHANNEL_CHOICES = [("", gettext_lazy("All channels")), *CHANNEL_LABELS.items()]
 SORT_CHOICES = [
     ("-date", gettext_lazy("Newest first")),
     ("date", gettext_lazy("Oldest first")),
@@ -66,6 +73,9 @@ class PaymentFilterForm(forms.Form):
         label=gettext_lazy("Link id"), required=False, min_value=1, max_value=AMOUNT_CEILING
     )
     kind = forms.ChoiceField(label=gettext_lazy("Link kind"), choices=KIND_CHOICES, required=False)
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"), choices=CHANNEL_CHOICES, required=False
+    )
     sort = forms.ChoiceField(label=gettext_lazy("Sort"), choices=SORT_CHOICES, required=False)
     format = forms.ChoiceField(
         label=gettext_lazy("Format"), choices=CSV_FORMAT_CHOICES, required=False
@@ -150,6 +160,7 @@ class PaymentFilterForm(forms.Form):
             amount_max=data["amount_max"],
             link_id=data["link"],
             kind=data["kind"],
+            channel=data["channel"],
         )
 
 
@@ -178,6 +189,7 @@ LIST_FIELDS = (
     "link__description",
     "link__reference",
     "link__kind",
+    "is_moto",
 )
 
 
@@ -227,6 +239,7 @@ CSV_COLUMNS = (
     "provider_id",
     "link_id",
     "receipt__number",
+    "is_moto",
 )
 
 
@@ -245,6 +258,7 @@ def _csv_header() -> list[str]:
         _("Stripe id"),
         _("Link id"),
         _("Receipt number"),
+        _("Channel"),
     ]
 
 
@@ -253,6 +267,7 @@ def _csv_lines(
 ) -> Iterator[list[str]]:
     statuses = {value: str(label) for value, label in PaymentStatus.choices}
     refunded_label, partly_label = _("Refunded"), _("Partially refunded")
+    channels = {key: str(label) for key, label in CHANNEL_LABELS.items()}
     for (
         created_at,
         status,
@@ -267,6 +282,7 @@ def _csv_lines(
         provider_id,
         link_id,
         receipt_number,
+        is_moto,
     ) in rows:
         when = created_at.astimezone(tz)
         total, back = str(to_decimal(amount, currency)), str(to_decimal(refunded, currency))
@@ -291,6 +307,7 @@ def _csv_lines(
             spreadsheet_text(provider_id or ""),
             str(link_id),
             receipt_number or "",
+            channels["moto" if is_moto else "online"],
         ]
 
 

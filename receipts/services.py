@@ -296,12 +296,25 @@ def refund_note_ensure(*, refund: Any) -> RefundNote:
     return _ensure_pdf(RefundNote, note.pk, "receipts/refund_note_pdf.html", "refund-notes")
 
 
+def document_ensure_pdf(document: Receipt | RefundNote) -> Receipt | RefundNote:
+    """A receipt's or refund note's stored PDF, rendered first if it is missing."""
+    if isinstance(document, RefundNote):
+        return _ensure_pdf(RefundNote, document.pk, "receipts/refund_note_pdf.html", "refund-notes")
+    return receipt_ensure_pdf(receipt_id=document.pk)
+
+
 # --- Customer download links --------------------------------------------------------------------
 
 
 def receipt_download_token(receipt: Receipt) -> str:
     return signing.Signer(salt=LINK_SALT).sign_object(
         {"r": receipt.pk, "n": receipt.number}, compress=True
+    )
+
+
+def refund_note_download_token(note: RefundNote) -> str:
+    return signing.Signer(salt=LINK_SALT).sign_object(
+        {"f": note.pk, "n": note.number}, compress=True
     )
 
 
@@ -312,19 +325,36 @@ def receipt_public_url(receipt: Receipt) -> str:
     )
 
 
-def receipt_from_token(token: str) -> Receipt:
-    """The receipt a signed token names. Raises signing.SignatureExpired / BadSignature."""
+def refund_note_public_url(note: RefundNote) -> str:
+    """The customer's signed link to a refund note (the refund email)."""
+    return settings.SITE_URL + reverse(
+        "receipts:public_download", args=[refund_note_download_token(note)]
+    )
+
+
+def document_from_token(token: str) -> Receipt | RefundNote:
+    """The receipt or refund note a signed token names. Raises signing.SignatureExpired /
+    BadSignature. A link works for DOWNLOAD_MAX_AGE after the document was issued."""
     try:
         data = signing.Signer(salt=LINK_SALT).unsign_object(token)
     except signing.BadSignature:
         data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=DOWNLOAD_MAX_AGE)
+    model, key = (RefundNote, "f") if isinstance(data, dict) and "f" in data else (Receipt, "r")
     try:
-        receipt = Receipt.objects.get(pk=int(data["r"]), number=str(data["n"]))
-    except (Receipt.DoesNotExist, KeyError, TypeError, ValueError) as error:
-        raise signing.BadSignature("unknown receipt") from error
-    if timezone.now() - receipt.issued_at > timedelta(seconds=DOWNLOAD_MAX_AGE):
-        raise signing.SignatureExpired("the receipt link has expired")
-    return receipt
+        document = model.objects.get(pk=int(data[key]), number=str(data["n"]))
+    except (model.DoesNotExist, KeyError, TypeError, ValueError) as error:
+        raise signing.BadSignature("unknown document") from error
+    if timezone.now() - document.issued_at > timedelta(seconds=DOWNLOAD_MAX_AGE):
+        raise signing.SignatureExpired("the link has expired")
+    return document
+
+
+def receipt_from_token(token: str) -> Receipt:
+    """The receipt a signed token names (not a refund note). Raises like document_from_token."""
+    document = document_from_token(token)
+    if not isinstance(document, Receipt):
+        raise signing.BadSignature("not a receipt")
+    return document
 
 
 # --- Exports for the accountant ------------------------------------------------------------------

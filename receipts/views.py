@@ -23,7 +23,7 @@ from vpos.spreadsheet import Echo, spreadsheet_text
 
 from . import selectors, services
 from .forms import ExportForm, ReceiptFilterForm
-from .models import Receipt, ReceiptExport
+from .models import Receipt, ReceiptExport, RefundNote
 from .tasks import receipt_export_build
 
 
@@ -64,13 +64,13 @@ def receipt_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _list_page(request, membership)
 
 
-def _pdf_response(receipt: Receipt, *, inline: bool = False) -> FileResponse:
-    receipt = services.receipt_ensure_pdf(receipt_id=receipt.pk)  # re-rendered if the file is gone
+def _pdf_response(document: Receipt | RefundNote, *, inline: bool = False) -> FileResponse:
+    document = services.document_ensure_pdf(document)  # re-rendered if the file is gone
     response = FileResponse(
-        documents.open(receipt.pdf.name, "rb"),
+        documents.open(document.pdf.name, "rb"),
         content_type="application/pdf",
         as_attachment=not inline,
-        filename=receipt.filename,
+        filename=document.filename,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
@@ -81,6 +81,12 @@ def _pdf_response(receipt: Receipt, *, inline: bool = False) -> FileResponse:
 def receipt_pdf(request: HttpRequest, membership: Membership, receipt_id: int) -> HttpResponse:
     receipt = get_object_or_404(Receipt, pk=receipt_id, merchant=membership.merchant)
     return _pdf_response(receipt)
+
+
+@shop_view()
+def refund_note_pdf(request: HttpRequest, membership: Membership, note_id: int) -> HttpResponse:
+    note = get_object_or_404(RefundNote, pk=note_id, merchant=membership.merchant)
+    return _pdf_response(note)
 
 
 def _csv_rows(receipts) -> Iterator[list[str]]:
@@ -174,11 +180,12 @@ def export_download(request: HttpRequest, membership: Membership, export_id: int
 
 
 def public_download(request: HttpRequest, token: str) -> HttpResponse:
-    """The customer's signed link: no login, expires, and a tampered link gets no file."""
+    """The customer's signed link to a receipt or a refund note: no login, expires, and a
+    tampered link gets no file."""
     try:
-        receipt = services.receipt_from_token(token)
+        document = services.document_from_token(token)
     except signing.SignatureExpired:
         return render(request, "receipts/link_invalid.html", {"expired": True}, status=410)
     except signing.BadSignature:
         return render(request, "receipts/link_invalid.html", {"expired": False}, status=400)
-    return _pdf_response(receipt, inline=True)
+    return _pdf_response(document, inline=True)

@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from links.models import LinkChannel, Refund
 from merchants.api_keys import api_key_create
 from merchants.models import ApiKey, Membership, Merchant, WebhookDelivery, WebhookEndpoint
-from receipts.models import Receipt, ReceiptExport
-from receipts.services import receipt_download_token
+from receipts.models import Receipt, ReceiptExport, RefundNote
+from receipts.services import receipt_download_token, refund_note_issue
 from vpos.crypto import encrypt
 from vpos.models import OutboxEmail
 
@@ -80,6 +82,8 @@ OBJECT_KWARGS = {
     "delivery_id",
     "receipt_id",
     "export_id",
+    "note_id",
+    "refund_id",
 }
 
 
@@ -155,6 +159,7 @@ class Objects:
     endpoint: WebhookEndpoint
     delivery: WebhookDelivery
     refund: Refund
+    note: RefundNote
     phone_link: Any
     terminal_link: Any
     terminal_payment: Any
@@ -176,6 +181,8 @@ class Objects:
             "delivery_id": self.delivery.pk,
             "receipt_id": self.receipt.pk,
             "export_id": self.export.pk,
+            "note_id": self.note.pk,
+            "refund_id": self.refund.public_id,
         }
 
 
@@ -227,12 +234,14 @@ def make_objects(merchant: Merchant, member: Membership, inviter: Membership) ->
         status=Refund.Status.SUCCEEDED,
         provider_id=f"re_test_{secrets.token_hex(8)}",
     )
+    with transaction.atomic():  # numbering locks its sequence row
+        note = refund_note_issue(refund=refund, at=timezone.now())
     phone_link = PaymentLinkFactory(merchant=merchant, channel=LinkChannel.PHONE)
     terminal_link = PaymentLinkFactory(merchant=merchant, channel=LinkChannel.TERMINAL)
     terminal_payment = PaymentFactory(link=terminal_link)
     return Objects(
         merchant, link, payment, receipt, export, invitation, member, email, key, raw,
-        endpoint, delivery, refund, phone_link, terminal_link, terminal_payment,
+        endpoint, delivery, refund, note, phone_link, terminal_link, terminal_payment,
     )  # fmt: skip
 
 

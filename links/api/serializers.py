@@ -171,6 +171,9 @@ class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
 class RefundSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     payment = serializers.UUIDField(source="payment.public_id")
+    note_number = serializers.SerializerMethodField(
+        help_text="The refund note's number once issued (its PDF: .../refunds/{id}/note)."
+    )
 
     class Meta:
         model = Refund
@@ -184,8 +187,13 @@ class RefundSerializer(serializers.ModelSerializer):
             "failure_message",
             "created_at",
             "succeeded_at",
+            "note_number",
         ]
         read_only_fields = fields
+
+    def get_note_number(self, refund: Refund) -> str | None:
+        note = getattr(refund, "note", None)
+        return note.number if note is not None else None
 
 
 class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):

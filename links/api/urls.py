@@ -21,6 +21,11 @@ urlpatterns = [
     path(
         "payments/<str:payment_id>/receipt", views.PaymentReceipt.as_view(), name="payment_receipt"
     ),
+    path(
+        "payments/<str:payment_id>/refunds/<str:refund_id>/note",
+        views.RefundNotePdf.as_view(),
+        name="refund_note",
+    ),
     path("schema", SpectacularAPIView.as_view(**_public), name="schema"),
     path(
         "docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema", **_public), name="docs"

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,8 +35,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from receipts.models import Receipt
-from receipts.services import receipt_ensure_pdf
+from receipts.models import Receipt, RefundNote
+from receipts.services import document_ensure_pdf
 from vpos.documents import documents
 from vpos.inputs import parse_id, single_line
 from vpos.views import page_not_found
@@ -367,7 +367,7 @@ def _payments(request: Request) -> QuerySet[Payment]:
     return (
         Payment.objects.filter(merchant=shop_of(request))
         .select_related("receipt")
-        .prefetch_related("refunds")
+        .prefetch_related(Prefetch("refunds", Refund.objects.select_related("note")))
     )
 
 
@@ -491,12 +491,44 @@ def _receipt_response(request: Request, payment_id: str) -> FileResponse:
     receipt = Receipt.objects.filter(payment=payment).first()
     if receipt is None:
         raise exceptions.NotFound(_("This payment has no receipt: only paid payments have one."))
-    receipt = receipt_ensure_pdf(receipt_id=receipt.pk)
+    return _pdf(receipt)
+
+
+def _pdf(document: Receipt | RefundNote) -> FileResponse:
+    document = document_ensure_pdf(document)
     response = FileResponse(
-        documents.open(receipt.pdf.name, "rb"),
+        documents.open(document.pdf.name, "rb"),
         content_type="application/pdf",
         as_attachment=True,
-        filename=receipt.filename,
+        filename=document.filename,
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+class RefundNotePdf(APIView):
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="payments_refund_note",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, payment_id: str, refund_id: str) -> FileResponse:
+        payment = _payment_for_key(request, payment_id)
+        try:
+            public_id = uuid.UUID(refund_id)
+        except ValueError as error:
+            raise Http404 from error
+        note = RefundNote.objects.filter(
+            refund__payment=payment, refund__public_id=public_id
+        ).first()
+        if note is None:
+            if not Refund.objects.filter(payment=payment, public_id=public_id).exists():
+                raise Http404
+            raise exceptions.NotFound(
+                _("This refund has no refund note yet: only completed refunds have one.")
+            )
+        return _pdf(note)

@@ -77,6 +77,8 @@
   var cardMount = document.getElementById("card-element");
   var emailInput = document.getElementById("checkout-email");
   var nameInput = document.getElementById("checkout-name");
+  // Present on a link sent by email: who it was sent to, signed by the server.
+  var recipientInput = document.getElementById("checkout-recipient");
 
   var flow = CARD_FLOWS[data.cardFlow] || CARD_FLOWS.direct;
   // A fresh key per page view, made here so the page's HTML is the same for every visitor.
@@ -270,6 +272,7 @@
           attempt_key: attemptKey,
           email: email,
           name: name,
+          recipient: recipientInput ? recipientInput.value : "",
         }).then(function (answer) {
           return handleAnswer(answer, false);
         });

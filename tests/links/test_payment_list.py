@@ -433,6 +433,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
         "Stripe id",
         "Link id",
         "Receipt number",
+        "Channel",
     ]
     assert rows[1:] == [
         [
@@ -449,6 +450,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
             "",
             str(sample["course_2"].link_id),
             "",
+            "Online",
         ],
         [
             "2026-03-11T12:00:00+01:00",
@@ -464,6 +466,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
             "",
             str(sample["course_1"].link_id),
             "",
+            "Online",
         ],
         [
             "2026-03-10T12:00:00+01:00",
@@ -479,6 +482,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
             "pi_dinner",
             str(sample["dinner"].link_id),
             "2026-000007",
+            "Online",
         ],
     ]
 
@@ -547,3 +551,27 @@ def test_csv_queries_do_not_grow_with_the_rows(client_as, shop, django_assert_ma
     assert len(rows) == 61
     assert sum(1 for row in rows[1:] if row[12]) == 27
     assert len(many) == len(few)
+
+
+def test_phone_and_mail_orders_show_as_such_in_the_list_and_csv_and_can_be_filtered(
+    client_as, shop
+):
+    PaymentLinkFactory(merchant=shop.merchant)
+    online = pay(PaymentLinkFactory(merchant=shop.merchant, description="Espresso at the counter"))
+    moto = pay(PaymentLinkFactory(merchant=shop.merchant, description="Cake ordered by telephone"))
+    Payment.objects.filter(pk=moto.pk).update(is_moto=True)
+    client = client_as("staff")
+
+    listing = client.get(list_url(shop))
+    only_moto = client.get(list_url(shop), {"channel": "moto"})
+    only_online = client.get(list_url(shop), {"channel": "online"})
+    rows = csv_rows(client.get(csv_url(shop), {"channel": "moto"}))
+
+    assert "Phone or mail order" in listing.text
+    assert "Cake ordered by telephone" in only_moto.text
+    assert "Espresso at the counter" not in only_moto.text
+    assert "Espresso at the counter" in only_online.text
+    assert "Cake ordered by telephone" not in only_online.text
+    assert [row[-1] for row in rows[1:]] == ["Phone or mail order (MOTO)"]
+    assert online.pk != moto.pk
+    assert client.get(list_url(shop), {"channel": "carrier-pigeon"}).status_code == 400
