@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
+from links.models import Payment, PaymentLink
 from tests.test_access_matrix import _url, all_routes, make_objects
 
 pytestmark = pytest.mark.browser
@@ -24,6 +25,13 @@ def back_office(shop, stripe_settings) -> tuple[Client, list[str]]:
     navigation: not the email preview framed in a page, nor the printable QR card)."""
     stripe_settings.STRIPE_PLATFORM_MOTO = True
     objects = make_objects(shop.merchant, member=shop.staff, inviter=shop.owner)
+    # Long values, as customers and shops type them: they must wrap, never widen the page.
+    Payment.objects.filter(pk=objects.payment.pk).update(
+        customer_email="francesca.maria.bianchi-longobardi@studio-legale-associato.example"
+    )
+    PaymentLink.objects.filter(pk=objects.link.pk).update(
+        description="Restauro conservativo di una poltrona in noce del Settecento " * 3
+    )
     client = shop.client_for("owner")
     pages = []
     for route in all_routes():
