@@ -75,3 +75,28 @@ def new_page(browser):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+@pytest.fixture
+def signed_in_page(new_page, live_server):
+    """A page whose browser is signed in as `user`: the session Django's test client makes, as
+    its cookie. Keyword arguments go to `new_page` (locale, viewport)."""
+    from django.conf import settings
+    from django.test import Client
+
+    def make(user, **kwargs):
+        client = Client()
+        client.force_login(user)
+        page = new_page(**kwargs)
+        page.context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        return page
+
+    return make

@@ -4,9 +4,7 @@ for a superuser."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.db import transaction
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -20,23 +18,7 @@ from tests.receipts.conftest import finalize
 pytestmark = pytest.mark.browser
 
 
-def signed_in(new_page, live_server, user):
-    client = Client()
-    client.force_login(user)
-    page = new_page()
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return page
-
-
-def test_from_a_link_to_its_payment_and_its_refund_note(new_page, live_server, db):
+def test_from_a_link_to_its_payment_and_its_refund_note(signed_in_page, live_server, db):
     shop = MerchantFactory(name="Bottega Rossi")
     owner = MembershipFactory(merchant=shop, role=Role.OWNER).user
     link = PaymentLinkFactory(merchant=shop, description="Repair of a leather bag", amount=5000)
@@ -46,7 +28,7 @@ def test_from_a_link_to_its_payment_and_its_refund_note(new_page, live_server, d
     )
     with transaction.atomic():
         note = refund_note_issue(refund=refund, at=timezone.now())
-    page = signed_in(new_page, live_server, owner)
+    page = signed_in_page(owner)
 
     page.goto(live_server.url + reverse("links:detail", args=[shop.public_id, link.pk]))
     page.locator("section[aria-labelledby=payments-title] tbody tr").first.get_by_role(
@@ -61,20 +43,22 @@ def test_from_a_link_to_its_payment_and_its_refund_note(new_page, live_server, d
         assert pdf.read(5) == b"%PDF-"
 
 
-def test_the_development_outbox_is_in_a_superusers_menu_only(new_page, live_server, settings, db):
+def test_the_development_outbox_is_in_a_superusers_menu_only(
+    signed_in_page, live_server, settings, db
+):
     settings.DEBUG = True
     shop = MerchantFactory()
     owner = MembershipFactory(merchant=shop, role=Role.OWNER).user
     operator = UserFactory(is_staff=True, is_superuser=True)
 
-    page = signed_in(new_page, live_server, operator)
+    page = signed_in_page(operator)
     page.goto(live_server.url + reverse("merchants:home"))
     page.locator("#vpos-account-menu").click()
     page.get_by_role("link", name="Development outbox").click()
     expect(page).to_have_url(live_server.url + reverse("dev_outbox"))
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
-    page = signed_in(new_page, live_server, owner)
+    page = signed_in_page(owner)
     page.goto(live_server.url + reverse("merchants:dashboard", args=[shop.public_id]))
     page.locator("#vpos-account-menu").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -56,22 +55,13 @@ def open_account_menu(page) -> None:
 
 
 def test_every_back_office_page_fits_and_reaches_the_account_menu(
-    new_page, live_server, back_office
+    signed_in_page, live_server, shop, back_office
 ):
-    client, pages = back_office
+    _client, pages = back_office
     problems = []
     for language, locale in (("it", "it-IT"), ("en", "en-GB")):
-        page = new_page(locale=locale)
+        page = signed_in_page(shop.owner.user, locale=locale)
         page.emulate_media(reduced_motion="reduce")  # Bootstrap then opens menus at once
-        page.context.add_cookies(
-            [
-                {
-                    "name": settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 800})
             for url in pages:

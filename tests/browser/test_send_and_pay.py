@@ -8,8 +8,6 @@ so the outbox sends through the locmem backend as soon as each transaction commi
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -34,22 +32,6 @@ def bottega(db):
     return MerchantFactory(name="Bottega Rossi", legal_name="Bottega Rossi S.r.l.")
 
 
-def logged_in_page(new_page, live_server, user):
-    client = Client()
-    client.force_login(user)
-    page = new_page()
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return page
-
-
 def fill_card(page, number: str) -> None:
     card = page.locator("#card-element")
     card.get_by_placeholder("number", exact=True).fill(number)
@@ -64,11 +46,11 @@ def email_row(page, subject_part: str):
 
 
 def test_owner_sends_a_link_the_customer_pays_and_both_get_their_email(
-    new_page, live_server, stripe_settings, bottega, settings
+    new_page, signed_in_page, live_server, stripe_settings, bottega, settings
 ):
     settings.SITE_URL = live_server.url  # links in emails and QR codes point at this server
     owner = MembershipFactory(merchant=bottega, role=Role.OWNER).user
-    office = logged_in_page(new_page, live_server, owner)
+    office = signed_in_page(owner)
     office.add_init_script(SHARE_SHEET)
     office.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
 
