@@ -2,7 +2,7 @@
 #   docker build -t vpos .
 #   docker compose up -d          (see compose.yaml and docs/deploy.md)
 # A pinned tag (Python patch release and Debian release): an upgrade is a reviewed change here.
-FROM python:3.11.14-slim-bookworm
+FROM python:3.11.16-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

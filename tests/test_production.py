@@ -174,7 +174,7 @@ def test_dockerfile_builds_a_non_root_gunicorn_image():
 def test_the_image_has_a_pinned_base_hashed_runtime_packages_and_read_only_code():
     dockerfile = (ROOT / "Dockerfile").read_text()
     base = re.search(r"^FROM (\S+)$", dockerfile, re.M).group(1)
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), base
     assert "pip install --require-hashes --no-deps -r requirements.lock" in dockerfile
     assert "requirements.txt" not in dockerfile.split("COPY requirements.lock")[1].split("\n")[1]
     # The code is root's: only the writable folders are handed to the runtime user.
@@ -235,54 +235,148 @@ def test_only_the_proxy_is_published_and_forwarded_headers_are_trusted_from_it_a
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"proxy"}
     assert sorted(services["proxy"]["ports"]) == ["443:443", "80:80"]
+    # The application's port is reachable on the private network only.
+    assert "ports" not in services["web"]
+    assert services["web"]["expose"] == ["8000"]
     address = services["proxy"]["networks"]["vpos"]["ipv4_address"]
     subnet = compose()["networks"]["vpos"]["ipam"]["config"][0]["subnet"]
     assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
     web = services["web"]["environment"]
-    assert web["FORWARDED_ALLOW_IPS"] == address
+    assert web["FORWARDED_ALLOW_IPS"] == address  # one address: not "*", not the subnet
     assert web["TRUSTED_PROXY_COUNT"] == "1"
+    for name in ("web", "worker", "beat"):
+        assert services[name]["networks"] == ["vpos"], name
     caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "reverse_proxy web:8000" in caddyfile
-    directives = [line for line in caddyfile.splitlines() if not line.lstrip().startswith("#")]
-    assert not [line for line in directives if "trusted_proxies" in line]  # client XFF replaced
-    assert "tls {$CADDY_TLS}" in caddyfile
-    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+    directives = [line.strip() for line in caddyfile.splitlines()]
+    directives = [line for line in directives if line and not line.startswith("#")]
+    # No upstream proxy is trusted: Caddy replaces any X-Forwarded-For a client sends.
+    assert not [line for line in directives if "trusted_proxies" in line]
+    assert not [line for line in directives if re.match(r"header_up\s+-?X-Forwarded", line, re.I)]
+    # Automatic certificates for SITE_DOMAIN, or Caddy's local authority with CADDY_TLS=internal.
+    assert "{$SITE_DOMAIN} {" in directives
+    assert "tls {$CADDY_TLS}" in directives
+    assert "skip_install_trust" in directives
+    proxy = services["proxy"]
+    assert proxy["environment"]["SITE_DOMAIN"].startswith("${SITE_DOMAIN:?")
+    assert proxy["environment"]["CADDY_TLS"].startswith("${CADDY_TLS:?")
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert any(volume.endswith(":/data") for volume in proxy["volumes"])  # certificates kept
+
+
+def redis_option(command: list[str], option: str) -> str | None:
+    return command[command.index(option) + 1] if option in command else None
 
 
 def test_the_broker_never_evicts_and_the_cache_is_bounded_in_another_redis():
     services = compose()["services"]
-    environment = services["web"]["environment"]
-    broker, cache = environment["REDIS_URL"], environment["REDIS_CACHE_URL"]
-    assert urlsplit(broker).hostname == "redis"
-    assert urlsplit(cache).hostname == "redis-cache"
+    for name in ("web", "worker", "beat"):
+        environment = services[name]["environment"]
+        broker, cache = urlsplit(environment["REDIS_URL"]), urlsplit(environment["REDIS_CACHE_URL"])
+        assert (broker.hostname, cache.hostname) == ("redis", "redis-cache"), name
+        assert {"redis", "redis-cache"} <= set(services[name]["depends_on"]), name
     broker_command = services["redis"]["command"]
-    assert broker_command[broker_command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert redis_option(broker_command, "--maxmemory-policy") == "noeviction"
+    assert redis_option(broker_command, "--appendonly") == "yes"  # queued tasks survive a restart
+    assert any(volume.endswith(":/data") for volume in services["redis"]["volumes"])
     cache_command = services["redis-cache"]["command"]
-    assert cache_command[cache_command.index("--maxmemory-policy") + 1] == "allkeys-lru"
-    assert "--maxmemory" in cache_command
+    assert redis_option(cache_command, "--maxmemory-policy") == "allkeys-lru"
+    assert redis_option(cache_command, "--maxmemory")
+    # Nothing on disk for the cache.
+    assert redis_option(cache_command, "--appendonly") == "no"
+    assert redis_option(cache_command, "--save") == ""
+    assert "volumes" not in services["redis-cache"]
 
 
 def seconds(duration: str) -> int:
     """A compose duration: "330s", "6m", "1m30s"."""
     parts = re.findall(r"(\d+)(h|m|s)", duration)
+    assert parts, duration
     assert "".join(n + u for n, u in parts) == duration, duration
     return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
 
 
-def test_services_are_hardened_and_stop_gracefully():
+def test_compose_durations_are_parsed():
+    assert [seconds(d) for d in ("330s", "6m", "1m30s", "1h")] == [330, 360, 90, 3600]
+    for wrong in ("330", "5 m", "", "1d"):
+        with pytest.raises(AssertionError):
+            seconds(wrong)
+
+
+def gunicorn_config(monkeypatch) -> dict:
+    """vpos/gunicorn.conf.py's values with no GUNICORN_* variable set (compose sets none), in a
+    container: Docker always mounts a /dev/shm, whatever the machine running the tests has."""
+    for name in [name for name in os.environ if name.startswith("GUNICORN_")]:
+        monkeypatch.delenv(name)
+    isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda path: path == "/dev/shm" or isdir(path))
+    path = ROOT / "vpos" / "gunicorn.conf.py"
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+# Exact releases: major.minor.patch (PostgreSQL's releases are major.minor), an optional variant
+# ("-alpine", "-bookworm"); never "latest" nor a moving "16" or "7.4".
+RELEASE = {"caddy": r"\d+\.\d+\.\d+", "redis": r"\d+\.\d+\.\d+", "postgres": r"\d+\.\d+"}
+
+
+def test_services_are_hardened_and_pinned():
     services = compose()["services"]
     for name, service in services.items():
         assert "no-new-privileges:true" in service["security_opt"], name
         assert service["read_only"] is True, name
-        image = service.get("image", "")
-        if name not in {"web", "worker", "beat"}:  # built from the Dockerfile
-            # A release, not a moving major ("postgres:16") or "latest": postgres:16.6, redis:7.4.2
-            assert re.search(r":\d+\.\d+(\.\d+)?(-|$)", image), f"{name}: {image} moves"
-    worker_grace = seconds(services["worker"]["stop_grace_period"])
-    assert worker_grace > settings.CELERY_TASK_TIME_LIMIT
-    assert seconds(services["web"]["stop_grace_period"]) > 30  # GUNICORN_GRACEFUL_TIMEOUT
-    assert "/tmp" in services["beat"]["tmpfs"]  # its schedule file
-    assert services["beat"]["command"][-1].startswith("/tmp/")
+        if name in {"web", "worker", "beat"}:
+            assert service["build"] == ".", name  # the Dockerfile's image, never pulled
+            continue
+        repository, _, tag = service["image"].partition(":")
+        assert repository in RELEASE, f"{name}: {service['image']}: which release format?"
+        assert re.fullmatch(rf"{RELEASE[repository]}(-[a-z][a-z0-9.]*)?", tag), (
+            f"{name}: {service['image']} is not an exact release"
+        )
+
+
+def test_app_services_stop_gracefully_and_write_only_where_they_may(monkeypatch):
+    services = compose()["services"]
+    gunicorn = gunicorn_config(monkeypatch)
+    web, worker, beat = services["web"], services["worker"], services["beat"]
+    # Docker waits this long after SIGTERM before SIGKILL: gunicorn finishes requests in flight,
+    # the worker (warm shutdown) the tasks it is running.
+    assert seconds(web["stop_grace_period"]) > gunicorn["graceful_timeout"]
+    assert seconds(worker["stop_grace_period"]) > settings.CELERY_TASK_TIME_LIMIT
+    assert seconds(beat["stop_grace_period"]) > 0
+    # Read-only root: gunicorn's heartbeat files in /dev/shm (the tmpfs Docker mounts in every
+    # container), beat's schedule and the font caches in the /tmp tmpfs.
+    assert gunicorn["worker_tmp_dir"] == "/dev/shm"
+    assert "/tmp" in beat["tmpfs"]
+    schedule = beat["command"][beat["command"].index("--schedule") + 1]
+    assert any(schedule.startswith(path + "/") for path in beat["tmpfs"]), schedule
+    for name in ("web", "worker"):
+        assert "/tmp" in services[name]["tmpfs"], name  # XDG_CACHE_HOME: font caches
+        assert services[name]["environment"]["XDG_CACHE_HOME"].startswith("/tmp/"), name
+
+
+def test_the_makefile_installs_the_development_set_and_regenerates_the_lock():
+    makefile = (ROOT / "Makefile").read_text()
+    run_stamp = re.search(r"^RUN_STAMP := .*req_hash,([^)]*)\)", makefile, re.M).group(1)
+    test_stamp = re.search(r"^TEST_STAMP := .*req_hash,([^)]*)\)", makefile, re.M).group(1)
+    assert set(run_stamp.split()) == {"requirements.txt", "requirements-dev.txt"}
+    assert set(test_stamp.split()) == {
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements-test.txt",
+    }
+    recipes = dict(re.findall(r"^(\$\((?:RUN|TEST)_STAMP\)):.*\n\t(.*)", makefile, re.M))
+    assert recipes["$(RUN_STAMP)"].endswith(
+        "pip install --disable-pip-version-check -r requirements-dev.txt"
+    )
+    assert recipes["$(TEST_STAMP)"].endswith(
+        "pip install --disable-pip-version-check -r requirements-test.txt"
+    )
+    lock = makefile.split("\nlock:", 1)[1].split("\n\n", 1)[0]
+    assert "--generate-hashes" in lock
+    assert "requirements.txt" in lock
+    assert "> requirements.lock" in lock
 
 
 def test_a_cache_of_its_own_is_used_when_configured():
@@ -296,6 +390,11 @@ def test_a_cache_of_its_own_is_used_when_configured():
     assert result.returncode == 0, result.stderr
     cache, broker = json.loads(result.stdout.strip().splitlines()[-1])
     assert (cache, broker) == ("redis://redis-cache:6379/0", "redis://redis:6379/0")
+    # Without it (empty or unset), the cache shares the broker's Redis, as before.
+    result = _production(probe, REDIS_URL="redis://redis:6379/0", REDIS_CACHE_URL="")
+    assert result.returncode == 0, result.stderr
+    cache, broker = json.loads(result.stdout.strip().splitlines()[-1])
+    assert cache == broker == "redis://redis:6379/0"
 
 
 def test_gunicorn_config_defaults_and_overrides(monkeypatch):
