@@ -142,8 +142,9 @@ def test_the_email_is_queued_for_the_address_in_english(client_as, shop, link):
         assert "March 14, 2031" in body  # pay by
         assert "Dear Anna Bianchi," in body
     assert '<html lang="en">' in email.body_html
-    # The pay button is a link to the customer's page, in the shop's name.
-    assert re.search(rf'<a href="{re.escape(link.public_url)}"[^>]*>Pay now</a>', email.body_html)
+    # The pay button is a link to the customer's page (naming who it was sent to), in the shop's name.
+    pay_link = rf'<a href="{re.escape(link.public_url)}\?for=[^"]+"[^>]*>Pay now</a>'
+    assert re.search(pay_link, email.body_html)
     assert "Bottega Uno" in email.body_html
 
 
@@ -155,7 +156,8 @@ def test_the_email_in_italian_is_italian_words_amount_and_date(client_as, shop, 
     assert '<html lang="it">' in email.body_html
     # A plain space in the subject: header values are folded to one line.
     assert email.subject == "Richiesta di pagamento da Bottega Uno: 19,99 €"
-    assert re.search(rf'<a href="{re.escape(link.public_url)}"[^>]*>Paga ora</a>', email.body_html)
+    pay_link = rf'<a href="{re.escape(link.public_url)}\?for=[^"]+"[^>]*>Paga ora</a>'
+    assert re.search(pay_link, email.body_html)
     for body in (email.body_text, email.body_html):
         assert "Ciao Anna Bianchi," in body
         assert "Bottega Uno ti chiede di pagare" in body
