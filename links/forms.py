@@ -76,7 +76,10 @@ class LinkForm(forms.Form):
     expires_on = forms.DateTimeField(
         label=_("Expiry date"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=forms.DateTimeInput(
+            attrs={"placeholder": _("dd/mm/yyyy hh:mm"), "autocomplete": "off"},
+            format="%d/%m/%Y %H:%M",
+        ),
     )
 
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:

@@ -5,8 +5,9 @@ from django.utils import timezone
 
 from merchants.models import Merchant
 from vpos.models import OutboxEmail
+from vpos.money import format_money
 
-from .models import LinkStatus, Payment, PaymentLink
+from .models import LinkStatus, Payment, PaymentEvent, PaymentLink, Refund
 
 
 def link_list(*, merchant: Merchant, q: str = "", status: str = "") -> QuerySet[PaymentLink]:
@@ -53,8 +54,14 @@ def link_emails(link: PaymentLink) -> QuerySet[OutboxEmail]:
 
 def payment_timeline(payment: Payment) -> list[dict]:
     """Everything that happened to a payment, oldest first: its events, emails and refunds."""
+    refunds = {str(refund.public_id): refund for refund in payment.refunds.all()}
     items = [
-        {"at": event.created_at, "kind": event.kind, "message": event.message, "data": event.data}
+        {
+            "at": event.created_at,
+            "kind": event.kind,
+            "message": _event_message(event, payment, refunds),
+            "data": event.data,
+        }
         for event in payment.events.all()
     ]
     emails = OutboxEmail.objects.filter(
@@ -65,3 +72,35 @@ def payment_timeline(payment: Payment) -> list[dict]:
     for email in emails:
         items.append({"at": email.created_at, "kind": "email", "email": email})
     return sorted(items, key=lambda item: item["at"])
+
+
+# Card brands as Stripe names them, as people write them.
+CARD_BRANDS = {
+    "amex": "American Express",
+    "diners": "Diners Club",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "mastercard": "Mastercard",
+    "unionpay": "UnionPay",
+    "visa": "Visa",
+}
+
+
+def card_brand_name(code: str) -> str:
+    return CARD_BRANDS.get(code.lower(), code.capitalize())
+
+
+def _event_message(event: PaymentEvent, payment: Payment, refunds: dict[str, Refund]) -> str:
+    """What the timeline says, in the reader's language: amounts are formatted now, not when the
+    event was written (its stored message is in the language of whoever caused it)."""
+    if event.kind == "succeeded":
+        card = (
+            f" · {card_brand_name(payment.card_brand)} ···· {payment.card_last4}"
+            if payment.card_last4
+            else ""
+        )
+        return format_money(payment.amount, payment.currency) + card
+    if event.kind == "refunded" and event.data.get("refund") in refunds:
+        refund = refunds[event.data["refund"]]
+        return format_money(refund.amount, refund.currency)
+    return event.message

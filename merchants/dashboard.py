@@ -20,6 +20,7 @@ from babel.numbers import format_currency
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import formats, timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from links.models import LinkStatus, Payment, PaymentLink, PaymentStatus
@@ -90,6 +91,10 @@ class Dashboard:
     chart: Chart | None = None
     latest_payments: list[Payment] = field(default_factory=list)
     expiring_links: list[PaymentLink] = field(default_factory=list)
+
+
+# A day on the chart's axis: Italian abbreviates months in lowercase ("4 dic").
+AXIS_DAY = {"it": "j b"}
 
 
 def _currency_order(merchant: Merchant, currencies: set[str]) -> list[str]:
@@ -273,7 +278,7 @@ def _chart(days: list[date], daily: dict[date, int], currency: str, others: list
     x_labels = [
         ChartLabel(
             position=round(PLOT_LEFT + index * slot + slot / 2, 2),
-            text=formats.date_format(days[index], "j M"),
+            text=formats.date_format(days[index], AXIS_DAY.get(get_language(), "j M")),
         )
         for index in range(len(days) - 1, -1, -X_LABEL_EVERY)
     ]

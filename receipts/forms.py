@@ -13,10 +13,20 @@ MAX_EXPORT_DAYS = 400
 class ReceiptFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(
+            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
+            format="%d/%m/%Y",
+        ),
     )
     date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(
+            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
+            format="%d/%m/%Y",
+        ),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -27,8 +37,20 @@ class ReceiptFilterForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    date_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"),
+        widget=forms.DateInput(
+            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
+            format="%d/%m/%Y",
+        ),
+    )
+    date_to = forms.DateField(
+        label=_("To"),
+        widget=forms.DateInput(
+            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
+            format="%d/%m/%Y",
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -290,7 +290,8 @@
       button.disabled = true;
       return;
     }
-    stripe = window.Stripe(data.stripeKey);
+    // Stripe's own messages ("Your card was declined.") in the page's language.
+    stripe = window.Stripe(data.stripeKey, { locale: data.lang || "auto" });
     card = stripe.elements().create("card");
     card.mount(cardMount);
     card.on("change", function (event) {

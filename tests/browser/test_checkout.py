@@ -366,3 +366,32 @@ def test_direct_card_flow_of_real_stripe(page, live_server, stripe_settings, bot
     payment = Payment.objects.get(link=link)
     assert payment.status == PaymentStatus.SUCCEEDED
     assert payment.customer_email == "anna@example.com"
+
+
+# Records how the page creates its Stripe object: Stripe.js (here localstripe's) assigns the global.
+STRIPE_SPY = """
+Object.defineProperty(window, "Stripe", {
+  configurable: true,
+  set(real) {
+    this._realStripe = real;
+  },
+  get() {
+    const real = this._realStripe;
+    return real && function (key, options) {
+      window.stripeOptions = options;
+      return real(key, options);
+    };
+  },
+});
+"""
+
+
+@pytest.mark.parametrize("language", ["it", "en"])
+def test_stripe_speaks_the_pages_language(page, live_server, stripe_settings, bottega, language):
+    page.add_init_script(STRIPE_SPY)
+    link = make_link(bottega, language=language)
+
+    page.goto(checkout_url(live_server, link))
+    expect(page.locator("#pay-button")).to_be_enabled()
+
+    assert page.evaluate("window.stripeOptions") == {"locale": language}

@@ -208,7 +208,7 @@ def test_timeline_of_a_3d_secure_payment_then_a_refund_in_order(
     assert "3-D Secure" in by_label["3-D Secure requested"]
     # Written by whichever process finalized it, in its language: either way, the amount.
     assert re.search(r"25[.,]00", by_label["Payment succeeded"])
-    assert "visa 3155" in by_label["Payment succeeded"]
+    assert "Visa ···· 3155" in by_label["Payment succeeded"]
     assert payment.receipt.number in by_label["Receipt issued"]
     assert f"{CUSTOMER} · Sent" in by_label["Email: Payment confirmation"]
     assert "Sent" in by_label["Email: Payment notification"]

@@ -155,6 +155,8 @@ MFA_TOTP_ISSUER = "vpos"
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "it"
+# Day-first dates and 24-hour times in English too, lowercase month names in Italian.
+FORMAT_MODULE_PATH = ["vpos.formats"]
 LANGUAGES = [("it", _("Italian")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Rome"
