@@ -241,8 +241,8 @@ def test_paid_link_says_when(page, live_server, stripe_settings, bottega):
 
     assert response.status == 410
     expect(page.get_by_role("heading", level=1)).to_have_text("This payment has already been made")
-    expect(page.locator("#closed-paid-at")).to_contain_text("March 14, 2026")
-    expect(page.locator("#closed-paid-at")).to_contain_text("3:30")
+    # Day first and a 24-hour clock, as the English of people in Europe writes it.
+    expect(page.locator("#closed-paid-at")).to_contain_text("14 March 2026, 15:30")
 
 
 def test_language_switch(page, live_server, stripe_settings, bottega):
