@@ -34,11 +34,11 @@ from receipts.services import sequence_move_past
 
 from .models import LinkStatus, Payment, PaymentLink, PaymentStatus, Refund
 from .provider import (
-    Credentials,
     ProviderError,
     ProviderPayment,
     StripeProvider,
     platform_credentials,
+    provider_for,
     provider_for_payment,
 )
 from .refunds import refund_recover
@@ -104,10 +104,7 @@ def _accounts() -> list[tuple[StripeProvider, Merchant | None]]:
     if platform_credentials().secret_key:
         accounts.append((StripeProvider(platform_credentials()), None))
     for account in PaymentAccount.objects.select_related("merchant"):
-        credentials = Credentials(
-            account.secret_key, account.publishable_key, account.webhook_secret
-        )
-        accounts.append((StripeProvider(credentials), account.merchant))
+        accounts.append((provider_for(account.merchant), account.merchant))
     return accounts
 
 

@@ -30,6 +30,8 @@ from vpos.money import babel_locale, exponent, format_money
 from .models import Merchant
 
 PERIODS = (("today", 1), ("week", 7), ("month", 30))
+# A day on the chart's axis: Italian abbreviates months in lowercase ("4 dic").
+AXIS_DAY = {"it": "j b"}
 CHART_DAYS = 30
 EXPIRING_WITHIN = timedelta(hours=48)
 LIST_SIZE = 10
@@ -91,10 +93,6 @@ class Dashboard:
     chart: Chart | None = None
     latest_payments: list[Payment] = field(default_factory=list)
     expiring_links: list[PaymentLink] = field(default_factory=list)
-
-
-# A day on the chart's axis: Italian abbreviates months in lowercase ("4 dic").
-AXIS_DAY = {"it": "j b"}
 
 
 def _currency_order(merchant: Merchant, currencies: set[str]) -> list[str]:

@@ -349,14 +349,6 @@ def document_from_token(token: str) -> Receipt | RefundNote:
     return document
 
 
-def receipt_from_token(token: str) -> Receipt:
-    """The receipt a signed token names (not a refund note). Raises like document_from_token."""
-    document = document_from_token(token)
-    if not isinstance(document, Receipt):
-        raise signing.BadSignature("not a receipt")
-    return document
-
-
 # --- Exports for the accountant ------------------------------------------------------------------
 
 
