@@ -34,7 +34,7 @@ APT := $(shell if [ "$$(id -u)" = 0 ]; then echo apt-get; elif command -v sudo >
 
 help:
 	@echo "make run              migrate, seed demo data, start web + worker + beat + localstripe"
-	@echo "make test             ruff check, ruff format --check, pytest (PYTEST_ARGS=...)"
+	@echo "make test             ruff check, ruff format --check, lint-imports, pytest (PYTEST_ARGS=...)"
 	@echo "make lint | fmt       ruff check | ruff check --fix + ruff format"
 	@echo "make lock             requirements.lock: the runtime pins with hashes (the image installs it)"
 	@echo "make messages         update locale/it .po files (django and djangojs)"
@@ -170,12 +170,14 @@ test: $(TEST_STAMP) system-test-deps
 	@status=0; \
 	echo "+ ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "+ ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "+ lint-imports"; $(BIN)/lint-imports --no-cache || status=1; \
 	echo "+ pytest $(PYTEST_ARGS)"; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
 	exit $$status
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .

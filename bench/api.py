@@ -147,9 +147,9 @@ def main() -> None:
     harness.setup_django()
     from django.conf import settings
 
+    from integrations.api_keys import api_key_create, api_key_revoke
+    from integrations.models import ApiIdempotencyKey, ApiKey
     from links.models import PaymentLink
-    from merchants.api_keys import api_key_create, api_key_revoke
-    from merchants.models import ApiIdempotencyKey, ApiKey
 
     run = uuid.uuid4().hex[:12]
     shop = seed.merchant("API bench")

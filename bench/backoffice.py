@@ -177,7 +177,7 @@ def measure(merchant, payments: int, seconds: int) -> dict[str, float]:
     middle = Payment.objects.filter(merchant=merchant).order_by("-created_at", "-id")[payments // 2]
     middle_cursor = str(Cursor.of(middle))
     pages = {
-        "dashboard": reverse("merchants:dashboard", args=[shop]),
+        "dashboard": reverse("links:dashboard", args=[shop]),
         "payments, first page": reverse("links:payments", args=[shop]),
         "payments, filtered": reverse("links:payments", args=[shop])
         + f"?status=succeeded&amount_min=20%2C00&date_from={month_ago}&kind=single",

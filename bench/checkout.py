@@ -97,8 +97,8 @@ def closed(link: Any) -> Iterator[None]:
     """The link completed (its limit reached) while the block runs, then active again."""
     from django.utils import timezone
 
-    from links.checkout import page_cache_forget
     from links.models import LinkStatus, PaymentLink
+    from links.page_cache import page_cache_forget
 
     links = PaymentLink.objects.filter(pk=link.pk)
     links.update(
@@ -129,7 +129,7 @@ def compare_size(
 
 def measure_sizes(sizes: list[int], seconds: int) -> None:
     """Cached, uncached and closed checkout pages of links with `sizes` payments each."""
-    from links.checkout import page_cache_forget
+    from links.page_cache import page_cache_forget
 
     links = {size: checkout_link(size) for size in sizes}
     print(f"\ncheckout cost vs payments on the link ({', '.join(f'{s:,}' for s in sizes)})")

@@ -347,7 +347,7 @@ def card(api) -> str:
 
 
 def provider_down() -> int:
-    from vpos.localstripe import LocalStripe
+    from tests.support.localstripe import LocalStripe
 
     port = harness.free_port()
     tmp = tempfile.TemporaryDirectory(prefix="vpos-faults-")
@@ -357,8 +357,8 @@ def provider_down() -> int:
     from django.utils import timezone, translation
 
     from links.models import Payment, PaymentStatus
-    from links.provider import provider_for_payment
-    from links.services import CheckoutError, checkout_attempt, payments_reconcile
+    from links.payments import CheckoutError, checkout_attempt, payments_reconcile
+    from links.providers import NewPayment, provider_for_payment
 
     run = uuid.uuid4().hex[:8]
     link = seed_link(run)
@@ -400,16 +400,18 @@ def provider_down() -> int:
     )
     provider = provider_for_payment(payment)
     created = provider.create_payment(
-        amount=payment.amount,
-        currency=payment.currency,
-        payment_method=method,
-        metadata={"vpos_payment": str(payment.public_id)},
-        idempotency_key=f"faults-create-{payment.public_id}",
+        NewPayment(
+            amount=payment.amount,
+            currency=payment.currency,
+            payment_method=method,
+            metadata={"vpos_payment": str(payment.public_id)},
+            idempotency_key=f"faults-create-{payment.public_id}",
+        )
     )
     Payment.objects.filter(pk=payment.pk).update(provider_id=created.id)
     confirmed = provider.confirm_payment(created.id, idempotency_key=f"faults-confirm-{run}")
     print(
-        f"  (b) PaymentIntent {created.id} confirmed at the provider ({confirmed.status}); "
+        f"  (b) PaymentIntent {created.id} confirmed at the provider ({confirmed.state}); "
         "our payment left pending (browser closed before the answer)"
     )
     time.sleep(0.5)  # the store is pickled on write
@@ -461,8 +463,8 @@ def redis_restart(count: int) -> int:
     controller, smtp = start_smtp(0.0)
     setup({"EMAIL_URL": f"smtp://127.0.0.1:{controller.port}"})
     from links.models import Payment
-    from links.services import payment_apply
-    from links.tasks import payment_followups
+    from links.payments import payment_apply
+    from receipts.tasks import payment_followups
     from vpos.models import OutboxEmail
 
     run = uuid.uuid4().hex[:8]
@@ -757,10 +759,10 @@ def _postgres_restart(
     from django.urls import reverse
 
     from bench.backoffice import browser_cookies
+    from integrations.api_keys import api_key_create
+    from integrations.models import ApiKey
     from links.models import PaymentLink, PaymentStatus
-    from links.services import payment_apply
-    from merchants.api_keys import api_key_create
-    from merchants.models import ApiKey
+    from links.payments import payment_apply
     from receipts.models import Receipt
 
     run = uuid.uuid4().hex[:8]
@@ -775,7 +777,7 @@ def _postgres_restart(
         "readyz": ("/readyz", {}),
         "bare view": ("/bench/bare/", {}),
         "dashboard": (
-            reverse("merchants:dashboard", args=[shop.public_id]),
+            reverse("links:dashboard", args=[shop.public_id]),
             # The session cookie alone: the page is rendered from the database every time.
             {"Cookie": browser_cookies(shop)[1]},
         ),
@@ -1025,7 +1027,7 @@ def pg_tool(*args: str) -> float:
 def restore(before: int, after: int, refunds: int) -> int:
     """Dump, take `after` payments (and `refunds` refunds) that the dump does not hold, restore
     the dump, run recover_from_provider: every payment present once, no receipt number reused."""
-    from vpos.localstripe import LocalStripe
+    from tests.support.localstripe import LocalStripe
 
     port = harness.free_port()
     ls = LocalStripe(port=port).start()
@@ -1052,8 +1054,8 @@ def _restore(ls, before: int, after: int, refunds: int) -> int:
     from django.utils import timezone
 
     from links.models import Payment, Refund
+    from links.payments import checkout_attempt
     from links.refunds import refund_create
-    from links.services import checkout_attempt
     from receipts.models import Receipt, RefundNote
     from vpos.celery import app
 

@@ -343,11 +343,11 @@ def pending_payments(link, *, prefix: str, count: int) -> list:
 
 def provider_succeeded(payment: Any) -> Any:
     """What the provider answers for `payment` once its (fake) PaymentIntent has succeeded."""
-    from links.provider import ProviderPayment
+    from links.providers import PaymentState, ProviderPayment
 
     return ProviderPayment(
         id=payment.provider_id,
-        status="succeeded",
+        state=PaymentState.SUCCEEDED,
         amount=payment.amount,
         currency=payment.currency,
         card_brand="visa",

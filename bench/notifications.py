@@ -199,7 +199,7 @@ def seed_shop(run: str):
 def confirmations(
     run: str, count: int, rate: float
 ) -> tuple[dict[str, float], dict[str, float], list[float]]:
-    from links.services import payment_apply
+    from links.payments import payment_apply
 
     link = seed_shop(run)
     payments = harness.pending_payments(link, prefix=f"bench-{run}", count=count)

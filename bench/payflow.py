@@ -255,7 +255,7 @@ def show(runs: dict[str, Run]) -> None:
 
 
 def measure(link: Any, stripe_base: str, args: Any) -> None:
-    from vpos.localstripe import stripe_client
+    from tests.support.localstripe import stripe_client
 
     local = threading.local()
 
@@ -343,7 +343,7 @@ def main() -> None:
     harness.add_json_argument(parser)
     args = parser.parse_args()
 
-    from vpos.localstripe import LocalStripe
+    from tests.support.localstripe import LocalStripe
 
     with LocalStripe() as localstripe:
         # Read by the settings, here and in gunicorn: the provider, its keys, limits, Redis.

@@ -63,7 +63,7 @@ def seed(count: int) -> list:
     from PIL import Image
 
     from links.models import Payment, PaymentLink
-    from links.services import payment_apply
+    from links.payments import payment_apply
     from merchants.models import Merchant
 
     buffer = io.BytesIO()

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import EXPIRY_GRACE, LinkKind, LinkStatus, Payment, PaymentLink
+from .page_cache import page_cache_forget
 
 ALLOWED = {
     LinkStatus.ACTIVE: {
@@ -40,15 +41,9 @@ def link_transition(link: PaymentLink, to: LinkStatus, *, at: datetime | None = 
     link.status = to
     link.closed_at = at
     token = link.token
-    transaction.on_commit(lambda: _forget_page(token), robust=True)
+    transaction.on_commit(lambda: page_cache_forget(token), robust=True)
     if to in (LinkStatus.PAID, LinkStatus.COMPLETED):
         link.paid_at = at
-
-
-def _forget_page(token: str) -> None:
-    from .checkout import page_cache_forget
-
-    page_cache_forget(token)
 
 
 def link_accepts(link: PaymentLink, payment: Payment, *, at: datetime | None = None) -> bool:

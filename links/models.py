@@ -32,14 +32,6 @@ class LinkStatus(models.TextChoices):
     DEACTIVATED = "deactivated", _("Deactivated")
 
 
-TERMINAL_LINK_STATUSES = {
-    LinkStatus.PAID,
-    LinkStatus.COMPLETED,
-    LinkStatus.EXPIRED,
-    LinkStatus.DEACTIVATED,
-}
-
-
 class LinkKind(models.TextChoices):
     SINGLE = "single", _("Single use")
     REUSABLE = "reusable", _("Reusable")
@@ -241,10 +233,6 @@ class Payment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_PAYMENT_STATUSES
-
-    @property
-    def refundable_amount(self) -> int:
-        return self.amount - self.refunded_amount if self.status == PaymentStatus.SUCCEEDED else 0
 
     @property
     def refund_state(self) -> str:

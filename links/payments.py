@@ -1,353 +1,428 @@
-"""The shop's payments: the filtered list (keyset pages, never a COUNT) and its CSV export."""
+"""Write paths for payments: checkout attempts, and the one place a payment follows the provider.
+
+Three steps so that no money can move without our record of it: reserve a Payment row
+(committed), create the provider's payment unconfirmed and store its id (committed), then
+confirm. `payment_apply` settles a payment from the provider's answer, whoever brings it (the
+browser, the provider's webhook, reconciliation); the first does the work.
+"""
 
 from __future__ import annotations
 
-import csv
-import zoneinfo
-from collections.abc import Iterator
-from datetime import date
-from typing import Any
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import IntEnum
 
-from django import forms
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
-from django.utils import translation
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from merchants.access import shop_view
-from merchants.models import Membership, Merchant
-from vpos.inputs import AsciiIntegerField
-from vpos.money import AmountError, parse_amount, to_decimal
-from vpos.spreadsheet import Echo, spreadsheet_text
+from vpos.events import Event, record
+from vpos.inflight import mark_money_in_flight
+from vpos.inputs import single_line
 
-from . import payment_selectors as selectors
-from .models import LinkKind, Payment, PaymentStatus
+from .lifecycle import link_accepts, link_record_payment
+from .models import (
+    OPEN_PAYMENT_STATUSES,
+    LinkKind,
+    LinkStatus,
+    Payment,
+    PaymentLink,
+    PaymentStatus,
+)
+from .providers import (
+    NewPayment,
+    PaymentProvider,
+    PaymentState,
+    ProviderError,
+    ProviderPayment,
+    provider_for_payment,
+    uses_shop_account,
+)
 
-STATUS_CHOICES = [
-    ("", gettext_lazy("All statuses")),
-    *PaymentStatus.choices,
-    ("partially_refunded", gettext_lazy("Partially refunded")),
-    ("refunded", gettext_lazy("Refunded")),
-]
-KIND_CHOICES = [("", gettext_lazy("All kinds")), *LinkKind.choices]
-# How the card reached Stripe: typed by the customer on the pay page, or keyed by the shop for a
-# phone or mail order (MOTO: no 3-D Secure).
-CHANNEL_LABELS = {
-    "online": gettext_lazy("Online"),
-    "moto": gettext_lazy("Phone or mail order (MOTO)"),
-}
-CHANNEL_CHOICES = [("", gettext_lazy("All channels")), *CHANNEL_LABELS.items()]
-SORT_CHOICES = [
-    ("-date", gettext_lazy("Newest first")),
-    ("date", gettext_lazy("Oldest first")),
-    ("-amount", gettext_lazy("Highest amount first")),
-    ("amount", gettext_lazy("Lowest amount first")),
-]
-CSV_FORMAT_CHOICES = [
-    ("", gettext_lazy("CSV")),
-    ("it", gettext_lazy("CSV for Italian spreadsheets")),
-]
-# Dates outside this range are typing mistakes, and would overflow the time zone arithmetic.
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
-AMOUNT_CEILING = 2**62  # any larger bound filters exactly like this one, without overflowing
-CSV_CHUNK = 2000
+logger = logging.getLogger(__name__)
+
+# Another visitor's unfinished attempt on a single-use link is respected this long.
+ATTEMPT_HOLD = timedelta(minutes=15)
 
 
-class PaymentFilterForm(forms.Form):
-    """What the payments list and the CSV read from the query string; every field is optional."""
+class Refusal(IntEnum):
+    """Why an attempt was refused, as the HTTP status that says it."""
 
-    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100)
-    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=STATUS_CHOICES, required=False)
-    date_from = forms.DateField(label=gettext_lazy("From"), required=False)
-    date_to = forms.DateField(label=gettext_lazy("To"), required=False)
-    amount_min = forms.CharField(
-        label=gettext_lazy("Minimum amount"), required=False, max_length=20
-    )
-    amount_max = forms.CharField(
-        label=gettext_lazy("Maximum amount"), required=False, max_length=20
-    )
-    link = AsciiIntegerField(
-        label=gettext_lazy("Link id"), required=False, min_value=1, max_value=AMOUNT_CEILING
-    )
-    kind = forms.ChoiceField(label=gettext_lazy("Link kind"), choices=KIND_CHOICES, required=False)
-    channel = forms.ChoiceField(
-        label=gettext_lazy("Channel"), choices=CHANNEL_CHOICES, required=False
-    )
-    sort = forms.ChoiceField(label=gettext_lazy("Sort"), choices=SORT_CHOICES, required=False)
-    format = forms.ChoiceField(
-        label=gettext_lazy("Format"), choices=CSV_FORMAT_CHOICES, required=False
-    )
-    after = forms.CharField(required=False, max_length=60)
-    before = forms.CharField(required=False, max_length=60)
+    CARD = 400  # the provider refused the card or the request: another card may work
+    BUSY = 409  # another attempt is under way, or replaced this one
+    LINK_CLOSED = 410  # the link can no longer be paid
+    UNAVAILABLE = 503  # the provider could not be reached, or its answer is not known yet
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.currency = currency
 
-    def _clean_day(self, name: str) -> date | None:
-        day = self.cleaned_data.get(name)
-        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-            raise ValidationError(_("Enter a date between 2000 and 2999."))
-        return day
+class CheckoutError(Exception):
+    """Something the customer should read: nothing was charged, unless its code is
+    `confirm_unknown` (the outcome is being checked; the same attempt key shows it).
+    `code` is the machine-readable reason checkout.js receives."""
 
-    def clean_date_from(self) -> date | None:
-        return self._clean_day("date_from")
+    def __init__(self, message: str, *, code: str, refusal: Refusal):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.refusal = refusal
 
-    def clean_date_to(self) -> date | None:
-        return self._clean_day("date_to")
 
-    def _clean_amount(self, name: str) -> int | None:
-        text = self.cleaned_data.get(name, "").strip()
-        if not text:
-            return None
-        try:
-            return min(parse_amount(text, self.currency), AMOUNT_CEILING)
-        except AmountError as error:
-            raise ValidationError(_("Enter an amount such as 19,99.")) from error
-
-    def clean_amount_min(self) -> int | None:
-        return self._clean_amount("amount_min")
-
-    def clean_amount_max(self) -> int | None:
-        return self._clean_amount("amount_max")
-
-    def _clean_cursor(self, name: str) -> selectors.Cursor | None:
-        text = self.cleaned_data.get(name, "")
-        if not text:
-            return None
-        try:
-            return selectors.Cursor.parse(text)
-        except selectors.CursorError as error:
-            raise ValidationError(
-                _("This page link is not valid any more: start again from the first page.")
-            ) from error
-
-    def clean_after(self) -> selectors.Cursor | None:
-        return self._clean_cursor("after")
-
-    def clean_before(self) -> selectors.Cursor | None:
-        return self._clean_cursor("before")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", _("The end date is before the start date."))
-        low, high = data.get("amount_min"), data.get("amount_max")
-        if low is not None and high is not None and low > high:
-            self.add_error("amount_max", _("The maximum is below the minimum."))
-        if data.get("after") and data.get("before"):
-            self.add_error(
-                None, _("This page link is not valid any more: start again from the first page.")
-            )
-        return data
+@dataclass(frozen=True)
+class AttemptResult:
+    payment: Payment
+    client_secret: str = ""
 
     @property
-    def chosen_sort(self) -> str:
-        return self.cleaned_data.get("sort") or selectors.DEFAULT_SORT
-
-    def filters(self) -> selectors.PaymentFilters:
-        data = self.cleaned_data
-        return selectors.PaymentFilters(
-            q=data["q"].strip(),
-            status=data["status"],
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-            amount_min=data["amount_min"],
-            amount_max=data["amount_max"],
-            link_id=data["link"],
-            kind=data["kind"],
-            channel=data["channel"],
-        )
+    def status(self) -> str:
+        return self.payment.status
 
 
-def _filter_form(request: HttpRequest, merchant: Merchant) -> PaymentFilterForm:
-    # Amounts are typed in the shop's currency: "19,99" means 1999 cents in EUR, 20 yen in JPY.
-    return PaymentFilterForm(request.GET, currency=merchant.default_currency)
-
-
-def _payments(form: PaymentFilterForm, merchant: Merchant) -> QuerySet[Payment]:
-    return selectors.payment_list(merchant=merchant, filters=form.filters(), sort=form.chosen_sort)
-
-
-LIST_FIELDS = (
-    "public_id",
-    "created_at",
-    "amount",
-    "refunded_amount",
-    "currency",
-    "status",
-    "flag",
-    "card_brand",
-    "card_last4",
-    "customer_email",
-    "customer_name",
-    "link__id",
-    "link__description",
-    "link__reference",
-    "link__kind",
-    "is_moto",
-)
-
-
-def _list_page(request: HttpRequest, form: PaymentFilterForm, merchant: Merchant) -> HttpResponse:
-    """The list, or the form with its errors and a 400 when the query string needs correcting."""
-    pager = None
-    if form.is_valid():
-        payments = _payments(form, merchant).select_related("link").only(*LIST_FIELDS)
-        pager = selectors.payment_page(
-            payments,
-            sort=form.chosen_sort,
-            after=form.cleaned_data["after"],
-            before=form.cleaned_data["before"],
-        )
-    sort = form.chosen_sort if pager else selectors.DEFAULT_SORT
-    context = {
-        "filters": form,
-        "pager": pager,
-        "filtered": pager is not None and form.filters().active,
-        "sort": sort,
-        # The column headers sort by their column, and flip the direction when already sorted.
-        "date_sort": "date" if sort == "-date" else "-date",
-        "amount_sort": "amount" if sort == "-amount" else "-amount",
-    }
-    return render(request, "links/payment_list.html", context, status=200 if pager else 400)
-
-
-@shop_view(cached=True)
-def payment_list(request: HttpRequest, membership: Membership) -> HttpResponse:
-    return _list_page(request, _filter_form(request, membership.merchant), membership.merchant)
-
-
-# --- CSV -----------------------------------------------------------------------------------------
-
-# Plain tuples, not model instances: three times faster (a million rows in about 20 s).
-CSV_COLUMNS = (
-    "created_at",
-    "status",
-    "amount",
-    "refunded_amount",
-    "currency",
-    "link__description",
-    "link__reference",
-    "customer_email",
-    "card_brand",
-    "card_last4",
-    "provider_id",
-    "link_id",
-    "receipt__number",
-    "is_moto",
-)
-
-
-def _csv_header() -> list[str]:
-    return [
-        _("Date"),
-        _("Status"),
-        _("Amount"),
-        _("Refunded"),
-        _("Currency"),
-        _("Description"),
-        _("Reference"),
-        _("Customer email"),
-        _("Card brand"),
-        _("Last 4"),
-        _("Stripe id"),
-        _("Link id"),
-        _("Receipt number"),
-        _("Channel"),
-    ]
-
-
-def _csv_lines(
-    rows: Iterator[tuple], *, italian: bool, tz: zoneinfo.ZoneInfo
-) -> Iterator[list[str]]:
-    statuses = {value: str(label) for value, label in PaymentStatus.choices}
-    refunded_label, partly_label = _("Refunded"), _("Partially refunded")
-    channels = {key: str(label) for key, label in CHANNEL_LABELS.items()}
-    for (
-        created_at,
-        status,
-        amount,
-        refunded,
-        currency,
-        description,
-        reference,
-        email,
-        brand,
-        last4,
-        provider_id,
-        link_id,
-        receipt_number,
-        is_moto,
-    ) in rows:
-        when = created_at.astimezone(tz)
-        total, back = str(to_decimal(amount, currency)), str(to_decimal(refunded, currency))
-        if italian:
-            total, back = total.replace(".", ","), back.replace(".", ",")
-        # The refund, when there is one, says more than "Succeeded" (as Payment.refund_state).
-        if refunded:
-            label = refunded_label if refunded >= amount else partly_label
-        else:
-            label = statuses.get(status, status)
-        yield [
-            when.strftime("%d/%m/%Y %H:%M:%S") if italian else when.isoformat(timespec="seconds"),
-            label,
-            total,
-            back,
-            currency,
-            spreadsheet_text(description),
-            spreadsheet_text(reference),
-            spreadsheet_text(email),
-            spreadsheet_text(brand),
-            last4,
-            spreadsheet_text(provider_id or ""),
-            str(link_id),
-            receipt_number or "",
-            channels["moto" if is_moto else "online"],
-        ]
-
-
-def _csv_stream(
-    payments: QuerySet[Payment], *, italian: bool, time_zone: str, language: str
-) -> Iterator[str]:
-    writer = csv.writer(Echo(), delimiter=";" if italian else ",")
-    with translation.override(language):
-        # Excel reads a CSV as UTF-8 only when it starts with a byte order mark.
-        yield ("\ufeff" if italian else "") + writer.writerow(_csv_header())
-        rows = payments.values_list(*CSV_COLUMNS).iterator(chunk_size=CSV_CHUNK)
-        lines: list[str] = []
-        for line in _csv_lines(rows, italian=italian, tz=zoneinfo.ZoneInfo(time_zone)):
-            lines.append(writer.writerow(line))
-            if len(lines) == CSV_CHUNK:
-                yield "".join(lines)
-                lines = []
-        if lines:
-            yield "".join(lines)
-
-
-@shop_view()
-def payment_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
-    """The filtered payments as CSV, streamed a chunk of rows at a time (constant memory)."""
-    merchant = membership.merchant
-    form = _filter_form(request, merchant)
-    if not form.is_valid():  # never a CSV of everything when a filter was mistyped
-        return _list_page(request, form, merchant)
-    payments = _payments(form, merchant)
-    italian = form.cleaned_data["format"] == "it"
-    response = StreamingHttpResponse(
-        _csv_stream(
-            payments,
-            italian=italian,
-            time_zone=merchant.time_zone,
-            language=translation.get_language(),
-        ),
-        content_type="text/csv; charset=utf-8",
+def _closed_error(link: PaymentLink) -> CheckoutError:
+    return CheckoutError(
+        _("This payment link can no longer be paid."),
+        code=f"link_{link.effective_status}",
+        refusal=Refusal.LINK_CLOSED,
     )
-    name = "payments-it.csv" if italian else "payments.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+
+
+def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str) -> None:
+    """Make room for a new attempt on a locked single-use link, or refuse it.
+
+    An unfinished attempt from another browser is respected for a while; anything else is
+    settled with the provider first (it may have succeeded) and cancelled.
+    """
+    recent = payment.updated_at > timezone.now() - ATTEMPT_HOLD
+    if recent and payment.browser_key != browser_key:
+        raise CheckoutError(
+            _("Someone is paying this link right now. Try again in a few minutes."),
+            code="in_progress",
+            refusal=Refusal.BUSY,
+        )
+    provider = provider_for_payment(payment)
+    if payment.provider_id:
+        current = provider.retrieve_payment(payment.provider_id)
+        if current.state not in SETTLED_OR_MOVING:
+            try:
+                current = provider.cancel_payment(payment.provider_id)
+            except ProviderError:
+                current = provider.retrieve_payment(payment.provider_id)
+        payment_apply(payment_id=payment.pk, provider_payment=current, source="new_attempt")
+        if current.state == PaymentState.SUCCEEDED:
+            raise CheckoutError(
+                _("This link has just been paid."), code="link_paid", refusal=Refusal.LINK_CLOSED
+            )
+        if current.state == PaymentState.PROCESSING:
+            raise CheckoutError(
+                _("A payment for this link is being processed. Try again in a few minutes."),
+                code="in_progress",
+                refusal=Refusal.BUSY,
+            )
+    else:
+        _abandon(payment)
+
+
+def _abandon(payment: Payment) -> None:
+    """An attempt that never reached the provider: nothing can have been charged."""
+    if Payment.objects.filter(pk=payment.pk, provider_id__isnull=True).update(
+        status=PaymentStatus.CANCELED, updated_at=timezone.now()
+    ):
+        record(Event.PAYMENT_ABANDONED, merchant_id=payment.merchant_id, obj=payment)
+
+
+def checkout_attempt(
+    *,
+    link: PaymentLink,
+    payment_method: str,
+    attempt_key: str,
+    browser_key: str = "",
+    customer_email: str = "",
+    customer_name: str = "",
+    moto: bool = False,
+) -> AttemptResult:
+    """Charge the link's amount to a card the browser tokenized with Stripe.js.
+
+    Three steps so that no money can move without our record of it: reserve a Payment row
+    (committed), create the PaymentIntent unconfirmed and store its id (committed), then confirm.
+    """
+    # 1. Reserve, under the link's lock.
+    with transaction.atomic():
+        locked = PaymentLink.objects.select_for_update().select_related("merchant").get(pk=link.pk)
+        existing = Payment.objects.filter(link=locked, attempt_key=attempt_key).first()
+        if existing is not None:  # double submit: answer with the first attempt
+            return _repeated_attempt(existing)
+        if not locked.is_payable:
+            raise _closed_error(locked)
+        if locked.kind == LinkKind.SINGLE:
+            for open_payment in locked.payments.filter(status__in=OPEN_PAYMENT_STATUSES):
+                _release_open_attempt(locked, open_payment, browser_key)
+            locked.refresh_from_db()
+            if not locked.is_payable:
+                raise _closed_error(locked)
+        payment = Payment.objects.create(
+            merchant_id=locked.merchant_id,
+            link=locked,
+            attempt_key=attempt_key,
+            browser_key=browser_key,
+            amount=locked.amount,  # always the link's amount, never the browser's
+            currency=locked.currency,
+            customer_email=customer_email or locked.customer_email,
+            customer_name=single_line(customer_name) or locked.customer_name,
+            is_moto=moto,
+            via_shop_account=uses_shop_account(locked.merchant),
+        )
+        record(
+            Event.PAYMENT_STARTED,
+            merchant_id=locked.merchant_id,
+            obj=payment,
+            summary="Checkout started",
+        )
+
+    provider = provider_for_payment(payment)
+    # What recover_from_provider needs to rebuild the payment after a database restore.
+    metadata = {
+        "vpos_payment": str(payment.public_id),
+        "vpos_link": str(locked.pk),
+        "vpos_shop": str(locked.merchant.public_id),
+    }
+    # 2. Create the PaymentIntent: moves no money.
+    try:
+        created = provider.create_payment(
+            NewPayment(
+                amount=payment.amount,
+                currency=payment.currency,
+                payment_method=payment_method,
+                metadata=metadata,
+                idempotency_key=f"vpos-create-{payment.public_id}",
+                moto=moto,
+            )
+        )
+    except ProviderError as error:
+        _fail_before_charge(payment, error)
+        raise CheckoutError(
+            _("The payment service could not be reached. Nothing was charged: please try again.")
+            if not error.permanent
+            else _("The card could not be used: %(reason)s") % {"reason": error.message},
+            code=error.code or "provider_error",
+            refusal=Refusal.CARD if error.permanent else Refusal.UNAVAILABLE,
+        ) from error
+    stored = Payment.objects.filter(
+        pk=payment.pk, provider_id__isnull=True, status=PaymentStatus.PENDING
+    ).update(provider_id=created.id, updated_at=timezone.now())
+    if not stored:  # cancelled meanwhile by a newer attempt: never confirm it
+        _cancel_quietly(provider, created.id)
+        raise CheckoutError(
+            _("This attempt was replaced by a newer one."), code="replaced", refusal=Refusal.BUSY
+        )
+    record(Event.PAYMENT_SUBMITTED, merchant_id=locked.merchant_id, obj=payment)
+
+    # 3. Confirm: moves money, or asks for 3-D Secure.
+    try:
+        confirmed = provider.confirm_payment(
+            created.id, idempotency_key=f"vpos-confirm-{payment.public_id}"
+        )
+    except ProviderError as error:
+        record(
+            Event.PAYMENT_OUTCOME_UNKNOWN,
+            merchant_id=locked.merchant_id,
+            obj=payment,
+            summary=error.message,
+            data={"code": error.code},
+        )
+        raise _outcome_unknown() from error
+    payment = payment_apply(payment_id=payment.pk, provider_payment=confirmed, source="checkout")
+    return AttemptResult(payment, client_secret=confirmed.client_secret)
+
+
+def _outcome_unknown() -> CheckoutError:
+    """The attempt was confirmed (money may have moved) and the provider cannot tell us now:
+    reconciliation settles it later; the same attempt key keeps answering with this payment."""
+    return CheckoutError(
+        _(
+            "We could not confirm the payment with the card service. Do not pay again: "
+            "we will check its outcome in a few minutes."
+        ),
+        code="confirm_unknown",
+        refusal=Refusal.UNAVAILABLE,
+    )
+
+
+def _repeated_attempt(payment: Payment) -> AttemptResult:
+    """The same answer again; a 3-D Secure challenge needs its client secret to be shown again."""
+    if payment.status == PaymentStatus.REQUIRES_ACTION and payment.provider_id:
+        try:
+            current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
+        except ProviderError as error:  # the customer may have completed 3-D Secure meanwhile
+            raise _outcome_unknown() from error
+        return AttemptResult(payment, client_secret=current.client_secret)
+    return AttemptResult(payment)
+
+
+def _fail_before_charge(payment: Payment, error: ProviderError) -> None:
+    Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
+        status=PaymentStatus.FAILED,
+        failure_code=error.code[:100],
+        failure_message=error.message[:500],
+        updated_at=timezone.now(),
+    )
+    record(
+        Event.PAYMENT_REFUSED_BEFORE_CHARGE,
+        merchant_id=payment.merchant_id,
+        obj=payment,
+        summary=error.message,
+        data={"code": error.code},
+    )
+
+
+def _cancel_quietly(provider: PaymentProvider, provider_id: str) -> None:
+    try:
+        provider.cancel_payment(provider_id)
+    except ProviderError:
+        logger.warning("could not cancel orphan PaymentIntent %s", provider_id)
+
+
+# --- Settling: the one place a payment follows the provider's state -----------------------------
+
+# Attempts the provider has settled, or on which money is moving: never cancelled by a new one.
+SETTLED_OR_MOVING = frozenset(
+    {PaymentState.SUCCEEDED, PaymentState.CANCELED, PaymentState.PROCESSING}
+)
+# Where an open payment stands while the provider has not settled it.
+_OPEN_STATUS = {
+    PaymentState.NEEDS_ACTION: PaymentStatus.REQUIRES_ACTION,
+    PaymentState.PROCESSING: PaymentStatus.PROCESSING,
+    PaymentState.NEEDS_CONFIRMATION: PaymentStatus.PENDING,
+    PaymentState.AUTHORIZED: PaymentStatus.PROCESSING,
+}
+
+
+def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source: str) -> Payment:
+    """Bring our payment in line with the provider's. Idempotent.
+
+    Reached from the browser return, the provider's webhook and reconciliation; whichever comes
+    first does the work, the others find nothing to do. Locks the link, then the payment (the
+    same order as checkout), so concurrent callers serialize.
+    """
+    link_id = Payment.objects.filter(pk=payment_id).values_list("link_id", flat=True).get()
+    with transaction.atomic():
+        link = PaymentLink.objects.select_for_update().get(pk=link_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if provider_payment.id != payment.provider_id:
+            raise ValueError("provider payment does not belong to this payment")
+        if payment.status == PaymentStatus.SUCCEEDED:
+            return payment
+        state = provider_payment.state
+        if state == PaymentState.SUCCEEDED:
+            _payment_succeeded(link, payment, provider_payment, source)
+        elif payment.status in OPEN_PAYMENT_STATUSES:
+            _payment_moved(payment, provider_payment, source)
+        return payment
+
+
+def _payment_moved(payment: Payment, current: ProviderPayment, source: str) -> None:
+    """An open payment the provider refused, cancelled or moved along (on locked rows)."""
+    state = current.state
+    if state == PaymentState.NEEDS_PAYMENT_METHOD:
+        payment.status = PaymentStatus.FAILED
+        payment.failure_code = current.failure_code[:100]
+        payment.failure_message = current.failure_message[:500]
+        payment.save(update_fields=["status", "failure_code", "failure_message", "updated_at"])
+        record(
+            Event.PAYMENT_FAILED,
+            merchant_id=payment.merchant_id,
+            obj=payment,
+            summary=payment.failure_message,
+            data={"code": payment.failure_code, "source": source},
+        )
+    elif state == PaymentState.CANCELED:
+        payment.status = PaymentStatus.CANCELED
+        payment.save(update_fields=["status", "updated_at"])
+        record(
+            Event.PAYMENT_CANCELED,
+            merchant_id=payment.merchant_id,
+            obj=payment,
+            data={"source": source},
+        )
+    elif state in _OPEN_STATUS and payment.status != _OPEN_STATUS[state]:
+        payment.status = _OPEN_STATUS[state]
+        payment.save(update_fields=["status", "updated_at"])
+        record(
+            Event.PAYMENT_AUTHENTICATION_REQUESTED
+            if state == PaymentState.NEEDS_ACTION
+            else Event.PAYMENT_PROCESSING,
+            merchant_id=payment.merchant_id,
+            obj=payment,
+            summary="3-D Secure" if state == PaymentState.NEEDS_ACTION else "",
+            data={"source": source},
+        )
+
+
+def _payment_succeeded(
+    link: PaymentLink, payment: Payment, paid: ProviderPayment, source: str
+) -> None:
+    """Finalize on locked rows: record the money and advance the link. What follows (the
+    receipt, its number, the emails, the webhooks) derives from the events recorded here."""
+    now = timezone.now()
+    link_paid = False
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.succeeded_at = now
+    payment.card_brand = paid.card_brand[:20]
+    payment.card_last4 = paid.card_last4[:4]
+    payment.failure_code = payment.failure_message = ""
+    if paid.amount != payment.amount or paid.currency != payment.currency:
+        payment.flag = Payment.Flag.AMOUNT_MISMATCH
+    elif link_accepts(link, payment, at=now):
+        was_active = link.status == LinkStatus.ACTIVE
+        link_record_payment(link, at=now)
+        link.save(update_fields=["status", "payments_count", "paid_at", "closed_at", "updated_at"])
+        link_paid = was_active and link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
+    else:
+        payment.flag = Payment.Flag.LINK_NOT_PAYABLE
+    payment.save()
+    if payment.flag:
+        logger.warning("payment %s succeeded but flagged %s", payment.pk, payment.flag)
+    record(
+        Event.PAYMENT_SUCCEEDED,
+        merchant_id=payment.merchant_id,
+        obj=payment,
+        # A payment taken by phone is someone's action: the audit log names who took it.
+        actor=link.created_by if payment.is_moto else None,
+        summary=f"{payment.amount_display} — {link.description}",
+        data={"source": source, "flag": payment.flag, "moto": payment.is_moto},
+    )
+    if link_paid:
+        record(Event.LINK_PAID, merchant_id=link.merchant_id, obj=link)
+
+
+def payment_refresh(*, payment: Payment, source: str) -> Payment:
+    """Ask the provider for the payment's state and apply it."""
+    if not payment.provider_id:
+        return payment
+    current = provider_for_payment(payment).retrieve_payment(payment.provider_id)
+    if current.state.money_moved:
+        # E.g. 3-D Secure completed in the browser: a database error from here on must not tell
+        # the customer that nothing was charged.
+        mark_money_in_flight()
+    return payment_apply(payment_id=payment.pk, provider_payment=current, source=source)
+
+
+def payments_reconcile(*, older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
+    """Periodic: settle attempts left open (browser closed, webhook lost, provider was down)."""
+    now = timezone.now()
+    stale = (
+        Payment.objects.filter(status__in=OPEN_PAYMENT_STATUSES, updated_at__lt=now - older_than)
+        .select_related("merchant")
+        .order_by("updated_at")[:limit]
+    )
+    settled = 0
+    for payment in stale:
+        if not payment.provider_id:
+            # Never reached the provider: nothing can have been charged.
+            if payment.updated_at < now - timedelta(minutes=30):
+                _abandon(payment)
+            continue
+        try:
+            payment_refresh(payment=payment, source="reconciliation")
+            settled += 1
+        except ProviderError as error:
+            logger.warning("reconciliation of payment %s failed: %s", payment.pk, error)
+    return settled

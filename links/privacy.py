@@ -10,19 +10,18 @@ never the address.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from merchants.models import Merchant, WebhookDelivery
-from vpos.audit import Action, audit
+from merchants.models import Merchant
+from vpos.events import Event, record
 from vpos.models import AuditEntry, OutboxEmail
 
 from .models import Payment, PaymentLink, Refund
@@ -70,14 +69,16 @@ def customer_data_erase(
         result.counts["emails"] = emails.update(
             to_email="", body_text="", body_html="", attachments=[], purged_at=now
         )
-        result.counts["webhook_events"] = _erase_in_webhook_events(email, merchant_ids, now=now)
+        # What other apps hold (webhook event bodies): settings.CUSTOMER_DATA_ERASERS.
+        for name, path in settings.CUSTOMER_DATA_ERASERS.items():
+            result.counts[name] = import_string(path)(email, merchant_ids, now=now)
         result.counts["audit_summaries"] = _erase_in_audit(email, merchant_ids)
         result.merchants = list(Merchant.objects.filter(pk__in=merchant_ids).order_by("pk"))
         for shop in result.merchants:
-            audit(
-                merchant=shop,
+            record(
+                Event.CUSTOMER_DATA_ERASED,
+                merchant_id=shop.pk,
                 actor=None,
-                action=Action.CUSTOMER_DATA_ERASED,
                 summary=f"Customer data erased on request ({reference})",
                 data={
                     "actor": "operator (erase_customer_data)",
@@ -89,15 +90,6 @@ def customer_data_erase(
         if dry_run:
             transaction.set_rollback(True)
     return result
-
-
-def _erase_in_webhook_events(email: str, merchant_ids: set[int], *, now: datetime) -> int:
-    needle = email.lower()
-    deliveries = WebhookDelivery.objects.filter(
-        endpoint__merchant_id__in=merchant_ids, payload_purged_at__isnull=True
-    ).only("pk", "payload")
-    hits = [d.pk for d in deliveries.iterator() if needle in json.dumps(d.payload).lower()]
-    return WebhookDelivery.objects.filter(pk__in=hits).update(payload={}, payload_purged_at=now)
 
 
 def _erase_in_audit(email: str, merchant_ids: set[int]) -> int:

@@ -18,25 +18,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchants.caching import shop_changed
 from merchants.models import User
-from receipts.models import RefundNote
-from receipts.services import refund_note_issue
-from vpos.audit import Action, audit
+from vpos.events import Event, record
 from vpos.money import format_money
 
 from .models import Payment, PaymentStatus, Refund
-from .outbound import webhook_emit
-from .provider import ProviderError, ProviderRefund, provider_for_payment
-from .services import log_event
-
-
-def refund_notify(*, refund: Refund, note: RefundNote) -> None:
-    """The customer's refund email with the note attached (once per refund)."""
-    from .notifications import refund_send_email
-
-    refund_send_email(refund=refund, note=note)
-
+from .providers import ProviderError, ProviderRefund, provider_for_payment
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +122,7 @@ def refund_create(
             Refund.objects.filter(pk=refund.pk).update(
                 status=Refund.Status.FAILED, failure_message=error.message[:500]
             )
-            shop_changed(refund.merchant_id)
+            record(Event.REFUND_FAILED, merchant_id=refund.merchant_id, obj=refund)
             raise ValidationError(
                 _("Stripe refused the refund: %(reason)s") % {"reason": error.message},
                 code="refused",
@@ -164,31 +151,21 @@ def _refund_succeeded(
         refund.save(update_fields=["status", "provider_id", "succeeded_at", "failure_message"])
         payment.refunded_amount += refund.amount
         payment.save(update_fields=["refunded_amount", "updated_at"])
-        log_event(
-            payment,
-            "refunded",
-            refund.amount_display,
-            refund=str(refund.public_id),
-            reason=refund.reason,
-        )
-        note = refund_note_issue(refund=refund, at=refund.succeeded_at)
-        log_event(payment, "refund_note_issued", note.number)
-        audit(
-            merchant=payment.merchant,
-            actor=actor or refund.created_by,
-            action=Action.REFUND_CREATED,
-            summary=f"{refund.amount_display} — {payment.link.description}"[:500],
+        refund.payment = payment
+        # The refund note, its number and the customer's email derive from this event.
+        record(
+            Event.PAYMENT_REFUNDED,
+            merchant_id=payment.merchant_id,
             obj=refund,
+            actor=actor or refund.created_by,
+            summary=f"{refund.amount_display} — {payment.link.description}",
             data={
+                "refund": str(refund.public_id),
                 "payment": str(payment.public_id),
                 "reason": refund.reason,
                 "source": refund.source,
             },
         )
-        webhook_emit(merchant_id=payment.merchant_id, event_type="payment.refunded", obj=refund)
-        from .tasks import refund_followups
-
-        transaction.on_commit(lambda: refund_followups.delay(refund.pk), robust=True)
     return refund
 
 
@@ -210,7 +187,7 @@ def refund_settle(*, refund: Refund) -> Refund:
         status=Refund.Status.FAILED,
         failure_message=_("Stripe could not be reached. Nothing was refunded: try again."),
     )
-    shop_changed(refund.merchant_id)
+    record(Event.REFUND_FAILED, merchant_id=refund.merchant_id, obj=refund)
     refund.refresh_from_db()
     return refund
 

@@ -1,5 +1,8 @@
 """Read paths for links and payments."""
 
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -104,3 +107,12 @@ def _event_message(event: PaymentEvent, payment: Payment, refunds: dict[str, Ref
         refund = refunds[event.data["refund"]]
         return format_money(refund.amount, refund.currency)
     return event.message
+
+
+def receipt_of(payment: Payment) -> Any:
+    """The payment's receipt, or None before one is issued (the receipts app attaches it to the
+    payment as `payment.receipt`)."""
+    try:
+        return payment.receipt
+    except ObjectDoesNotExist:
+        return None

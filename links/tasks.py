@@ -1,65 +1,13 @@
-import logging
-from collections.abc import Callable
-from datetime import timedelta
+"""Periodic work on links and payments: settle what the provider knows and we do not yet."""
 
-from celery import Task, shared_task
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from celery import shared_task
 
-from vpos.celery import TRANSIENT_ERRORS
-from vpos.logging import log_context
-
-from . import notifications, recovery, services
-from .models import Payment, PaymentStatus, Refund
-from .provider import ProviderError
-
-logger = logging.getLogger(__name__)
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
-def payment_followups(payment_id: int) -> None:
-    """After a payment succeeded: the receipt PDF, then the confirmation emails.
-
-    Each step is idempotent (a stored PDF is kept, emails are deduplicated), so retries are safe.
-    """
-    from receipts.services import receipt_ensure_pdf
-
-    payment = (
-        Payment.objects.select_related("link", "merchant", "receipt").filter(pk=payment_id).first()
-    )
-    if payment is None:
-        return
-    with log_context(shop_id=payment.merchant.public_id, payment_id=payment.public_id):
-        receipt = getattr(payment, "receipt", None)
-        if receipt is not None:
-            receipt_ensure_pdf(receipt_id=receipt.pk)
-        with transaction.atomic():
-            notifications.payment_send_confirmations(payment=payment)
-            Payment.objects.filter(pk=payment.pk).update(followups_done_at=timezone.now())
-        logger.info("payment follow-ups done: receipt and confirmation emails queued")
-    if receipt is not None and settings.PROVIDER_RECORDS_NUMBERS:
-        payment_number_to_provider.delay(payment.pk)
-
-
-@shared_task(acks_late=True)
-def payments_followups_sweep() -> int:
-    """Periodic: follow-ups whose task was lost (broker down at commit, worker killed)."""
-    due = Payment.objects.filter(
-        status=PaymentStatus.SUCCEEDED,
-        followups_done_at__isnull=True,
-        succeeded_at__lt=timezone.now() - timedelta(minutes=2),
-        succeeded_at__gt=timezone.now() - timedelta(days=7),
-    ).values_list("pk", flat=True)[:200]
-    ids = list(due)
-    for payment_id in ids:
-        payment_followups.delay(payment_id)
-    return len(ids)
+from . import payments, refunds, services
 
 
 @shared_task(acks_late=True)
 def payments_reconcile() -> int:
-    return services.payments_reconcile()
+    return payments.payments_reconcile()
 
 
 @shared_task(acks_late=True)
@@ -67,71 +15,6 @@ def links_expire() -> int:
     return services.links_expire_due()
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
-def refund_followups(refund_id: int) -> None:
-    """After a refund: the refund note (numbered like receipts) and the customer's email."""
-    from receipts.services import refund_note_ensure
-
-    from .refunds import refund_notify
-
-    refund = (
-        Refund.objects.select_related("payment", "payment__link", "merchant")
-        .filter(pk=refund_id)
-        .first()
-    )
-    if refund is None:
-        return
-    note = refund_note_ensure(refund=refund)
-    with transaction.atomic():
-        refund_notify(refund=refund, note=note)
-    if settings.PROVIDER_RECORDS_NUMBERS:
-        refund_number_to_provider.delay(refund.pk)
-
-
 @shared_task(acks_late=True)
 def refunds_reconcile() -> int:
-    from .refunds import refunds_reconcile as reconcile
-
-    return reconcile()
-
-
-@shared_task(bind=True, acks_late=True, max_retries=40)
-def webhook_send(self, delivery_id: int) -> str:
-    """One attempt of an outbound webhook; failures come back with backoff (24 hours)."""
-    from .outbound import webhook_deliver
-
-    result = webhook_deliver(delivery_id=delivery_id)
-    if result.retry_in is not None:
-        raise self.retry(countdown=result.retry_in)
-    return result.status
-
-
-@shared_task(acks_late=True)
-def webhooks_retry_due() -> int:
-    from .outbound import webhooks_requeue_due
-
-    return webhooks_requeue_due()
-
-
-# After a restore from backup, recover_from_provider reads the numbers back from the provider
-# (links/recovery.py). A provider that is away is asked again later, for about a day.
-@shared_task(bind=True, acks_late=True, max_retries=12, autoretry_for=TRANSIENT_ERRORS)
-def payment_number_to_provider(self, payment_id: int) -> None:
-    """Write the receipt number into the PaymentIntent's metadata."""
-    _tell_provider(self, recovery.payment_number_to_provider, payment_id=payment_id)
-
-
-@shared_task(bind=True, acks_late=True, max_retries=12, autoretry_for=TRANSIENT_ERRORS)
-def refund_number_to_provider(self, refund_id: int) -> None:
-    """Write the refund note's number into the Refund's metadata."""
-    _tell_provider(self, recovery.refund_number_to_provider, refund_id=refund_id)
-
-
-def _tell_provider(task: Task, write: Callable[..., bool], **ids: int) -> None:
-    try:
-        write(**ids)
-    except ProviderError as error:
-        if error.permanent:
-            logger.warning("the provider refused the document number for %s: %s", ids, error)
-            return
-        raise task.retry(countdown=min(3 * 3600, 60 * 2**task.request.retries)) from error
+    return refunds.refunds_reconcile()

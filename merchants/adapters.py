@@ -3,7 +3,7 @@ from django.contrib.sites.shortcuts import get_current_site
 from django.http import HttpRequest
 from django.utils import translation
 
-from vpos.audit import Action, audit
+from vpos.events import Event, record
 from vpos.outbox import outbox_store
 
 from .models import Membership, User
@@ -43,10 +43,10 @@ class AccountAdapter(DefaultAccountAdapter):
         super().login(request, user)
         address = request.META.get("REMOTE_ADDR")
         for membership in Membership.objects.filter(user=user).select_related("merchant"):
-            audit(
-                merchant=membership.merchant,
+            record(
+                Event.LOGGED_IN,
+                merchant_id=membership.merchant_id,
                 actor=user,
-                action=Action.LOGIN,
                 summary=user.email,
                 ip_address=address,
             )

@@ -7,6 +7,8 @@ class MerchantsConfig(AppConfig):
     verbose_name = _("Shops and teams")
 
     def ready(self) -> None:
+        from . import subscribers
         from .caching import connect_signals
 
         connect_signals()
+        subscribers.connect()

@@ -23,12 +23,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
+
+from .models import Membership, Merchant, User
 
 VERSION_TIMEOUT = 24 * 3600  # longer than any page lives; a lost version only costs a miss
 _SHOP_VERSION = "bo:shop:{}"
@@ -210,8 +213,6 @@ class PageCache:
 
 
 def _row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
-    from .models import Membership, Merchant, User
-
     if isinstance(instance, User):
         user_changed(instance.pk)
     elif isinstance(instance, Merchant):
@@ -230,9 +231,7 @@ def _row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
 
 def connect_signals() -> None:
     """Every model of the shop apps: a write to any of them changes what the pages show."""
-    from django.apps import apps
-
-    for label in ("merchants", "links", "receipts"):
+    for label in ("merchants", "links", "receipts", "integrations"):
         for model in apps.get_app_config(label).get_models():
             post_save.connect(_row_changed, sender=model, dispatch_uid=f"bo-save-{model.__name__}")
             post_delete.connect(

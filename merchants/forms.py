@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
+from vpos.models import Action
+
 from .models import Membership, Merchant, Role
 from .validators import validate_codice_fiscale, validate_partita_iva, validate_sdi_code
 
@@ -123,54 +125,6 @@ class PreferencesForm(forms.ModelForm):
         fields = ["notify_payments"]
 
 
-class PaymentAccountForm(forms.Form):
-    publishable_key = forms.RegexField(
-        label=_("Publishable key"),
-        regex=r"^pk_(test|live)_[A-Za-z0-9_]+$",
-        max_length=255,
-        error_messages={"invalid": _("A publishable key starts with pk_test_ or pk_live_.")},
-    )
-    secret_key = forms.RegexField(
-        label=_("Secret key"),
-        regex=r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$",
-        max_length=255,
-        required=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        error_messages={"invalid": _("A secret key starts with sk_test_, sk_live_ or rk_.")},
-    )
-    webhook_secret = forms.RegexField(
-        label=_("Webhook signing secret"),
-        regex=r"^whsec_[A-Za-z0-9_]+$",
-        max_length=255,
-        required=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        error_messages={"invalid": _("A webhook signing secret starts with whsec_.")},
-    )
-    moto_enabled = forms.BooleanField(
-        label=_("MOTO enabled on my Stripe account"),
-        required=False,
-        help_text=_(
-            "Turn on only if Stripe enabled mail and telephone order payments for your account."
-        ),
-    )
-
-    def __init__(self, *args: Any, connected: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.connected = connected
-        if connected:
-            self.fields["secret_key"].help_text = _("Leave empty to keep the stored key.")
-            self.fields["webhook_secret"].help_text = _("Leave empty to keep the stored secret.")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        secret, public = data.get("secret_key", ""), data.get("publishable_key", "")
-        if not self.connected and not secret and "secret_key" not in self.errors:
-            self.add_error("secret_key", _("Enter the secret key."))
-        if secret and public and ("_live_" in secret) != ("_live_" in public):
-            self.add_error(None, _("Both keys must be test keys or both live keys."))
-        return data
-
-
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False)
     who = forms.CharField(label=_("Who"), required=False, max_length=254)
@@ -192,7 +146,5 @@ class AuditFilterForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from vpos.audit import Action
-
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", _("All actions")), *Action.choices]

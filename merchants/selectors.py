@@ -1,6 +1,10 @@
 """Read paths for shops and teams."""
 
+from datetime import date
+
 from django.db.models import QuerySet
+
+from vpos.models import AuditEntry, OutboxEmail
 
 from .caching import cached_membership
 from .models import Invitation, Membership, Merchant, User
@@ -31,3 +35,45 @@ def team_members(merchant: Merchant) -> QuerySet[Membership]:
 
 def pending_invitations(merchant: Merchant) -> QuerySet[Invitation]:
     return Invitation.objects.pending().filter(merchant=merchant).select_related("invited_by")
+
+
+def shop_invitation(merchant: Merchant, invitation_id: int) -> Invitation | None:
+    return Invitation.objects.filter(pk=invitation_id, merchant=merchant).first()
+
+
+def shop_member(merchant: Merchant, member_id: int) -> Membership | None:
+    """A member of this shop (another shop's members do not exist for it)."""
+    return Membership.objects.select_related("user").filter(pk=member_id, merchant=merchant).first()
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    return Invitation.objects.select_related("merchant", "invited_by").filter(token=token).first()
+
+
+def shop_emails(merchant: Merchant) -> QuerySet[OutboxEmail]:
+    return OutboxEmail.objects.filter(merchant=merchant)
+
+
+def shop_email(merchant: Merchant, email_id: int) -> OutboxEmail | None:
+    return OutboxEmail.objects.filter(pk=email_id, merchant=merchant).first()
+
+
+def audit_entries(
+    merchant: Merchant,
+    *,
+    action: str = "",
+    who: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEntry]:
+    """The shop's audit log, newest first, filtered as the owner asked."""
+    entries = AuditEntry.objects.filter(merchant=merchant).select_related("actor")
+    if action:
+        entries = entries.filter(action=action)
+    if who:
+        entries = entries.filter(actor_label__icontains=who)
+    if date_from:
+        entries = entries.filter(created_at__date__gte=date_from)
+    if date_to:
+        entries = entries.filter(created_at__date__lte=date_to)
+    return entries.order_by("-created_at", "-id")

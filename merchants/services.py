@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
 
-from vpos.audit import Action, audit
+from vpos.events import Event, record
 from vpos.outbox import outbox_enqueue
 
-from .models import Invitation, Membership, Merchant, PaymentAccount, Role, User
+from .models import Invitation, Membership, Merchant, Role, User
 
 INVITATION_VALID_FOR = timedelta(days=7)
 
@@ -75,12 +75,12 @@ def merchant_update(
     if logo is not None or remove_logo:
         changed.append("logo")
     if changed:
-        audit(
-            merchant=merchant,
-            actor=actor,
-            action=Action.SETTINGS_CHANGED,
-            summary=", ".join(changed),
+        record(
+            Event.SETTINGS_CHANGED,
+            merchant_id=merchant.pk,
             obj=merchant,
+            actor=actor,
+            summary=", ".join(changed),
             data={"fields": changed},
         )
     return merchant
@@ -132,12 +132,12 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, invited_by: 
             reply_to=invited_by.email,
             dedupe_key=f"invitation:{invitation.pk}",
         )
-        audit(
-            merchant=merchant,
-            actor=invited_by,
-            action=Action.MEMBER_INVITED,
-            summary=f"{email} ({invitation.get_role_display()})",
+        record(
+            Event.MEMBER_INVITED,
+            merchant_id=merchant.pk,
             obj=invitation,
+            actor=invited_by,
+            summary=f"{email} ({invitation.get_role_display()})",
         )
     return invitation
 
@@ -148,12 +148,12 @@ def invitation_revoke(*, invitation: Invitation, actor: User | None = None) -> N
     ).update(revoked_at=timezone.now())
     if not updated:
         raise ValidationError(_("This invitation was already accepted or revoked."))
-    audit(
-        merchant=invitation.merchant,
-        actor=actor,
-        action=Action.INVITATION_REVOKED,
-        summary=invitation.email,
+    record(
+        Event.INVITATION_REVOKED,
+        merchant_id=invitation.merchant_id,
         obj=invitation,
+        actor=actor,
+        summary=invitation.email,
     )
 
 
@@ -178,12 +178,12 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     )
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
-    audit(
-        merchant=invitation.merchant,
-        actor=user,
-        action=Action.MEMBER_JOINED,
-        summary=f"{user.email} ({membership.get_role_display()})",
+    record(
+        Event.MEMBER_JOINED,
+        merchant_id=invitation.merchant_id,
         obj=membership,
+        actor=user,
+        summary=f"{user.email} ({membership.get_role_display()})",
     )
     return membership
 
@@ -211,12 +211,12 @@ def membership_change_role(
     membership.role = role
     membership.save(update_fields=["role"])
     if previous != role:
-        audit(
-            merchant=membership.merchant,
-            actor=actor,
-            action=Action.ROLE_CHANGED,
-            summary=f"{membership.user.email}: {Role(previous).label} → {Role(role).label}",
+        record(
+            Event.ROLE_CHANGED,
+            merchant_id=membership.merchant_id,
             obj=membership,
+            actor=actor,
+            summary=f"{membership.user.email}: {Role(previous).label} → {Role(role).label}",
         )
     return membership
 
@@ -228,12 +228,12 @@ def membership_remove(*, membership: Membership, actor: User | None = None) -> N
         raise ValidationError(
             _("The last owner cannot leave or be removed. Make someone else owner first.")
         )
-    audit(
-        merchant=membership.merchant,
-        actor=actor,
-        action=Action.MEMBER_REMOVED,
-        summary=membership.user.email,
+    record(
+        Event.MEMBER_REMOVED,
+        merchant_id=membership.merchant_id,
         obj=membership,
+        actor=actor,
+        summary=membership.user.email,
     )
     membership.delete()
 
@@ -242,73 +242,3 @@ def membership_set_preferences(*, membership: Membership, notify_payments: bool)
     membership.notify_payments = notify_payments
     membership.save(update_fields=["notify_payments"])
     return membership
-
-
-def payment_account_connect(
-    *,
-    merchant: Merchant,
-    secret_key: str,
-    publishable_key: str,
-    webhook_secret: str,
-    moto_enabled: bool,
-    actor: User | None = None,
-) -> PaymentAccount:
-    """Check the keys with one API call, then store them encrypted.
-
-    An empty secret on an existing account keeps the stored one (secrets are never shown again).
-    """
-    from links.provider import Credentials, ProviderError, StripeProvider
-    from vpos.crypto import encrypt
-
-    account = PaymentAccount.objects.filter(merchant=merchant).first()
-    secret_key = secret_key.strip() or (account.secret_key if account else "")
-    webhook_secret = webhook_secret.strip() or (account.webhook_secret if account else "")
-    publishable_key = publishable_key.strip()
-    if not secret_key:
-        raise ValidationError(_("Enter the secret key."))
-    # Checked here too: with the stored secret kept, the form never sees both keys.
-    if ("_live_" in secret_key) != ("_live_" in publishable_key):
-        raise ValidationError(_("Both keys must be test keys or both live keys."))
-    try:
-        StripeProvider(
-            Credentials(secret_key, publishable_key, webhook_secret)
-        ).verify_credentials()
-    except ProviderError as error:
-        if not error.permanent:
-            raise ValidationError(
-                _(
-                    "Stripe could not be reached to check these keys. Nothing was saved: try again in a few minutes."
-                )
-            ) from error
-        raise ValidationError(
-            _("Stripe refused these keys: %(reason)s") % {"reason": error.message}
-        ) from error
-    account = account or PaymentAccount(merchant=merchant)
-    account.publishable_key = publishable_key
-    account.secret_key_encrypted = encrypt(secret_key)
-    account.webhook_secret_encrypted = encrypt(webhook_secret)
-    # The column holds 12 characters: "sk_test…abcd".
-    account.secret_key_hint = secret_key[:7] + "…" + secret_key[-4:]
-    account.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
-    account.moto_enabled = moto_enabled
-    account.verified_at = timezone.now()
-    account.save()
-    audit(
-        merchant=merchant,
-        actor=actor,
-        action=Action.PAYMENT_ACCOUNT_CONNECTED,
-        summary=f"{account.secret_key_hint} ({'live' if account.livemode else 'test'}, MOTO {'on' if moto_enabled else 'off'})",
-        obj=account,
-    )
-    return account
-
-
-def payment_account_disconnect(*, merchant: Merchant, actor: User | None = None) -> None:
-    deleted, _rows = PaymentAccount.objects.filter(merchant=merchant).delete()
-    if deleted:
-        audit(
-            merchant=merchant,
-            actor=actor,
-            action=Action.PAYMENT_ACCOUNT_DISCONNECTED,
-            summary="Stripe",
-        )

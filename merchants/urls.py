@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import developer_views, views
+from . import views
 
 app_name = "merchants"
 
@@ -8,10 +8,8 @@ urlpatterns = [
     path("shops/", views.shops_home, name="home"),
     path("shops/new/", views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
-    path("s/<uuid:shop_id>/", views.dashboard, name="dashboard"),
     path("s/<uuid:shop_id>/two-factor/", views.totp_required, name="totp_required"),
     path("s/<uuid:shop_id>/settings/", views.shop_settings, name="settings"),
-    path("s/<uuid:shop_id>/settings/payments/", views.payment_account, name="payment_account"),
     path("s/<uuid:shop_id>/team/", views.team, name="team"),
     path(
         "s/<uuid:shop_id>/team/invitations/<int:invitation_id>/revoke/",
@@ -36,25 +34,5 @@ urlpatterns = [
         "s/<uuid:shop_id>/emails/<int:email_id>/resend/",
         views.email_resend,
         name="email_resend",
-    ),
-]
-
-urlpatterns += [
-    path("s/<uuid:shop_id>/developers/", developer_views.developers, name="developers"),
-    path(
-        "s/<uuid:shop_id>/developers/keys/<int:key_id>/revoke/",
-        developer_views.api_key_revoke,
-        name="api_key_revoke",
-    ),
-    path("s/<uuid:shop_id>/developers/webhooks/", developer_views.webhooks, name="webhooks"),
-    path(
-        "s/<uuid:shop_id>/developers/webhooks/<int:endpoint_id>/",
-        developer_views.webhook_detail,
-        name="webhook_detail",
-    ),
-    path(
-        "s/<uuid:shop_id>/developers/webhooks/deliveries/<int:delivery_id>/redeliver/",
-        developer_views.webhook_redeliver,
-        name="webhook_redeliver",
     ),
 ]

@@ -26,6 +26,7 @@ from links.models import Payment
 from merchants.models import Merchant
 from vpos import retention
 from vpos.documents import document_name, documents
+from vpos.events import Event, record
 
 from .models import Receipt, ReceiptExport, ReceiptSequence, RefundNote
 
@@ -401,3 +402,14 @@ def exports_purge(*, now: datetime) -> int:
         export.save(update_fields=["file", "status"])
         purged += 1
     return purged
+
+
+def export_request(
+    *, merchant: Merchant, requested_by: Any, date_from: date, date_to: date
+) -> ReceiptExport:
+    """Ask for a ZIP of the receipts of a date range; it is built after commit, by a task."""
+    export = ReceiptExport.objects.create(
+        merchant=merchant, requested_by=requested_by, date_from=date_from, date_to=date_to
+    )
+    record(Event.EXPORT_REQUESTED, merchant_id=merchant.pk, obj=export, actor=requested_by)
+    return export

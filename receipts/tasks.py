@@ -1,12 +1,105 @@
-from celery import shared_task
+"""What follows a payment or a refund once it is committed (the PDF, the emails, the number at
+the provider), and the accountant's exports. Each task is idempotent: a stored PDF is kept,
+emails are deduplicated, so retries are safe."""
 
-from . import services
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from links.models import Payment, PaymentStatus, Refund
+from links.providers import ProviderError
+from vpos.celery import TRANSIENT_ERRORS
+from vpos.logging import log_context
+
+from . import notifications, recovery, services
+from .models import ReceiptExport
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
+def payment_followups(payment_id: int) -> None:
+    """After a payment succeeded: the receipt PDF, then the confirmation emails."""
+    payment = (
+        Payment.objects.select_related("link", "merchant", "receipt").filter(pk=payment_id).first()
+    )
+    if payment is None:
+        return
+    with log_context(shop_id=payment.merchant.public_id, payment_id=payment.public_id):
+        receipt = getattr(payment, "receipt", None)
+        if receipt is not None:
+            services.receipt_ensure_pdf(receipt_id=receipt.pk)
+        with transaction.atomic():
+            notifications.payment_send_confirmations(payment=payment)
+            Payment.objects.filter(pk=payment.pk).update(followups_done_at=timezone.now())
+        logger.info("payment follow-ups done: receipt and confirmation emails queued")
+    if receipt is not None and settings.PROVIDER_RECORDS_NUMBERS:
+        payment_number_to_provider.delay(payment.pk)
+
+
+@shared_task(acks_late=True)
+def payments_followups_sweep() -> int:
+    """Periodic: follow-ups whose task was lost (broker down at commit, worker killed)."""
+    due = Payment.objects.filter(
+        status=PaymentStatus.SUCCEEDED,
+        followups_done_at__isnull=True,
+        succeeded_at__lt=timezone.now() - timedelta(minutes=2),
+        succeeded_at__gt=timezone.now() - timedelta(days=7),
+    ).values_list("pk", flat=True)[:200]
+    ids = list(due)
+    for payment_id in ids:
+        payment_followups.delay(payment_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
+def refund_followups(refund_id: int) -> None:
+    """After a refund: the refund note's PDF and the customer's email with it."""
+    refund = (
+        Refund.objects.select_related("payment", "payment__link", "merchant")
+        .filter(pk=refund_id)
+        .first()
+    )
+    if refund is None:
+        return
+    note = services.refund_note_ensure(refund=refund)
+    with transaction.atomic():
+        notifications.refund_send_email(refund=refund, note=note)
+    if settings.PROVIDER_RECORDS_NUMBERS:
+        refund_number_to_provider.delay(refund.pk)
+
+
+# After a restore from backup, recover_from_provider reads the numbers back from the provider
+# (receipts/recovery.py). A provider that is away is asked again later, for about a day.
+@shared_task(bind=True, acks_late=True, max_retries=12, autoretry_for=TRANSIENT_ERRORS)
+def payment_number_to_provider(self, payment_id: int) -> None:
+    """Write the receipt number into the provider's record of the payment."""
+    _tell_provider(self, recovery.payment_number_to_provider, payment_id=payment_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12, autoretry_for=TRANSIENT_ERRORS)
+def refund_number_to_provider(self, refund_id: int) -> None:
+    """Write the refund note's number into the provider's record of the refund."""
+    _tell_provider(self, recovery.refund_number_to_provider, refund_id=refund_id)
+
+
+def _tell_provider(task: Task, write: Callable[..., bool], **ids: int) -> None:
+    try:
+        write(**ids)
+    except ProviderError as error:
+        if error.permanent:
+            logger.warning("the provider refused the document number for %s: %s", ids, error)
+            return
+        raise task.retry(countdown=min(3 * 3600, 60 * 2**task.request.retries)) from error
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def receipt_export_build(self, export_id: int) -> None:
-    from .models import ReceiptExport
-
     try:
         services.export_build(export_id=export_id)
     except Exception as error:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -24,7 +23,6 @@ from vpos.spreadsheet import Echo, spreadsheet_text
 from . import selectors, services
 from .forms import ExportForm, ReceiptFilterForm
 from .models import Receipt, ReceiptExport, RefundNote
-from .tasks import receipt_export_build
 
 
 def _filtered(request: HttpRequest, membership: Membership):
@@ -143,13 +141,12 @@ def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     form = ExportForm(request.POST)
     if not form.is_valid():
         return _list_page(request, membership, export_form=form)
-    export = ReceiptExport.objects.create(
+    export = services.export_request(
         merchant=membership.merchant,
         requested_by=request.user,
         date_from=form.cleaned_data["date_from"],
         date_to=form.cleaned_data["date_to"],
     )
-    transaction.on_commit(lambda: receipt_export_build.delay(export.pk), robust=True)
     return redirect(
         "receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk
     )

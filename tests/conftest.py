@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import email
 import email.message
+import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+import stripe
 from django.test import Client
 from django.utils.functional import empty
 
+from links.models import Payment, PaymentLink, PaymentStatus
 from merchants.models import Membership, Merchant, Role, User
+from tests.support.factories import MembershipFactory, MerchantFactory
+from tests.support.localstripe import stripe_client
+from tests.support.stripe import CARD_OK, payment_intent
 from vpos.documents import documents
-
-from .factories import MembershipFactory, MerchantFactory
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +84,7 @@ def outsider_client(shop: Shop) -> Client:
 
 @pytest.fixture
 def user(db) -> User:
-    from .factories import UserFactory
+    from tests.support.factories import UserFactory
 
     return UserFactory()
 
@@ -100,7 +105,7 @@ def _empty_cache():
 @pytest.fixture(scope="session")
 def localstripe():
     """Base URL of a localstripe on 127.0.0.1 (free port, memory-only store) for the session."""
-    from vpos.localstripe import LocalStripe
+    from tests.support.localstripe import LocalStripe
 
     with LocalStripe() as server:
         yield server.base_url
@@ -109,7 +114,7 @@ def localstripe():
 @pytest.fixture
 def stripe_settings(localstripe, settings):
     """Point the app at the session's localstripe, emptied first, with test-mode keys."""
-    from vpos.localstripe import flush
+    from tests.support.localstripe import flush
 
     flush(localstripe)
     settings.STRIPE_API_BASE = localstripe
@@ -182,3 +187,59 @@ def mail_server(settings) -> Iterator[MailServerHandler]:
     settings.EMAIL_TIMEOUT = 5
     yield handler
     controller.stop()
+
+
+# --- Shared by every package ------------------------------------------------------------------
+
+
+@pytest.fixture
+def client_as(shop) -> Callable[[str], Client]:
+    """A client for "owner", "staff", "outsider" or "anonymous" that reads the pages in English."""
+
+    def make(actor: str) -> Client:
+        client = Client() if actor == "anonymous" else shop.client_for(actor)
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def stripe_api(stripe_settings) -> stripe.StripeClient:
+    """The test's own view of localstripe, as the shop would see it in the Stripe dashboard."""
+    return stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
+
+
+@pytest.fixture
+def paid_intent(stripe_api) -> Callable[..., tuple[Payment, Any]]:
+    """A Payment row (status `status`, default pending) whose PaymentIntent really succeeded."""
+
+    def make(
+        link: PaymentLink,
+        *,
+        status: str = PaymentStatus.PENDING,
+        card: str = CARD_OK,
+        **fields: Any,
+    ) -> tuple[Payment, Any]:
+        payment = Payment.objects.create(
+            merchant=link.merchant,
+            link=link,
+            attempt_key=secrets.token_urlsafe(24),
+            amount=link.amount,
+            currency=link.currency,
+            status=status,
+            via_shop_account=hasattr(link.merchant, "payment_account"),  # as checkout records it
+            **fields,
+        )
+        pi = payment_intent(
+            stripe_api,
+            amount=link.amount,
+            currency=link.currency,
+            card=card,
+            metadata={"vpos_payment": str(payment.public_id), "vpos_link": str(link.pk)},
+        )
+        Payment.objects.filter(pk=payment.pk).update(provider_id=pi.id)
+        payment.refresh_from_db()
+        return payment, pi
+
+    return make

@@ -16,9 +16,8 @@ from django.core import mail
 from django.urls import reverse
 
 from merchants.models import User
+from tests.support.factories import PASSWORD, UserFactory
 from vpos.models import OutboxEmail
-
-from .factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -70,8 +70,9 @@ def test_rotate_secrets_command_reencrypts_every_stored_secret(db, settings):
     secrets were forgotten once, and outbound webhooks stopped signing)."""
     from django.core.management import call_command
 
-    from merchants.models import PaymentAccount, WebhookEndpoint
-    from tests.factories import MerchantFactory
+    from integrations.models import WebhookEndpoint
+    from merchants.models import PaymentAccount
+    from tests.support.factories import MerchantFactory
 
     settings.FIELD_ENCRYPTION_KEY = OLD_KEY
     merchant = MerchantFactory()

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from links.forms import EXPIRY_CHOICES
 from links.models import LinkKind, Payment, PaymentLink, PaymentStatus, Refund, StripeEvent
-from links.provider import ProviderError
+from links.providers import ProviderError
 from merchants.models import (
     CURRENCY_CHOICES,
     LANGUAGE_CHOICES,
@@ -33,10 +33,9 @@ from merchants.models import (
     Role,
 )
 from receipts.models import ReceiptExport
+from tests.support.factories import PaymentFactory, PaymentLinkFactory
+from tests.support.stripe import sign
 from vpos.models import OutboxEmail
-
-from .factories import PaymentFactory, PaymentLinkFactory
-from .links.conftest import sign
 
 FUZZ = settings(
     max_examples=40,

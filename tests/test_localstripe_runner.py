@@ -1,4 +1,4 @@
-"""The localstripe runner (vpos.localstripe): loopback only, and the Stripe SDK works against it.
+"""The localstripe runner (tests.support.localstripe): loopback only, and the Stripe SDK works against it.
 
 Needs no database. Starts its own server (memory-only store, free port) so it does not depend on
 any session fixture.
@@ -10,7 +10,7 @@ import socket
 import pytest
 import stripe
 
-from vpos.localstripe import LocalStripe, flush, is_up
+from tests.support.localstripe import LocalStripe, flush, is_up
 
 
 @pytest.fixture(scope="module")

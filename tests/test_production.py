@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from tests.test_settings import REQUIRED, real_secrets
+from tests.support.settings import REQUIRED, real_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,20 +12,19 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.urls import reverse
 
-from links import outbound
-from links.api.idempotency import idempotency_purge
-from merchants.api_keys import api_key_create
-from merchants.models import ApiIdempotencyKey, ApiKey, WebhookDelivery, WebhookEndpoint
+from integrations import webhooks as outbound
+from integrations.api.idempotency import idempotency_purge
+from integrations.api_keys import api_key_create
+from integrations.models import ApiIdempotencyKey, ApiKey, WebhookDelivery, WebhookEndpoint
 from receipts.models import Receipt, ReceiptExport
 from receipts.services import export_build, exports_purge, receipt_ensure_pdf
+from tests.support.documents import finalize
+from tests.support.factories import PaymentLinkFactory
 from vpos.crypto import encrypt
 from vpos.documents import documents
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_access_links_redact, outbox_bodies_purge, outbox_resend, outbox_store
 from vpos.retention import retention_run, sessions_clear
-
-from .factories import PaymentLinkFactory
-from .receipts.conftest import finalize
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +176,7 @@ def test_finished_webhook_events_lose_their_body_and_can_no_longer_be_redelivere
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     before = WebhookDelivery.objects.count()
     answer = client.post(
-        reverse("merchants:webhook_redeliver", args=[shop.merchant.public_id, delivered.pk]),
+        reverse("integrations:webhook_redeliver", args=[shop.merchant.public_id, delivered.pk]),
         follow=True,
     )
     assert "cannot be sent again" in answer.content.decode()

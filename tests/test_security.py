@@ -14,10 +14,10 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from links.models import PaymentStatus
-from links.services import payment_refresh
-from tests.factories import PaymentLinkFactory
-from tests.links.conftest import payment_intent
-from vpos.localstripe import stripe_client
+from links.payments import payment_refresh
+from tests.support.factories import PaymentLinkFactory
+from tests.support.localstripe import stripe_client
+from tests.support.stripe import payment_intent
 from vpos.logging import JsonFormatter, RequestContextFilter
 from vpos.models import OutboxEmail
 
@@ -72,7 +72,7 @@ def test_real_stripe_adds_no_other_origin(client, settings):
 
 
 def test_dashboard_has_the_policy_and_cannot_be_framed(owner_client, shop):
-    response = owner_client.get(reverse("merchants:dashboard", args=[shop.merchant.public_id]))
+    response = owner_client.get(reverse("links:dashboard", args=[shop.merchant.public_id]))
     assert response.status_code == 200
     policy = _policy(response)
     assert policy["frame-ancestors"] == ["'none'"]
@@ -386,7 +386,7 @@ def test_payment_log_lines_hold_ids_not_secrets_or_email_bodies(
 
 @pytest.mark.parametrize(
     "name",
-    ["merchants:dashboard", "links:payments", "links:list", "receipts:list", "merchants:emails"],
+    ["links:dashboard", "links:payments", "links:list", "receipts:list", "merchants:emails"],
 )
 def test_shop_pages_with_customer_data_are_private_and_not_stored(shop, name):
     client = shop.client_for("staff" if name != "merchants:emails" else "owner")

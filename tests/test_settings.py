@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.support.settings import REQUIRED, real_secrets
+
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"SECRET_KEY", "FIELD_ENCRYPTION_KEY"}
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -27,13 +28,6 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
-
-
-def real_secrets() -> dict[str, str]:
-    return {
-        "SECRET_KEY": secrets.token_urlsafe(60),
-        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-    }
 
 
 def test_production_refuses_to_start_without_secret_key():

@@ -2,11 +2,12 @@
 
 import contextvars
 import os
+from typing import Any
 
 import celery
 import redis.exceptions
 from celery import Celery, signals
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 
 from vpos.logging import payment_id_var, request_id_var, shop_id_var
 
@@ -32,6 +33,12 @@ class Task(celery.Task):
     retry_backoff_max = 600
     retry_jitter = True
     max_retries = 5
+
+    def enqueue_after_commit(self, *args: Any) -> None:
+        """Enqueue once the surrounding transaction commits (at once outside one). Robust: the
+        change is committed by then, so a broker that is away must not turn it into an error;
+        each task's periodic sweep picks up what was not enqueued."""
+        transaction.on_commit(lambda: self.delay(*args), robust=True)
 
 
 app = Celery("vpos", task_cls=Task)

@@ -77,6 +77,27 @@ class OutboxEmail(models.Model):
         return str(KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize()))
 
 
+class Action(models.TextChoices):
+    LINK_CREATED = "link.created", _("Link created")
+    LINK_SENT = "link.sent", _("Link sent")
+    LINK_DEACTIVATED = "link.deactivated", _("Link deactivated")
+    REFUND_CREATED = "refund.created", _("Refund")
+    SETTINGS_CHANGED = "settings.changed", _("Shop settings changed")
+    PAYMENT_ACCOUNT_CONNECTED = "payment_account.connected", _("Payment account connected")
+    PAYMENT_ACCOUNT_DISCONNECTED = "payment_account.disconnected", _("Payment account disconnected")
+    MEMBER_INVITED = "team.invited", _("Member invited")
+    INVITATION_REVOKED = "team.invitation_revoked", _("Invitation revoked")
+    MEMBER_JOINED = "team.joined", _("Member joined")
+    ROLE_CHANGED = "team.role_changed", _("Role changed")
+    MEMBER_REMOVED = "team.removed", _("Member removed")
+    API_KEY_CREATED = "api_key.created", _("API key created")
+    API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
+    LOGIN = "login", _("Logged in")
+    MOTO_PAYMENT = "moto.payment", _("Phone order payment")
+    EMAIL_RESENT = "email.resent", _("Email sent again")
+    CUSTOMER_DATA_ERASED = "privacy.erased", _("Customer data erased")
+
+
 class AuditEntry(models.Model):
     """Who did what and when, per shop. Written by services, never deleted by the app, and edited
     only to mask an erased customer's address (links/privacy.py)."""
@@ -117,8 +138,6 @@ class AuditEntry(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
 
     def get_action_display(self) -> str:
-        from vpos.audit import Action
-
         try:
             return str(Action(self.action).label)
         except ValueError:

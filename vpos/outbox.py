@@ -12,23 +12,22 @@ import logging
 import smtplib
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import storages
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import DatabaseError, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from vpos import retention
-from vpos.audit import Action, audit
+from vpos import delivery, retention
+from vpos.celery import TRANSIENT_ERRORS
+from vpos.events import Event, record
 from vpos.models import OutboxEmail
-
-if TYPE_CHECKING:
-    from merchants.models import Merchant, User
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +41,22 @@ def clean_header(value: str, limit: int = 255) -> str:
     return " ".join(str(value).split())[:limit]
 
 
+class EmailAbout(StrEnum):
+    """What a deduplicated email is about; with the ids of what it concerns, its dedupe key."""
+
+    INVITATION = "invitation"
+    PAYMENT_CONFIRMATION = "payment-confirmation"
+    PAYMENT_NOTIFICATION = "payment-notification"
+    REFUND = "refund"
+    WEBHOOK_DISABLED = "webhook_disabled"
+
+
+def email_key(about: EmailAbout, *ids: object) -> str:
+    """The dedupe key of the email `about` these ids, e.g. "payment-notification:42:7". A key
+    with fewer ids is the prefix of every longer one (all the notifications of payment 42)."""
+    return ":".join((about.value, *map(str, ids)))
+
+
 def outbox_enqueue(
     *,
     kind: str,
@@ -49,7 +64,7 @@ def outbox_enqueue(
     template: str,
     context: dict[str, Any],
     language: str | None = None,
-    merchant: Merchant | None = None,
+    merchant: models.Model | None = None,  # the shop the email is from (merchants.Merchant)
     ref: str = "",
     reply_to: str = "",
     dedupe_key: str | None = None,
@@ -88,7 +103,7 @@ def outbox_store(
     body_text: str,
     body_html: str = "",
     language: str = "",
-    merchant: Merchant | None = None,
+    merchant: models.Model | None = None,  # the shop the email is from (merchants.Merchant)
     ref: str = "",
     reply_to: str = "",
     dedupe_key: str | None = None,
@@ -112,16 +127,8 @@ def outbox_store(
         },
     )
     if created:
-        _schedule(email.pk)
+        EMAILS.send_after_commit(email.pk)
     return email
-
-
-def _schedule(email_id: int, countdown: int = 0) -> None:
-    from vpos.tasks import outbox_send
-
-    transaction.on_commit(
-        lambda: outbox_send.apply_async((email_id,), countdown=countdown), robust=True
-    )
 
 
 def _build_message(email: OutboxEmail) -> EmailMultiAlternatives:
@@ -155,13 +162,7 @@ def _is_permanent(error: Exception) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    status: str
-    retry_in: int | None = None
-
-
-def outbox_deliver(*, email_id: int) -> DeliveryResult:
+def outbox_deliver(*, email_id: int) -> delivery.DeliveryResult:
     """Send one queued email at most once. Safe to call twice or concurrently.
 
     The row is marked SENDING, and that is committed, before the mail server sees the message:
@@ -170,11 +171,11 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
     rather than queued.
     """
     with transaction.atomic():
-        email = OutboxEmail.objects.select_for_update(skip_locked=True).filter(pk=email_id).first()
+        email = delivery.claim(OutboxEmail.objects.all(), email_id)
         if email is None:
-            return DeliveryResult("locked-or-missing")
+            return delivery.LOCKED_OR_MISSING
         if email.status != OutboxEmail.Status.QUEUED:
-            return DeliveryResult(email.status)
+            return delivery.DeliveryResult(email.status)
         email.attempts += 1
         email.status = OutboxEmail.Status.SENDING
         email.save(update_fields=["attempts", "status"])
@@ -191,13 +192,13 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
             retry_in = None
         else:
             email.status = OutboxEmail.Status.QUEUED
-            retry_in = BACKOFF_BASE * 2 ** (email.attempts - 1)
+            retry_in = delivery.backoff(email.attempts, base=BACKOFF_BASE)
             email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
             logger.info(
                 "email %s attempt %s failed, retry in %ss", email.pk, email.attempts, retry_in
             )
         _record(email, ["last_error", "status", "next_attempt_at"])
-        return DeliveryResult(email.status, retry_in)
+        return delivery.DeliveryResult(email.status, retry_in)
     email.status = OutboxEmail.Status.SENT
     email.sent_at = timezone.now()
     email.next_attempt_at = None
@@ -208,7 +209,7 @@ def outbox_deliver(*, email_id: int) -> DeliveryResult:
         _blank(email, now=email.sent_at)
         fields += PURGED_FIELDS
     _record(email, fields)
-    return DeliveryResult(email.status)
+    return delivery.DeliveryResult(email.status)
 
 
 # Writing the answer down is retried on its own, never the sending: a busy database (SQLite
@@ -233,15 +234,26 @@ def _record(email: OutboxEmail, fields: list[str]) -> None:
             time.sleep(0.1 * 2**attempt)
 
 
+def _deliver(email_id: int) -> delivery.DeliveryResult:
+    """Send one outbox email; transient SMTP errors come back later with backoff."""
+    return outbox_deliver(email_id=email_id)
+
+
+# A database error is retried too: before the row is marked sending nothing went out, and after
+# it a retry finds the row sending (or sent) and leaves it alone, so no retry sends twice.
+EMAILS = delivery.Channel(
+    task_name="vpos.tasks.outbox_send",
+    deliver=_deliver,
+    pending=lambda: OutboxEmail.objects.filter(status=OutboxEmail.Status.QUEUED),
+    max_retries=MAX_ATTEMPTS,
+    autoretry_for=TRANSIENT_ERRORS,
+)
+outbox_send = EMAILS.task
+
+
 def outbox_requeue_due(*, grace: timedelta = timedelta(minutes=5)) -> int:
     """Re-enqueue queued emails whose task was lost (broker down at enqueue time, worker killed)."""
-    due = OutboxEmail.objects.filter(
-        status=OutboxEmail.Status.QUEUED, next_attempt_at__lt=timezone.now() - grace
-    ).values_list("pk", flat=True)[:500]
-    ids = list(due)
-    for email_id in ids:
-        _schedule(email_id)
-    return len(ids)
+    return EMAILS.requeue_due(grace=grace)
 
 
 # What a person may send again: the backend may have accepted it (only they can find out whether
@@ -249,7 +261,7 @@ def outbox_requeue_due(*, grace: timedelta = timedelta(minutes=5)) -> int:
 RESENDABLE = (OutboxEmail.Status.SENDING, OutboxEmail.Status.FAILED)
 
 
-def outbox_resend(*, email: OutboxEmail, actor: User) -> bool:
+def outbox_resend(*, email: OutboxEmail, actor: AbstractBaseUser) -> bool:
     """Queue an unconfirmed or failed email again, at a person's request; False if it is neither
     (any longer), or its content was removed. An unconfirmed email may then reach the recipient
     twice: the person decides."""
@@ -258,15 +270,15 @@ def outbox_resend(*, email: OutboxEmail, actor: User) -> bool:
             pk=email.pk, status__in=RESENDABLE, purged_at__isnull=True
         ).update(status=OutboxEmail.Status.QUEUED, attempts=0, next_attempt_at=timezone.now())
         if resent:
-            audit(
-                merchant=email.merchant,
-                actor=actor,
-                action=Action.EMAIL_RESENT,
-                summary=f"{email.to_email}: {email.subject}",
+            record(
+                Event.EMAIL_RESENT,
+                merchant_id=email.merchant_id,
                 obj=email,
+                actor=actor,
+                summary=f"{email.to_email}: {email.subject}",
                 data={"status": email.status},
             )
-            _schedule(email.pk)
+            EMAILS.send_after_commit(email.pk)
     return bool(resent)
 
 

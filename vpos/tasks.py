@@ -1,20 +1,9 @@
 from celery import shared_task
 
 from vpos import outbox, retention
-from vpos.celery import TRANSIENT_ERRORS
+from vpos.outbox import outbox_send
 
-
-# A database error is retried too: before the row is marked sending nothing went out, and after
-# it a retry finds the row sending (or sent) and leaves it alone, so no retry sends twice.
-@shared_task(
-    bind=True, acks_late=True, max_retries=outbox.MAX_ATTEMPTS, autoretry_for=TRANSIENT_ERRORS
-)
-def outbox_send(self, email_id: int) -> str:
-    """Send one outbox email; transient SMTP errors come back later with backoff."""
-    result = outbox.outbox_deliver(email_id=email_id)
-    if result.retry_in is not None:
-        raise self.retry(countdown=result.retry_in)
-    return result.status
+__all__ = ["outbox_send", "outbox_sweep", "retention_purge"]
 
 
 @shared_task(acks_late=True)

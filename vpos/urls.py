@@ -3,9 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from merchants import views as merchant_views
-
-from . import views
+from . import email_views, views
 
 # The admin signs in through allauth's login, never its own password-only form: two-factor
 # authentication and the login rate limits apply to operators as to everyone else.
@@ -18,15 +16,16 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/v1/", include("links.api.urls")),
+    path("api/v1/", include("integrations.api.urls")),
     # JSON, also with DEBUG (no debug page under /api/)
     re_path(r"^api/", views.page_not_found, name="api_not_found"),
-    path("dev/outbox/", merchant_views.dev_outbox, name="dev_outbox"),
-    path("dev/outbox/<int:email_id>/", merchant_views.dev_outbox_detail, name="dev_outbox_detail"),
-    path("dev/outbox/<int:email_id>/html/", merchant_views.dev_outbox_html, name="dev_outbox_html"),
+    path("dev/outbox/", email_views.dev_outbox, name="dev_outbox"),
+    path("dev/outbox/<int:email_id>/", email_views.dev_outbox_detail, name="dev_outbox_detail"),
+    path("dev/outbox/<int:email_id>/html/", email_views.dev_outbox_html, name="dev_outbox_html"),
     path("", include("merchants.urls")),
     path("", include("links.urls")),
     path("", include("receipts.urls")),
+    path("", include("integrations.urls")),
 ]
 
 # JSON under /api/, the usual pages elsewhere.

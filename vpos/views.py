@@ -113,7 +113,7 @@ def media(request: HttpRequest, path: str) -> HttpResponse:
 
 
 def api_error(code: str, message: str, status: int) -> JsonResponse:
-    """The API's error body (links/api/views.py documents it): a stable code and a message."""
+    """The API's error body (integrations/api/views.py documents it): a stable code and a message."""
     return JsonResponse({"code": code, "message": message}, status=status)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.browser import TIMEOUT_MS
+
 CHROMIUM = os.environ.get("VPOS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -24,8 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Long enough for a slow CI machine, short enough that a hang fails the test quickly.
-TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="package", autouse=True)

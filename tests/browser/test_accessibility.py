@@ -20,9 +20,8 @@ from playwright.sync_api import expect
 from links.models import LinkStatus, PaymentLink, PaymentStatus
 from merchants.models import Role
 from receipts.services import receipt_issue
-from tests.factories import MembershipFactory, MerchantFactory, PaymentFactory
-
-from .test_checkout import CARD_OK, checkout_url, fill_card, make_link
+from tests.support.browser import CARD_OK, checkout_url, fill_card, make_link
+from tests.support.factories import MembershipFactory, MerchantFactory, PaymentFactory
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +61,7 @@ def a11y_page(browser):
     the inline <script> that `page.add_script_tag` adds for axe, so these pages are opened with
     Playwright's `bypass_csp=True`; nothing else about them changes.
     """
-    from .conftest import TIMEOUT_MS
+    from tests.support.browser import TIMEOUT_MS
 
     contexts = []
 
@@ -151,7 +150,7 @@ def test_shop_pages_have_no_serious_violations(a11y_page, live_server, stripe_se
     )
     shop = bottega.public_id
     urls = [
-        reverse("merchants:dashboard", args=[shop]),
+        reverse("links:dashboard", args=[shop]),
         reverse("links:list", args=[shop]),
         reverse("links:create", args=[shop]),
         reverse("links:detail", args=[shop, link.pk]),

@@ -18,13 +18,12 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from links import outbound
+from integrations import webhooks as outbound
+from integrations.api_keys import api_key_create
+from integrations.models import ApiKey
 from links.models import PaymentLink
-from merchants.api_keys import api_key_create
-from merchants.models import ApiKey
-from tests.api.conftest import LINK, Received
-from tests.api.test_webhooks import verify
-from tests.browser.test_checkout import CARD_OK, expect_success_page, fill_card
+from tests.support.api import LINK, Received, verify
+from tests.support.browser import CARD_OK, expect_success_page, fill_card
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,13 @@ from playwright.sync_api import expect
 from links.models import Refund
 from merchants.models import Role
 from receipts.services import refund_note_issue
-from tests.factories import MembershipFactory, MerchantFactory, PaymentLinkFactory, UserFactory
-from tests.receipts.conftest import finalize
+from tests.support.documents import finalize
+from tests.support.factories import (
+    MembershipFactory,
+    MerchantFactory,
+    PaymentLinkFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -59,7 +64,7 @@ def test_the_development_outbox_is_in_a_superusers_menu_only(
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
     page = signed_in_page(owner)
-    page.goto(live_server.url + reverse("merchants:dashboard", args=[shop.public_id]))
+    page.goto(live_server.url + reverse("links:dashboard", args=[shop.public_id]))
     page.locator("#vpos-account-menu").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     expect(page.get_by_role("link", name="Development outbox")).to_have_count(0)

@@ -18,17 +18,16 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from links import services
+from links import payments, services
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
-from links.services import link_create
 from merchants.models import Role
-from tests.factories import MembershipFactory, MerchantFactory, PaymentFactory
-from tests.faults import checkout_recording, database_gone
-from vpos.localstripe import stripe_client
+from tests.support.browser import CARD_OK, checkout_url, expect_success_page, fill_card, make_link
+from tests.support.factories import MembershipFactory, MerchantFactory, PaymentFactory
+from tests.support.faults import checkout_recording, database_gone
+from tests.support.localstripe import stripe_client
 
 pytestmark = pytest.mark.browser
 
-CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000341"
 CARD_3DS = "4000002760003184"
 
@@ -43,36 +42,8 @@ def bottega(db):
     )
 
 
-def make_link(shop, *, language: str = "en", **fields) -> PaymentLink:
-    values = {"amount": 1999, "currency": "EUR", "description": "Tailored jacket", **fields}
-    return link_create(merchant=shop, created_by=None, language=language, **values)
-
-
-def checkout_url(live_server, link: PaymentLink) -> str:
-    return live_server.url + reverse("links:checkout", args=[link.token])
-
-
-def fill_card(page, number: str) -> None:
-    card = page.locator("#card-element")
-    card.get_by_placeholder("number", exact=True).fill(number)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("34")
-    card.get_by_placeholder("cvc").fill("123")
-    card.get_by_placeholder("postal_code").fill("20121")
-
-
 def statuses(link: PaymentLink) -> list[str]:
     return sorted(Payment.objects.filter(link=link).values_list("status", flat=True))
-
-
-def expect_success_page(page, amount: str, last4: str = "4242") -> None:
-    page.wait_for_url("**/result/**")
-    expect(page.locator("[data-payment-status]")).to_have_attribute(
-        "data-payment-status", "succeeded"
-    )
-    expect(page.locator("#result-amount")).to_have_text(amount)
-    expect(page.locator("#result-card")).to_contain_text(last4)
-    expect(page.locator("#receipt")).to_be_visible()
 
 
 def test_customer_pays_a_link(page, live_server, stripe_settings, bottega):
@@ -170,7 +141,7 @@ def test_paying_again_after_an_unrecorded_charge_charges_once(
     """The card is charged, then recording it fails (database gone): the customer is told not to
     pay again; a second click anyway, on a reusable link, shows that payment, never a second."""
     link = make_link(bottega, kind=LinkKind.REUSABLE)
-    database_gone(monkeypatch, services, "payment_apply", when=checkout_recording)
+    database_gone(monkeypatch, payments, "payment_apply", when=checkout_recording)
     page.goto(checkout_url(live_server, link))
     fill_card(page, CARD_OK)
     page.locator("#pay-button").click()

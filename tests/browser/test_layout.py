@@ -10,7 +10,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from links.models import Payment, PaymentLink
-from tests.test_access_matrix import _url, all_routes, make_objects
+from tests.support.routes import _url, all_routes, make_objects
 
 pytestmark = pytest.mark.browser
 

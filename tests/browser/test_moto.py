@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from links.models import LinkChannel, Payment, PaymentLink, PaymentStatus
 from merchants.models import Role
 from receipts.models import Receipt
-from tests.factories import PASSWORD, MembershipFactory, MerchantFactory
+from tests.support.factories import PASSWORD, MembershipFactory, MerchantFactory
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ def test_the_clerk_sees_the_phone_order_paid_without_reloading(
 ):
     settings.SITE_URL = live_server.url  # the QR code and the URL point at this server
     office = new_page()
-    log_in(office, live_server, clerk, reverse("merchants:dashboard", args=[bottega.public_id]))
+    log_in(office, live_server, clerk, reverse("links:dashboard", args=[bottega.public_id]))
 
     office.get_by_role("button", name="Phone orders").click()
     office.get_by_role("link", name="Phone order link").click()

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from links.models import PaymentLink, PaymentStatus
 from merchants.models import Role
-from tests.factories import MembershipFactory, MerchantFactory
+from tests.support.factories import MembershipFactory, MerchantFactory
 from vpos.models import OutboxEmail
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,7 @@ def test_owner_sends_a_link_the_customer_pays_and_both_get_their_email(
     office.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
 
     # The owner creates the link from the dashboard...
-    office.goto(live_server.url + reverse("merchants:dashboard", args=[bottega.public_id]))
+    office.goto(live_server.url + reverse("links:dashboard", args=[bottega.public_id]))
     office.get_by_role("link", name="New payment link").click()
     office.get_by_label("Amount").fill("25,50")
     office.get_by_label("Description").fill("Repair of a leather bag")

@@ -22,14 +22,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from links import services
+from links import payments, services
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
-from links.provider import ProviderError, StripeProvider
+from links.providers import ProviderError, StripeProvider
 from receipts.services import receipt_public_url
-from tests.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
-from tests.faults import checkout_recording, database_gone
-
-from .conftest import CARD_3DS, CARD_DECLINED, CARD_OK, card_payment_method
+from tests.support.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
+from tests.support.faults import checkout_recording, database_gone
+from tests.support.stripe import CARD_3DS, CARD_DECLINED, CARD_OK, card_payment_method
 
 pytestmark = pytest.mark.django_db
 
@@ -216,7 +215,7 @@ def test_the_name_typed_at_checkout_is_one_line_on_the_receipt(link, visitor, st
 
 
 def test_service_charges_the_link(link, stripe_api):
-    result = services.checkout_attempt(
+    result = payments.checkout_attempt(
         link=link,
         payment_method=card_payment_method(stripe_api, CARD_OK),
         attempt_key=secrets.token_urlsafe(24),
@@ -304,7 +303,7 @@ def test_a_database_error_after_the_charge_never_says_nothing_was_charged(
 ):
     """The card was charged, then recording it failed: the customer is told not to pay again,
     the same attempt sent again charges nothing more, and reconciliation records the payment."""
-    database_gone(monkeypatch, services, "payment_apply", when=checkout_recording)
+    database_gone(monkeypatch, payments, "payment_apply", when=checkout_recording)
     method = card_payment_method(stripe_api, CARD_OK)
 
     first = visitor.attempt(method)
@@ -316,7 +315,7 @@ def test_a_database_error_after_the_charge_never_says_nothing_was_charged(
     again = visitor.attempt(method)
     assert again.json()["payment"] == str(Payment.objects.get().public_id)
     assert len(payment_intents(stripe_api)) == 1
-    services.payments_reconcile(older_than=timedelta(0))
+    payments.payments_reconcile(older_than=timedelta(0))
     payment = Payment.objects.get()
     assert payment.status == PaymentStatus.SUCCEEDED
     assert len(payment_intents(stripe_api)) == 1
@@ -334,7 +333,7 @@ def test_a_database_error_after_3d_secure_charged_never_says_nothing_was_charged
         stripe_settings.STRIPE_PUBLISHABLE_KEY,
         success=True,
     )
-    database_gone(monkeypatch, services, "payment_apply")
+    database_gone(monkeypatch, payments, "payment_apply")
 
     first = visitor.post(started["complete_url"])
 
@@ -373,7 +372,7 @@ def test_a_repeated_attempt_the_provider_cannot_check_never_says_nothing_was_cha
     assert "Nothing was charged" not in again.json()["message"]
     assert Payment.objects.count() == 1
     monkeypatch.undo()
-    services.payments_reconcile(older_than=timedelta(0))
+    payments.payments_reconcile(older_than=timedelta(0))
     assert Payment.objects.get().status == PaymentStatus.SUCCEEDED
 
 

@@ -16,20 +16,19 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from links import tasks
 from links.models import LinkStatus, Payment, PaymentEvent, PaymentLink, PaymentStatus, StripeEvent
-from links.provider import provider_for
-from links.services import (
+from links.payments import (
     CheckoutError,
     checkout_attempt,
     payment_apply,
     payment_refresh,
     payments_reconcile,
 )
-from tests.concurrency import run_concurrently
-
-from ..factories import PaymentLinkFactory
-from .conftest import card_payment_method, event_body, post_webhook, sign
+from links.providers import provider_for
+from receipts import tasks as receipt_tasks
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import PaymentLinkFactory
+from tests.support.stripe import card_payment_method, event_body, post_webhook, sign
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -40,7 +39,7 @@ WEBHOOK = reverse("links:stripe_webhook")
 
 @pytest.fixture
 def followups():
-    with mock.patch.object(tasks.payment_followups, "delay") as delay:
+    with mock.patch.object(receipt_tasks.payment_followups, "delay") as delay:
         yield delay
 
 

@@ -18,16 +18,23 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
-from links import services, tasks
+from links import payments
 from links.models import Payment, PaymentLink, PaymentStatus
-from links.provider import provider_for
+from links.providers import provider_for
 from merchants.models import Role
+from receipts import tasks
+from tests.support.factories import MembershipFactory, PaymentLinkFactory
+from tests.support.stripe import (
+    CARD_DECLINED,
+    CARD_OK,
+    card_payment_method,
+    event_body,
+    post_webhook,
+    sign,
+)
 from vpos.celery import app as celery_app
 from vpos.models import OutboxEmail
 from vpos.outbox import BACKOFF_BASE, outbox_deliver
-
-from ..factories import MembershipFactory, PaymentLinkFactory
-from .conftest import CARD_DECLINED, CARD_OK, card_payment_method, event_body, post_webhook, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +60,7 @@ def pay(stripe_api, django_capture_on_commit_callbacks) -> Callable[..., Payment
 
     def make(link: PaymentLink, *, card: str = CARD_OK, customer_email: str = CUSTOMER) -> Payment:
         with django_capture_on_commit_callbacks(execute=True):
-            result = services.checkout_attempt(
+            result = payments.checkout_attempt(
                 link=link,
                 payment_method=card_payment_method(stripe_api, card),
                 attempt_key=secrets.token_urlsafe(24),
@@ -191,10 +198,10 @@ def test_webhooks_browser_returns_and_task_retries_send_nothing_more(
             client.get(reverse("links:result", args=[link.token, payment.public_id])).status_code
             == 200
         )
-        services.payment_refresh(payment=payment, source="browser")
+        payments.payment_refresh(payment=payment, source="browser")
         current = stripe_api.v1.payment_intents.retrieve(payment.provider_id)
         assert current.status == "succeeded"
-        services.payment_apply(
+        payments.payment_apply(
             payment_id=payment.pk,
             provider_payment=provider_for(link.merchant).retrieve_payment(payment.provider_id),
             source="reconciliation",
@@ -213,7 +220,7 @@ def test_an_smtp_outage_delays_the_confirmation_and_loses_nothing(
     """The outbox task is not run: each attempt is `outbox_deliver`, as the worker runs it."""
     mail_server.data_replies = ["421 4.3.2 Service not available, try later"] * 2
     with django_capture_on_commit_callbacks(execute=False) as payment_hooks:
-        result = services.checkout_attempt(
+        result = payments.checkout_attempt(
             link=link,
             payment_method=card_payment_method(stripe_api, CARD_OK),
             attempt_key=secrets.token_urlsafe(24),
@@ -225,7 +232,7 @@ def test_an_smtp_outage_delays_the_confirmation_and_loses_nothing(
         for hook in payment_hooks:  # the commit: payment_followups runs
             hook()
     # One outbox task per email, after its own commit (other hooks refresh the back-office cache).
-    assert len([hook for hook in outbox_hooks if hook.__module__ == "vpos.outbox"]) == 2
+    assert len([hook for hook in outbox_hooks if hook.__module__ == "vpos.delivery"]) == 2
     confirmation = OutboxEmail.objects.get(kind="payment_confirmation")
 
     first = outbox_deliver(email_id=confirmation.pk)

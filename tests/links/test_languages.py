@@ -11,9 +11,8 @@ import pytest
 from django.urls import reverse
 
 from links.models import Payment, PaymentEvent
-
-from ..factories import PaymentLinkFactory
-from ..receipts.conftest import finalize
+from tests.support.documents import finalize
+from tests.support.factories import PaymentLinkFactory
 
 pytestmark = pytest.mark.django_db
 

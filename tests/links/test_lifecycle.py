@@ -25,10 +25,11 @@ from links.models import (
     PaymentLink,
     PaymentStatus,
 )
-from links.provider import ProviderPayment
-from links.services import links_expire_due, payment_apply
-
-from ..factories import PaymentFactory, PaymentLinkFactory
+from links.payments import payment_apply
+from links.providers import PaymentState, ProviderPayment
+from links.services import links_expire_due
+from receipts import tasks as receipt_tasks
+from tests.support.factories import PaymentFactory, PaymentLinkFactory
 
 TERMINAL = [LinkStatus.PAID, LinkStatus.COMPLETED, LinkStatus.EXPIRED, LinkStatus.DEACTIVATED]
 
@@ -37,7 +38,7 @@ def succeed(payment: Payment, *, amount: int | None = None, currency: str | None
     """Apply what the provider answers for a PaymentIntent that succeeded."""
     answer = ProviderPayment(
         id=payment.provider_id,
-        status="succeeded",
+        state=PaymentState.SUCCEEDED,
         amount=payment.amount if amount is None else amount,
         currency=currency or payment.currency,
         card_brand="visa",
@@ -98,7 +99,7 @@ def test_single_use_link_is_paid_by_its_first_successful_payment(
     payment = started(link)
 
     with (
-        mock.patch.object(tasks.payment_followups, "delay") as followups,
+        mock.patch.object(receipt_tasks.payment_followups, "delay") as followups,
         django_capture_on_commit_callbacks(execute=True),
     ):
         payment = succeed(payment)
@@ -208,7 +209,7 @@ def test_applying_the_same_success_twice_changes_nothing_the_second_time(
     link = PaymentLinkFactory(kind=LinkKind.REUSABLE)
     payment = started(link)
     with (
-        mock.patch.object(tasks.payment_followups, "delay") as followups,
+        mock.patch.object(receipt_tasks.payment_followups, "delay") as followups,
         django_capture_on_commit_callbacks(execute=True),
     ):
         succeed(payment)
@@ -229,10 +230,10 @@ def test_a_late_success_after_a_recorded_failure_still_counts(db):
 @pytest.mark.parametrize(
     ("provider_status", "expected"),
     [
-        ("requires_action", PaymentStatus.REQUIRES_ACTION),
-        ("processing", PaymentStatus.PROCESSING),
-        ("requires_payment_method", PaymentStatus.FAILED),
-        ("canceled", PaymentStatus.CANCELED),
+        (PaymentState.NEEDS_ACTION, PaymentStatus.REQUIRES_ACTION),
+        (PaymentState.PROCESSING, PaymentStatus.PROCESSING),
+        (PaymentState.NEEDS_PAYMENT_METHOD, PaymentStatus.FAILED),
+        (PaymentState.CANCELED, PaymentStatus.CANCELED),
     ],
 )
 def test_other_provider_states_move_an_open_payment_but_never_the_link(
@@ -242,12 +243,14 @@ def test_other_provider_states_move_an_open_payment_but_never_the_link(
     payment = started(link)
     answer = ProviderPayment(
         id=payment.provider_id,
-        status=provider_status,
+        state=provider_status,
         amount=payment.amount,
         currency=payment.currency,
-        failure_code="card_declined" if provider_status == "requires_payment_method" else "",
+        failure_code="card_declined"
+        if provider_status == PaymentState.NEEDS_PAYMENT_METHOD
+        else "",
         failure_message="Your card was declined."
-        if provider_status == "requires_payment_method"
+        if provider_status == PaymentState.NEEDS_PAYMENT_METHOD
         else "",
     )
 
@@ -263,7 +266,7 @@ def test_a_succeeded_payment_never_goes_back(db):
     link = PaymentLinkFactory()
     payment = succeed(started(link))
     answer = ProviderPayment(
-        id=payment.provider_id, status="canceled", amount=payment.amount, currency="EUR"
+        id=payment.provider_id, state=PaymentState.CANCELED, amount=payment.amount, currency="EUR"
     )
     assert (
         payment_apply(payment_id=payment.pk, provider_payment=answer, source="test").status
@@ -274,7 +277,7 @@ def test_a_succeeded_payment_never_goes_back(db):
 def test_a_provider_answer_for_another_payment_is_refused(db):
     payment = started(PaymentLinkFactory())
     answer = ProviderPayment(
-        id="pi_someone_else", status="succeeded", amount=payment.amount, currency="EUR"
+        id="pi_someone_else", state=PaymentState.SUCCEEDED, amount=payment.amount, currency="EUR"
     )
     with pytest.raises(ValueError, match="does not belong"):
         payment_apply(payment_id=payment.pk, provider_payment=answer, source="test")

@@ -22,18 +22,17 @@ from django.utils import formats, timezone, translation
 from PIL import Image
 from pypdf import PdfReader
 
-from links import services
+from links import payments, services
 from links.models import LinkChannel, LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from links.qr import qr_svg
 from merchants.models import PaymentAccount
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf
+from tests.support.factories import PaymentLinkFactory
+from tests.support.stripe import CARD_DECLINED, CARD_OK, card_payment_method
 from vpos.audit import Action
 from vpos.crypto import encrypt
 from vpos.models import AuditEntry, OutboxEmail
-
-from ..factories import PaymentLinkFactory
-from .conftest import CARD_DECLINED, CARD_OK, card_payment_method
 
 pytestmark = pytest.mark.django_db
 
@@ -260,7 +259,7 @@ def test_the_phone_order_screen_shows_the_qr_url_and_send_buttons(client_as, sho
 
 
 def test_the_phone_order_screen_says_when_it_was_paid(client_as, shop, phone_link, stripe_api):
-    services.checkout_attempt(
+    payments.checkout_attempt(
         link=phone_link,
         payment_method=card_payment_method(stripe_api),
         attempt_key=secrets.token_urlsafe(24),
@@ -342,7 +341,7 @@ def test_the_status_says_active_then_paid(client_as, shop, phone_link, stripe_ap
     assert waiting["Cache-Control"] == "no-store"
     assert waiting.json() == {"status": "active", "label": "Active", "paid": False, "paid_at": None}
 
-    services.checkout_attempt(
+    payments.checkout_attempt(
         link=phone_link,
         payment_method=card_payment_method(stripe_api),
         attempt_key=secrets.token_urlsafe(24),
@@ -395,7 +394,7 @@ def test_without_moto_the_terminal_explains_why(
     settings.STRIPE_PLATFORM_MOTO = platform_moto
     if account_moto is not None:
         connect_account(shop.merchant, moto_enabled=account_moto)
-    account_url = reverse("merchants:payment_account", args=[shop.merchant.public_id])
+    account_url = reverse("links:payment_account", args=[shop.merchant.public_id])
 
     owner = client_as("owner").get(url("terminal_new", shop.merchant.public_id))
     staff = client_as("staff").get(url("terminal_new", shop.merchant.public_id))

@@ -20,10 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from links.models import Payment, PaymentLink, PaymentStatus, Refund
-from links.services import checkout_attempt, payment_refresh
-
-from ..factories import PaymentLinkFactory
-from .conftest import CARD_3DS, CARD_DECLINED, CARD_OK, card_payment_method, complete_3ds
+from links.payments import checkout_attempt, payment_refresh
+from tests.support.factories import PaymentLinkFactory
+from tests.support.stripe import CARD_3DS, CARD_DECLINED, CARD_OK, card_payment_method, complete_3ds
 
 CUSTOMER = "anna.bianchi@example.com"
 

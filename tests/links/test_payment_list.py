@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from links.models import LinkKind, Payment, PaymentLink, PaymentStatus
 from receipts.models import Receipt
-
-from ..factories import PaymentFactory, PaymentLinkFactory
+from tests.support.factories import PaymentFactory, PaymentLinkFactory
 
 ROME = ZoneInfo("Europe/Rome")
 

@@ -8,18 +8,17 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from integrations.models import WebhookDelivery, WebhookEndpoint
 from links.models import Payment, PaymentLink, Refund
 from links.notifications import link_send_email
-from merchants.models import WebhookDelivery, WebhookEndpoint
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf, refund_note_issue
+from tests.support.documents import finalize
+from tests.support.factories import MerchantFactory, PaymentLinkFactory
 from vpos.audit import Action
 from vpos.crypto import encrypt
 from vpos.documents import documents
 from vpos.models import AuditEntry, OutboxEmail
-
-from ..factories import MerchantFactory, PaymentLinkFactory
-from ..receipts.conftest import finalize
 
 pytestmark = pytest.mark.django_db
 

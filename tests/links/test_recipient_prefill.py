@@ -8,11 +8,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from links.checkout import run_attempt
 from links.notifications import link_send_email
 from links.recipients import recipient_from, recipient_token
-
-from ..factories import PaymentLinkFactory
+from links.views.public_checkout import run_attempt
+from tests.support.factories import PaymentLinkFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +60,7 @@ def test_an_empty_field_sends_the_confirmation_to_the_recipient(rf, shop, monkey
         seen.update(kwargs)
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr("links.services.checkout_attempt", attempt)
+    monkeypatch.setattr("links.payments.checkout_attempt", attempt)
     request = rf.post(
         "/",
         {

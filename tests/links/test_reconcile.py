@@ -10,10 +10,9 @@ from django.utils import timezone
 
 from links import tasks
 from links.models import LinkStatus, Payment, PaymentStatus
-from links.services import payments_reconcile
-
-from ..factories import PaymentFactory, PaymentLinkFactory
-from .conftest import CARD_3DS, CARD_DECLINED, complete_3ds
+from links.payments import payments_reconcile
+from tests.support.factories import PaymentFactory, PaymentLinkFactory
+from tests.support.stripe import CARD_3DS, CARD_DECLINED, complete_3ds
 
 
 @pytest.fixture
@@ -82,7 +81,7 @@ def test_3ds_failed_is_settled_as_failed_and_the_link_stays_payable(
 
 
 def test_a_declined_payment_is_settled_as_failed(link, stripe_api, paid_intent):
-    from .conftest import card_payment_method
+    from tests.support.stripe import card_payment_method
 
     payment, _ = paid_intent(link)
     pi = stripe_api.v1.payment_intents.create(

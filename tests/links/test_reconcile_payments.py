@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from links.models import Payment, PaymentStatus
-from tests.factories import PaymentFactory, PaymentLinkFactory
+from tests.support.factories import PaymentFactory, PaymentLinkFactory
 
 pytestmark = pytest.mark.django_db
 

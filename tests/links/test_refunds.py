@@ -29,18 +29,18 @@ from pypdf import PdfReader
 from links import refunds as refunds_module
 from links import tasks
 from links.models import Payment, PaymentEvent, PaymentLink, PaymentStatus, Refund
-from links.provider import ProviderError, StripeProvider
+from links.payments import payment_refresh
+from links.providers import ProviderError, StripeProvider
 from links.refunds import refund_create, refunds_reconcile
-from links.services import payment_refresh
+from receipts import tasks as receipt_tasks
 from receipts.models import Receipt, RefundNote
-from tests.concurrency import run_concurrently
-from tests.faults import database_gone
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import PaymentLinkFactory
+from tests.support.faults import database_gone
+from tests.support.stripe import CARD_OK, payment_intent, post_webhook, sign
 from vpos.audit import Action
 from vpos.models import AuditEntry, OutboxEmail
 from vpos.money import format_money
-
-from ..factories import PaymentLinkFactory
-from .conftest import CARD_OK, payment_intent, post_webhook, sign
 
 WEBHOOK = reverse("links:stripe_webhook")
 CUSTOMER = "anna.bianchi@example.com"
@@ -263,8 +263,8 @@ def test_the_customer_gets_one_refund_email_with_the_note_attached(
 
     # The follow-up task running again (a retry, a redelivered message) sends nothing more.
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.refund_followups.delay(note.refund_id)
-        tasks.refund_followups(note.refund_id)
+        receipt_tasks.refund_followups.delay(note.refund_id)
+        receipt_tasks.refund_followups(note.refund_id)
     assert OutboxEmail.objects.filter(kind="refund").count() == 1
     assert len(mail.outbox) == 1
     assert RefundNote.objects.count() == 1
@@ -714,7 +714,7 @@ def committed_payment(shop, stripe_settings, stripe_api) -> Callable[[int], Paym
         pi = payment_intent(stripe_api, amount=amount, card=CARD_OK)
         Payment.objects.filter(pk=payment.pk).update(provider_id=pi.id)
         payment.refresh_from_db()
-        with mock.patch.object(tasks.payment_followups, "delay"):
+        with mock.patch.object(receipt_tasks.payment_followups, "delay"):
             payment = payment_refresh(payment=payment, source="browser")
         assert payment.status == PaymentStatus.SUCCEEDED
         return payment
@@ -743,7 +743,7 @@ def test_two_refunds_of_60_percent_at_once_one_is_refused(
     payment = committed_payment(10000)
     actor = shop.owner.user
 
-    with mock.patch.object(tasks.refund_followups, "delay") as followups:
+    with mock.patch.object(receipt_tasks.refund_followups, "delay") as followups:
         results = run_concurrently([refund_job(payment, 6000, actor) for _ in range(2)])
 
     refused = [r for r in results if isinstance(r, ValidationError)]
@@ -764,7 +764,7 @@ def test_five_refunds_of_30_percent_at_once_at_most_three_pass(shop, committed_p
     payment = committed_payment(10000)
     actor = shop.owner.user
 
-    with mock.patch.object(tasks.refund_followups, "delay") as followups:
+    with mock.patch.object(receipt_tasks.refund_followups, "delay") as followups:
         results = run_concurrently([refund_job(payment, 3000, actor) for _ in range(5)])
 
     refused = [r for r in results if isinstance(r, ValidationError)]
@@ -792,7 +792,7 @@ def test_two_owners_confirming_at_once_through_the_page(shop, committed_payment,
         return lambda: client.post(url, {"amount": "60,00", "reason": "Reso", "confirm": "on"})
 
     jobs = [owner_confirms(), owner_confirms()]
-    with mock.patch.object(tasks.refund_followups, "delay"):
+    with mock.patch.object(receipt_tasks.refund_followups, "delay"):
         responses = run_concurrently(jobs)
 
     assert sorted(r.status_code for r in responses) == [302, 400], responses

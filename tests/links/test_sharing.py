@@ -20,9 +20,8 @@ from PIL import Image, ImageDraw
 from qrcode.constants import ERROR_CORRECT_M
 
 from links.models import LinkStatus, PaymentLink
+from tests.support.factories import PaymentLinkFactory
 from vpos.models import OutboxEmail
-
-from ..factories import PaymentLinkFactory
 
 pytestmark = pytest.mark.django_db
 

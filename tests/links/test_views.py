@@ -12,8 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from links.models import LinkKind, LinkStatus, PaymentLink
-
-from ..factories import PaymentLinkFactory
+from tests.support.factories import PaymentLinkFactory
 
 ACTORS_WHO_MAY = ["owner", "staff"]
 

@@ -11,14 +11,13 @@ from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
-from links import tasks
 from links.models import LinkStatus, Payment, PaymentEvent, PaymentStatus, StripeEvent
+from links.providers import payment_account_connect
 from merchants.models import PaymentAccount
-from merchants.services import payment_account_connect
+from receipts import tasks as receipt_tasks
+from tests.support.factories import PaymentLinkFactory
+from tests.support.stripe import CARD_3DS, event_body, payment_intent, post_webhook, sign
 from vpos.crypto import encrypt
-
-from ..factories import PaymentLinkFactory
-from .conftest import CARD_3DS, event_body, payment_intent, post_webhook, sign
 
 WEBHOOK = reverse("links:stripe_webhook")
 
@@ -49,7 +48,7 @@ def webhook(stripe_settings):
 
 @pytest.fixture
 def followups():
-    with mock.patch.object(tasks.payment_followups, "delay") as delay:
+    with mock.patch.object(receipt_tasks.payment_followups, "delay") as delay:
         yield delay
 
 
@@ -236,9 +235,8 @@ def test_other_event_types_are_acknowledged_and_ignored(link, paid_intent, webho
 
 
 def test_failure_event_records_the_decline(link, stripe_api, webhook):
-    from links.services import checkout_attempt
-
-    from .conftest import CARD_DECLINED, card_payment_method
+    from links.payments import checkout_attempt
+    from tests.support.stripe import CARD_DECLINED, card_payment_method
 
     result = checkout_attempt(
         link=link,
@@ -273,7 +271,8 @@ def test_database_error_answers_503_and_stores_nothing_so_the_retry_works(
     body = event_body(pi.id, event_id="evt_retry_me")
 
     with mock.patch(
-        "links.webhooks.payment_apply", side_effect=OperationalError("server closed the connection")
+        "links.views.provider_webhooks.payment_apply",
+        side_effect=OperationalError("server closed the connection"),
     ):
         response = webhook(body)
 

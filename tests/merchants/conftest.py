@@ -6,22 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from merchants.forms import MerchantForm
 from merchants.models import Merchant
-
-
-@pytest.fixture
-def client_as(shop) -> Callable[[str], Client]:
-    """A logged-in client for "owner", "staff" or "outsider" that reads the pages in English."""
-
-    def make(actor: str) -> Client:
-        client = shop.client_for(actor)
-        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from merchants.forms import MerchantForm
 from merchants.models import Invitation, Membership, Merchant, Role
+from tests.support.factories import InvitationFactory, MembershipFactory
 from vpos.models import OutboxEmail
-
-from ..factories import InvitationFactory, MembershipFactory
 
 
 @dataclass
@@ -58,9 +57,9 @@ def targets(shop) -> Targets:
     )
 
 
-# URL name -> (owner only?, the object id argument it takes, if any)
+# URL name -> (owner only?, the object id argument it takes, if any). The dashboard and the
+# payment account page are links' pages: tests/links/test_dashboard.py, test_payment_account.py.
 SHOP_PAGES = {
-    "dashboard": (False, None),
     "settings": (True, None),
     "team": (True, None),
     "invitation_revoke": (True, "invitation"),
@@ -118,7 +117,7 @@ def test_post_only_actions_refuse_get(owner_client, shop, targets, name):
 
 
 def test_staff_dashboard_offers_no_owner_actions(staff_client, shop):
-    response = staff_client.get(reverse("merchants:dashboard", args=[shop.merchant.public_id]))
+    response = staff_client.get(reverse("links:dashboard", args=[shop.merchant.public_id]))
 
     assert response.status_code == 200
     assert shop.merchant.name in response.text

@@ -12,15 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from links.models import Payment, PaymentStatus
-from links.services import payments_reconcile
+from links.payments import payments_reconcile
 from merchants import caching
 from merchants.models import Role
-
-from ..factories import PaymentFactory, PaymentLinkFactory
+from tests.support.factories import PaymentFactory, PaymentLinkFactory
 
 
 def dashboard(shop) -> str:
-    return reverse("merchants:dashboard", args=[shop.merchant.public_id])
+    return reverse("links:dashboard", args=[shop.merchant.public_id])
 
 
 def payments(shop) -> str:

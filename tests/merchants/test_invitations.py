@@ -13,9 +13,8 @@ from django.utils import formats, timezone, translation
 
 from merchants.models import Invitation, Membership, Role
 from merchants.services import invitation_create
+from tests.support.factories import InvitationFactory, UserFactory
 from vpos.models import OutboxEmail
-
-from ..factories import InvitationFactory, UserFactory
 
 
 def invite(client, shop, email: str, role: str = Role.STAFF):
@@ -68,7 +67,7 @@ def test_invited_user_accepts_and_joins_with_the_invited_role(client, shop, role
     response = client.post(accept_url(invitation))
 
     assert response.status_code == 302
-    assert response.url == reverse("merchants:dashboard", args=[shop.merchant.public_id])
+    assert response.url == reverse("links:dashboard", args=[shop.merchant.public_id])
     assert Membership.objects.get(user=anna, merchant=shop.merchant).role == role
     invitation.refresh_from_db()
     assert invitation.accepted_at is not None

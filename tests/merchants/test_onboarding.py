@@ -4,8 +4,7 @@ import pytest
 from django.urls import reverse
 
 from merchants.models import Membership, Merchant, Role
-
-from ..factories import PASSWORD, MembershipFactory, MerchantFactory, UserFactory
+from tests.support.factories import PASSWORD, MembershipFactory, MerchantFactory, UserFactory
 
 
 @pytest.mark.django_db
@@ -30,7 +29,7 @@ def test_creating_a_shop_makes_the_user_its_owner(client, shop_form_data):
 
     merchant = Merchant.objects.get(name="Forno Rossi")
     assert response.status_code == 302
-    assert response.url == reverse("merchants:dashboard", args=[merchant.public_id])
+    assert response.url == reverse("links:dashboard", args=[merchant.public_id])
     membership = Membership.objects.get(user=user, merchant=merchant)
     assert membership.role == Role.OWNER
     assert membership.notify_payments is True
@@ -58,12 +57,12 @@ def test_a_user_with_several_shops_can_open_each_and_sees_them_all_in_the_naviga
     client.force_login(user)
 
     for merchant in shops:
-        response = client.get(reverse("merchants:dashboard", args=[merchant.public_id]))
+        response = client.get(reverse("links:dashboard", args=[merchant.public_id]))
 
         assert response.status_code == 200
         assert response.context["shop"] == merchant
         for listed in shops:
-            assert reverse("merchants:dashboard", args=[listed.public_id]) in response.text
+            assert reverse("links:dashboard", args=[listed.public_id]) in response.text
         assert not_mine.name not in response.text
 
 
@@ -74,11 +73,11 @@ def test_shops_home_returns_to_the_last_shop_opened(client):
     second = MembershipFactory(user=user, merchant=MerchantFactory(name="Beta")).merchant
     client.force_login(user)
     assert client.get(reverse("merchants:home")).url == reverse(
-        "merchants:dashboard", args=[first.public_id]
+        "links:dashboard", args=[first.public_id]
     )
 
-    client.get(reverse("merchants:dashboard", args=[second.public_id]))
+    client.get(reverse("links:dashboard", args=[second.public_id]))
 
     assert client.get(reverse("merchants:home")).url == reverse(
-        "merchants:dashboard", args=[second.public_id]
+        "links:dashboard", args=[second.public_id]
     )

@@ -13,11 +13,11 @@ def _required(settings):
     settings.OWNERS_REQUIRE_TOTP = True
 
 
-def shop_url(shop, name: str = "merchants:dashboard") -> str:
+def shop_url(shop, name: str = "links:dashboard") -> str:
     return reverse(name, args=[shop.merchant.public_id])
 
 
-@pytest.mark.parametrize("name", ["merchants:dashboard", "links:payments", "merchants:settings"])
+@pytest.mark.parametrize("name", ["links:dashboard", "links:payments", "merchants:settings"])
 def test_an_owner_without_totp_is_sent_to_set_it_up_first(shop, owner_client, name):
     response = owner_client.get(shop_url(shop, name))
 

@@ -5,12 +5,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from merchants.models import Role
-
-from ..factories import InvitationFactory, MembershipFactory
+from tests.support.factories import InvitationFactory, MembershipFactory
 
 
 def test_dashboard_query_count_is_bounded(owner_client, shop, django_assert_max_num_queries):
-    url = reverse("merchants:dashboard", args=[shop.merchant.public_id])
+    url = reverse("links:dashboard", args=[shop.merchant.public_id])
 
     # Session, user, membership, the shop's links (none: no figures) and whether it has any, team
     # size, the shop switcher, the session update, savepoints. More in test_dashboard.py.

@@ -45,9 +45,7 @@ def test_demo_owner_logs_in_with_the_printed_password(client):
     )
 
     merchant = Merchant.objects.get()
-    assert response.redirect_chain[-1][0] == reverse(
-        "merchants:dashboard", args=[merchant.public_id]
-    )
+    assert response.redirect_chain[-1][0] == reverse("links:dashboard", args=[merchant.public_id])
     assert response.context["membership"].role == Role.OWNER
 
 

@@ -4,9 +4,8 @@ import pytest
 from django.urls import reverse
 
 from merchants.models import Invitation, Membership, Role
+from tests.support.factories import InvitationFactory, MembershipFactory
 from vpos.models import OutboxEmail
-
-from ..factories import InvitationFactory, MembershipFactory
 
 
 def team_url(shop) -> str:

@@ -12,14 +12,13 @@ from unittest import mock
 
 import pytest
 
-from links import tasks
 from links.models import Payment, PaymentStatus
-from links.provider import ProviderPayment
-from links.services import payment_apply
+from links.payments import payment_apply
+from links.providers import PaymentState, ProviderPayment
+from receipts import tasks as receipt_tasks
 from receipts.models import Receipt
-from tests.concurrency import run_concurrently
-
-from ..factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -29,7 +28,7 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def followups():
     """The PDF and emails after commit are not what these tests race."""
-    with mock.patch.object(tasks.payment_followups, "delay") as delay:
+    with mock.patch.object(receipt_tasks.payment_followups, "delay") as delay:
         yield delay
 
 
@@ -44,7 +43,7 @@ def pending_payment(merchant) -> Payment:
 def finalize_job(payment: Payment) -> Callable[[], Payment]:
     paid = ProviderPayment(
         id=payment.provider_id,
-        status="succeeded",
+        state=PaymentState.SUCCEEDED,
         amount=payment.amount,
         currency=payment.currency,
         card_brand="visa",

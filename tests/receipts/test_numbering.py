@@ -9,13 +9,12 @@ from unittest import mock
 import pytest
 
 from links.models import Payment, PaymentStatus
-from links.provider import ProviderPayment
-from links.services import payment_apply
+from links.payments import payment_apply
+from links.providers import PaymentState, ProviderPayment
 from receipts.models import Receipt
 from receipts.services import receipt_issue
-
-from ..factories import MerchantFactory, PaymentLinkFactory
-from .conftest import finalize
+from tests.support.documents import finalize
+from tests.support.factories import MerchantFactory, PaymentLinkFactory
 
 
 def numbers(merchant) -> list[str]:
@@ -87,7 +86,7 @@ def test_a_finalization_that_rolls_back_frees_its_number(shop):
 
     # The receipt is issued, then the finalization fails before committing.
     with (
-        mock.patch("links.services.log_event", side_effect=[None, RuntimeError("disk full")]),
+        mock.patch("receipts.subscribers.record", side_effect=RuntimeError("disk full")),
         pytest.raises(RuntimeError),
     ):
         finalize(unlucky_link, at=at)
@@ -102,7 +101,10 @@ def test_a_finalization_that_rolls_back_frees_its_number(shop):
     settled = payment_apply(
         payment_id=unlucky.pk,
         provider_payment=ProviderPayment(
-            id=unlucky.provider_id, status="succeeded", amount=unlucky.amount, currency="EUR"
+            id=unlucky.provider_id,
+            state=PaymentState.SUCCEEDED,
+            amount=unlucky.amount,
+            currency="EUR",
         ),
         source="reconciliation",
     )
@@ -113,7 +115,7 @@ def test_a_finalization_that_rolls_back_frees_its_number(shop):
 def test_finalizing_the_same_payment_again_issues_no_second_receipt(link):
     payment = finalize(link, at=datetime(2026, 5, 4, 9, 0, tzinfo=UTC))
     paid = ProviderPayment(
-        id=payment.provider_id, status="succeeded", amount=payment.amount, currency="EUR"
+        id=payment.provider_id, state=PaymentState.SUCCEEDED, amount=payment.amount, currency="EUR"
     )
 
     for source in ("webhook", "browser", "reconciliation"):

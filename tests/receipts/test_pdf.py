@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from receipts.services import receipt_ensure_pdf
-
-from ..factories import PaymentLinkFactory
-from .conftest import finalize, pdf_text
+from tests.support.documents import finalize, pdf_text
+from tests.support.factories import PaymentLinkFactory
 
 PAID_AT = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)  # 11:00 in Rome
 
@@ -159,8 +158,8 @@ def test_receipt_of_a_real_localstripe_payment(
     merchant, stripe_settings, django_capture_on_commit_callbacks
 ):
     """The card details come from Stripe's PaymentIntent, as in production."""
-    from links.services import payment_refresh
-    from vpos.localstripe import stripe_client
+    from links.payments import payment_refresh
+    from tests.support.localstripe import stripe_client
 
     api = stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
     link = vat_link(merchant, "en", vat_rate=22)
@@ -179,7 +178,7 @@ def test_receipt_of_a_real_localstripe_payment(
             "confirm": True,
         }
     )
-    from ..factories import PaymentFactory
+    from tests.support.factories import PaymentFactory
 
     payment = PaymentFactory(link=link, provider_id=pi.id, customer_email="anna@example.com")
 

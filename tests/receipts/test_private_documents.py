@@ -24,11 +24,10 @@ from receipts.services import (
     refund_note_ensure,
     refund_note_issue,
 )
+from tests.support.documents import finalize
+from tests.support.settings import REQUIRED, real_secrets
 from vpos.documents import documents
 from vpos.models import OutboxEmail
-
-from ..test_settings import REQUIRED, real_secrets
-from .conftest import finalize
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -20,9 +20,8 @@ from receipts.services import (
     receipt_ensure_pdf,
     receipt_public_url,
 )
+from tests.support.documents import finalize, pdf_text, stream_bytes
 from vpos.models import OutboxEmail
-
-from .conftest import finalize, pdf_text, stream_bytes
 
 DAY = 24 * 60 * 60
 

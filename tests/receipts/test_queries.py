@@ -10,9 +10,8 @@ from django.urls import reverse
 
 from receipts.models import ReceiptExport
 from receipts.services import export_build
-
-from ..factories import PaymentLinkFactory
-from .conftest import finalize
+from tests.support.documents import finalize
+from tests.support.factories import PaymentLinkFactory
 
 START = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 

@@ -10,15 +10,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.api_keys import api_key_create
+from integrations.models import ApiKey
 from links.models import Refund
-from links.notifications import refund_send_email
-from merchants.api_keys import api_key_create
-from merchants.models import ApiKey
+from receipts.notifications import refund_send_email
 from receipts.services import refund_note_issue
+from tests.support.api import ApiClient
+from tests.support.documents import finalize, pdf_text, stream_bytes
 from vpos.models import OutboxEmail
-
-from ..api.conftest import ApiClient
-from .conftest import finalize, pdf_text, stream_bytes
 
 pytestmark = pytest.mark.django_db
 

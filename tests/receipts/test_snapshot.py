@@ -14,10 +14,9 @@ from pypdf import PdfReader
 from merchants.services import merchant_update
 from receipts.models import Receipt
 from receipts.services import receipt_ensure_pdf
+from tests.support.documents import finalize, pdf_text, stream_bytes
+from tests.support.factories import PaymentLinkFactory
 from vpos.documents import documents
-
-from ..factories import PaymentLinkFactory
-from .conftest import finalize, pdf_text, stream_bytes
 
 RED, BLUE = (200, 0, 0), (0, 0, 200)
 

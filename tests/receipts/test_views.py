@@ -16,9 +16,8 @@ from django.urls import reverse
 
 from receipts.models import Receipt, ReceiptExport
 from receipts.services import export_build
-
-from ..factories import PaymentLinkFactory
-from .conftest import finalize, pdf_text, stream_bytes
+from tests.support.documents import finalize, pdf_text, stream_bytes
+from tests.support.factories import PaymentLinkFactory
 
 
 def noon(day: date) -> datetime:

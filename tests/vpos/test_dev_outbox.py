@@ -4,9 +4,8 @@ a signed-in superuser (it shows everyone's verification links)."""
 import pytest
 from django.urls import reverse
 
+from tests.support.factories import UserFactory
 from vpos.models import OutboxEmail
-
-from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ the worker's email tasks, each through its own connection, all at once. Every wr
 turn (BEGIN IMMEDIATE, a busy timeout); none fails with "database is locked".
 
 The payment races (checkout, browser return against the webhook, refunds with retries) run on
-SQLite as well: tests/links/test_concurrency.py, tests/api/test_refund_retries.py.
+SQLite as well: tests/links/test_concurrency.py, tests/integrations/test_refund_retries.py.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from integrations.api_keys import api_key_create
+from integrations.models import ApiKey
 from links.models import PaymentLink
-from merchants.api_keys import api_key_create
-from merchants.models import ApiKey
+from tests.support.api import LINK, ApiClient
+from tests.support.concurrency import run_concurrently
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_deliver
-
-from ..api.conftest import LINK, ApiClient
-from ..concurrency import run_concurrently
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "sqlite", reason="the embedded SQLite default"),

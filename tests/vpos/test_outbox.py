@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from merchants.models import Role
+from tests.support.factories import InvitationFactory, MembershipFactory
 from vpos.audit import Action
 from vpos.models import AuditEntry, OutboxEmail
 from vpos.outbox import (
@@ -19,8 +20,6 @@ from vpos.outbox import (
     outbox_requeue_due,
     outbox_store,
 )
-
-from ..factories import InvitationFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +58,7 @@ def test_enqueued_email_is_sent_only_after_the_transaction_commits(
             email = enqueue_invitation()
         assert mail.outbox == []
 
-    assert len([hook for hook in callbacks if hook.__module__ == "vpos.outbox"]) == 1
+    assert len([hook for hook in callbacks if hook.__module__ == "vpos.delivery"]) == 1
     rendered_html = email.body_html
     email.refresh_from_db()
     assert email.status == OutboxEmail.Status.SENT

@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import PaymentLinkFactory
+from tests.support.factories import PaymentLinkFactory
 
 
 def down(*args, **kwargs):
@@ -23,7 +23,7 @@ def browser() -> Client:
 
 def test_the_checkout_page_answers_503_with_retry_after(db, browser):
     link = PaymentLinkFactory()
-    with mock.patch("links.checkout._link_or_404", side_effect=down):
+    with mock.patch("links.views.public_checkout._link_or_404", side_effect=down):
         response = browser.get(
             reverse("links:checkout", args=[link.token]), HTTP_ACCEPT_LANGUAGE="it"
         )
@@ -37,9 +37,9 @@ def test_the_checkout_page_answers_503_with_retry_after(db, browser):
 
 def test_a_shop_page_answers_503_in_english_too(shop, owner_client):
     owner_client.raise_request_exception = False
-    with mock.patch("merchants.views.dashboard_figures", side_effect=down):
+    with mock.patch("links.views.back_office.dashboard_figures", side_effect=down):
         response = owner_client.get(
-            reverse("merchants:dashboard", args=[shop.merchant.public_id]),
+            reverse("links:dashboard", args=[shop.merchant.public_id]),
             HTTP_ACCEPT_LANGUAGE="en",
         )
 
@@ -48,7 +48,7 @@ def test_a_shop_page_answers_503_in_english_too(shop, owner_client):
 
 
 def test_the_api_answers_503_as_json(db, browser):
-    with mock.patch("links.api.authentication.api_key_authenticate", side_effect=down):
+    with mock.patch("integrations.api.authentication.api_key_authenticate", side_effect=down):
         response = browser.get("/api/v1/links", HTTP_AUTHORIZATION="Bearer vpos_x")
 
     assert response.status_code == 503
@@ -57,7 +57,7 @@ def test_the_api_answers_503_as_json(db, browser):
 
 
 def test_other_errors_get_the_bilingual_500_page(db, browser):
-    with mock.patch("links.checkout._link_or_404", side_effect=RuntimeError("bug")):
+    with mock.patch("links.views.public_checkout._link_or_404", side_effect=RuntimeError("bug")):
         response = browser.get(reverse("links:checkout", args=["a" * 32]))
 
     assert response.status_code == 500

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "merchants",
     "links",
     "receipts",
+    "integrations",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -261,9 +262,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "outbox-resend-stuck": {"task": "vpos.tasks.outbox_sweep", "schedule": 300.0},
     "payments-reconcile": {"task": "links.tasks.payments_reconcile", "schedule": 60.0},
     "links-expire": {"task": "links.tasks.links_expire", "schedule": 60.0},
-    "payments-followups-sweep": {"task": "links.tasks.payments_followups_sweep", "schedule": 120.0},
+    "payments-followups-sweep": {
+        "task": "receipts.tasks.payments_followups_sweep",
+        "schedule": 120.0,
+    },
     "refunds-reconcile": {"task": "links.tasks.refunds_reconcile", "schedule": 300.0},
-    "webhooks-retry-due": {"task": "links.tasks.webhooks_retry_due", "schedule": 120.0},
+    "webhooks-retry-due": {"task": "integrations.tasks.webhooks_retry_due", "schedule": 120.0},
     "retention-purge": {
         "task": "vpos.tasks.retention_purge",
         "schedule": crontab(hour=3, minute=30),
@@ -301,7 +305,7 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # enables it per account on request. Shops with their own account set it in their settings.
 STRIPE_PLATFORM_MOTO = env.bool("STRIPE_PLATFORM_MOTO", default=False)
 # Receipt and refund-note numbers are written into the provider's metadata once issued, so that
-# `manage.py recover_from_provider` knows them after a database restore (links/recovery.py).
+# `manage.py recover_from_provider` knows them after a database restore (receipts/recovery.py).
 PROVIDER_RECORDS_NUMBERS = env.bool("PROVIDER_RECORDS_NUMBERS", default=True)
 STRIPE_JS_URL = env.str(
     "STRIPE_JS_URL",
@@ -310,15 +314,15 @@ STRIPE_JS_URL = env.str(
     else "https://js.stripe.com/v3/",
 )
 
-# --- Integration API (links/api) and outbound webhooks (links/outbound.py) -------------------
+# --- Integration API (integrations/api) and outbound webhooks (integrations/webhooks.py) ----
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["links.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["links.api.authentication.HasApiKey"],
-    "DEFAULT_THROTTLE_CLASSES": ["links.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["integrations.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["integrations.api.authentication.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["links.api.parsers.JSONParser"],  # nesting limit, see there
+    "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.JSONParser"],  # nesting limit, see there
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "links.api.views.exception_handler",
+    "EXCEPTION_HANDLER": "integrations.api.views.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -388,7 +392,7 @@ RATELIMITS = {
     "checkout_attempt": env.str("RATELIMIT_CHECKOUT_ATTEMPT", default="20/600"),
     "checkout_link": env.str("RATELIMIT_CHECKOUT_LINK", default="60/600"),
 }
-# Seconds a payable link's checkout page stays in the cache (links/checkout.py). 0 turns the
+# Seconds a payable link's checkout page stays in the cache (links/page_cache.py). 0 turns the
 # cache off: every request renders the page (bench/checkout.py measures that path this way).
 CHECKOUT_PAGE_CACHE_SECONDS = env.int("CHECKOUT_PAGE_CACHE_SECONDS", default=10)
 
@@ -415,10 +419,13 @@ RETENTION_PURGES = [
     "vpos.retention.sessions_clear",
     "vpos.outbox.outbox_access_links_redact",
     "vpos.outbox.outbox_bodies_purge",
-    "links.outbound.webhook_payloads_purge",
-    "links.api.idempotency.idempotency_purge",
+    "integrations.webhooks.webhook_payloads_purge",
+    "integrations.api.idempotency.idempotency_purge",
     "receipts.services.exports_purge",
 ]
+# What an erasure on request (erase_customer_data, links/privacy.py) asks of other apps, by the
+# name its count is reported under: each takes (email, shop ids, now) and returns rows changed.
+CUSTOMER_DATA_ERASERS = {"webhook_events": "integrations.webhooks.customer_data_erase"}
 
 # --- Logging ---------------------------------------------------------------------------------
 # Every record carries the request id (and shop/payment id where known): vpos/logging.py.

@@ -27,7 +27,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 VPOS_WEBHOOKS_ALLOW_PRIVATE = True
 # Most tests finalize payments with made-up PaymentIntent ids that no provider knows; the tests
-# of links/recovery.py turn it on against localstripe.
+# of receipts/recovery.py turn it on against localstripe.
 PROVIDER_RECORDS_NUMBERS = False
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

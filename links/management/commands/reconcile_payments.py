@@ -14,9 +14,9 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from links import services
 from links.models import OPEN_PAYMENT_STATUSES, Payment
-from links.provider import ProviderError
+from links.payments import payment_refresh
+from links.providers import ProviderError
 from vpos.logging import log_context
 
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 continue
             with log_context(shop_id=payment.merchant.public_id, payment_id=payment.public_id):
                 try:
-                    payment = services.payment_refresh(payment=payment, source="reconciliation")
+                    payment = payment_refresh(payment=payment, source="reconciliation")
                 except ProviderError as error:
                     outcome["provider error"] += 1
                     self.stderr.write(f"payment {payment.public_id}: {error.message}")

@@ -1,0 +1,254 @@
+"""What the API reads and writes. Validation of shape lives here; business rules stay in services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.utils import humanize_datetime
+
+from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus, Refund
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES
+
+METADATA_MAX_KEYS = 20
+METADATA_KEY_LENGTH = 40
+METADATA_VALUE_LENGTH = 500
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def validate_return_url(value: str) -> str:
+    """https anywhere; http only to the integrator's own machine in development."""
+    if not value:
+        return value
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except (ValueError, DjangoValidationError) as error:
+        raise serializers.ValidationError(_("Enter a valid https URL.")) from error
+    if parts.scheme == "https":
+        return value
+    local_allowed = settings.DEBUG or settings.VPOS_API_ALLOW_LOCAL_HTTP_URLS
+    if host in LOCAL_HOSTS and local_allowed:
+        return value
+    raise serializers.ValidationError(_("Use an https URL."))
+
+
+class SafeDateTimeField(serializers.DateTimeField):
+    """Dates near year 1 or 9999 overflow time zone arithmetic: a 400, never a 500. Digits are
+    0-9 only: DRF's parser reads "٢٠٣٠-..." as 2030."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str) and not value.isascii():
+            formats = getattr(self, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
+            self.fail("invalid", format=humanize_datetime.datetime_formats(formats))
+        try:
+            parsed = super().to_internal_value(value)
+        except (OverflowError, OSError) as error:
+            raise serializers.ValidationError(_("Enter a date between 2000 and 2999.")) from error
+        if not 2000 <= parsed.year <= 2999:
+            raise serializers.ValidationError(_("Enter a date between 2000 and 2999."))
+        return parsed
+
+
+class AsciiIntegerField(serializers.IntegerField):
+    """An integer in the digits 0-9 only: DRF's IntegerField reads "١٢٣" as 123."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class MetadataField(serializers.Field):
+    default_error_messages = {
+        "invalid": _("Metadata is an object of at most 20 short text values."),
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if not isinstance(data, dict) or len(data) > METADATA_MAX_KEYS:
+            self.fail("invalid")
+        for key, value in data.items():
+            if not (
+                isinstance(key, str)
+                and 0 < len(key) <= METADATA_KEY_LENGTH
+                and isinstance(value, str)
+                and len(value) <= METADATA_VALUE_LENGTH
+                and "\x00" not in key + value
+            ):
+                self.fail("invalid")
+        return data
+
+    def to_representation(self, value: Any) -> dict[str, str]:
+        return value or {}
+
+
+class LinkCreateSerializer(serializers.Serializer):
+    amount = AsciiIntegerField(min_value=1, max_value=2**53, help_text="Minor units.")
+    currency = serializers.ChoiceField(choices=[code for code, _label in CURRENCY_CHOICES])
+    description = serializers.CharField(max_length=500)
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    customer_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    customer_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=[code for code, _label in LANGUAGE_CHOICES], required=False
+    )
+    expires_at = SafeDateTimeField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=LinkKind.values, default=LinkKind.SINGLE)
+    max_payments = AsciiIntegerField(
+        min_value=1, max_value=1_000_000, required=False, allow_null=True
+    )
+    success_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_return_url]
+    )
+    cancel_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_return_url]
+    )
+    metadata = MetadataField(required=False)
+
+
+class EmptyAsNull:
+    """Optional email and URL fields read `null` when empty, never `""`: a client generated from
+    the schema checks their format (email, uri), which "" does not have."""
+
+    nullable_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for name in self.nullable_fields:
+            if data.get(name) == "":
+                data[name] = None
+        return data
+
+
+class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
+    nullable_fields = ("customer_email", "success_url", "cancel_url")
+    status = serializers.ChoiceField(choices=LinkStatus.values, source="effective_status")
+    url = serializers.CharField(source="public_url", help_text="The customer's payment page.")
+    metadata = MetadataField()
+    customer_email = serializers.EmailField(allow_null=True)
+    success_url = serializers.URLField(allow_null=True)
+    cancel_url = serializers.URLField(allow_null=True)
+
+    class Meta:
+        model = PaymentLink
+        fields = [
+            "id",
+            "url",
+            "status",
+            "kind",
+            "amount",
+            "currency",
+            "description",
+            "reference",
+            "customer_name",
+            "customer_email",
+            "language",
+            "expires_at",
+            "max_payments",
+            "payments_count",
+            "success_url",
+            "cancel_url",
+            "metadata",
+            "channel",
+            "created_at",
+            "paid_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    payment = serializers.UUIDField(source="payment.public_id")
+    note_number = serializers.SerializerMethodField(
+        help_text="The refund note's number once issued (its PDF: .../refunds/{id}/note)."
+    )
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment",
+            "amount",
+            "currency",
+            "status",
+            "reason",
+            "failure_message",
+            "created_at",
+            "succeeded_at",
+            "note_number",
+        ]
+        read_only_fields = fields
+
+    def get_note_number(self, refund: Refund) -> str | None:
+        note = getattr(refund, "note", None)
+        return note.number if note is not None else None
+
+
+class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):
+    nullable_fields = ("customer_email",)
+    id = serializers.UUIDField(source="public_id")
+    customer_email = serializers.EmailField(allow_null=True)
+    link = serializers.IntegerField(source="link_id")
+    status = serializers.ChoiceField(choices=PaymentStatus.values)
+    refund_state = serializers.CharField()
+    receipt_number = serializers.SerializerMethodField()
+    refunds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "link",
+            "status",
+            "amount",
+            "currency",
+            "refunded_amount",
+            "refund_state",
+            "flag",
+            "card_brand",
+            "card_last4",
+            "customer_email",
+            "customer_name",
+            "failure_code",
+            "failure_message",
+            "receipt_number",
+            "refunds",
+            "created_at",
+            "succeeded_at",
+        ]
+        read_only_fields = fields
+
+    def get_receipt_number(self, payment: Payment) -> str | None:
+        receipt = getattr(payment, "receipt", None) if payment.status == "succeeded" else None
+        return receipt.number if receipt is not None else None
+
+    @extend_schema_field(RefundSerializer(many=True))
+    def get_refunds(self, payment: Payment) -> list[dict[str, Any]]:
+        refunds = list(payment.refunds.all())
+        for refund in refunds:
+            refund.payment = payment  # no query per refund for payment.public_id
+        return RefundSerializer(refunds, many=True).data
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    amount = AsciiIntegerField(
+        min_value=1, max_value=2**53, required=False, help_text="Minor units; default: the rest."
+    )
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(), required=False)

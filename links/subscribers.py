@@ -1,0 +1,49 @@
+"""What links derives from recorded events: the payment timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vpos.events import Event, Recorded, subscribe
+
+from .models import Payment, PaymentEvent, Refund
+
+# Events on a payment's timeline, and the kind each is stored as (templates/links/_event_label.html).
+TIMELINE = {
+    Event.PAYMENT_STARTED: "created",
+    Event.PAYMENT_REFUSED_BEFORE_CHARGE: "failed",
+    Event.PAYMENT_AUTHENTICATION_REQUESTED: "authentication_requested",
+    Event.PAYMENT_OUTCOME_UNKNOWN: "confirm_error",
+    Event.PAYMENT_FAILED: "failed",
+    Event.PAYMENT_CANCELED: "canceled",
+    Event.PAYMENT_SUCCEEDED: "succeeded",
+    Event.PAYMENT_RECOVERED: "recovered",
+    Event.RECEIPT_ISSUED: "receipt_issued",
+    Event.PAYMENT_REFUNDED: "refunded",
+    Event.REFUND_NOTE_ISSUED: "refund_note_issued",
+}
+
+
+def _payment_of(obj: Any) -> Payment:
+    """The payment an event is about: itself, a refund's, or a document's (a receipt names its
+    payment, a refund note its refund)."""
+    if isinstance(obj, Payment):
+        return obj
+    if isinstance(obj, Refund):
+        return obj.payment
+    if hasattr(obj, "refund"):
+        return obj.refund.payment
+    return obj.payment
+
+
+def timeline_write(recorded: Recorded) -> None:
+    PaymentEvent.objects.create(
+        payment=_payment_of(recorded.obj),
+        kind=TIMELINE[recorded.event],
+        message=recorded.summary[:500],
+        data=recorded.data,
+    )
+
+
+def connect() -> None:
+    subscribe(timeline_write, *TIMELINE)
