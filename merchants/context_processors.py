@@ -15,9 +15,19 @@ OWNER_MENU_PAGES = frozenset(
 )  # fmt: skip
 
 
+# The pages of the "Links" and "Payments" entries (both in the links app, with the dashboard, the
+# payment account page and the phone orders, which have entries of their own).
+LINKS_MENU_PAGES = frozenset({"list", "create", "detail", "deactivate", "card", "qr_png", "qr_svg"})
+PAYMENTS_MENU_PAGES = frozenset({"payments", "payments_csv", "payment_detail", "payment_refund"})
+
+
 def shops(request: HttpRequest) -> dict[str, Any]:
     """The navigation's shop switcher and the current shop, when the view resolved one."""
-    context: dict[str, Any] = {"owner_menu_pages": OWNER_MENU_PAGES}
+    context: dict[str, Any] = {
+        "owner_menu_pages": OWNER_MENU_PAGES,
+        "links_menu_pages": LINKS_MENU_PAGES,
+        "payments_menu_pages": PAYMENTS_MENU_PAGES,
+    }
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return context
