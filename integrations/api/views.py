@@ -39,9 +39,7 @@ from links import refunds as refund_services
 from links import services
 from links.models import LinkChannel, LinkStatus, Payment, PaymentLink, PaymentStatus
 from links.selectors import receipt_of
-from receipts.models import Receipt, RefundNote
-from receipts.services import document_ensure_pdf
-from vpos.documents import documents
+from receipts.downloads import pdf_response
 from vpos.inputs import parse_id, single_line
 from vpos.views import page_not_found
 
@@ -487,19 +485,7 @@ def _receipt_response(request: Request, payment_id: str) -> FileResponse:
     receipt = receipt_of(payment)
     if receipt is None:
         raise exceptions.NotFound(_("This payment has no receipt: only paid payments have one."))
-    return _pdf(receipt)
-
-
-def _pdf(document: Receipt | RefundNote) -> FileResponse:
-    document = document_ensure_pdf(document)
-    response = FileResponse(
-        documents.open(document.pdf.name, "rb"),
-        content_type="application/pdf",
-        as_attachment=True,
-        filename=document.filename,
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return pdf_response(receipt)
 
 
 class RefundNotePdf(APIView):
@@ -525,4 +511,4 @@ class RefundNotePdf(APIView):
             raise exceptions.NotFound(
                 _("This refund has no refund note yet: only completed refunds have one.")
             )
-        return _pdf(note)
+        return pdf_response(note)

@@ -6,7 +6,6 @@ import csv
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.core import signing
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,9 +19,10 @@ from vpos.documents import documents
 from vpos.money import to_decimal
 from vpos.spreadsheet import Echo, spreadsheet_text
 
-from . import selectors, services
-from .forms import ExportForm, ReceiptFilterForm
-from .models import Receipt, ReceiptExport, RefundNote
+from .. import selectors, services
+from ..downloads import pdf_response
+from ..forms import ExportForm, ReceiptFilterForm
+from ..models import Receipt, ReceiptExport, RefundNote
 
 
 def _filtered(request: HttpRequest, membership: Membership):
@@ -62,29 +62,16 @@ def receipt_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _list_page(request, membership)
 
 
-def _pdf_response(document: Receipt | RefundNote, *, inline: bool = False) -> FileResponse:
-    document = services.document_ensure_pdf(document)  # re-rendered if the file is gone
-    response = FileResponse(
-        documents.open(document.pdf.name, "rb"),
-        content_type="application/pdf",
-        as_attachment=not inline,
-        filename=document.filename,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @shop_view()
 def receipt_pdf(request: HttpRequest, membership: Membership, receipt_id: int) -> HttpResponse:
     receipt = get_object_or_404(Receipt, pk=receipt_id, merchant=membership.merchant)
-    return _pdf_response(receipt)
+    return pdf_response(receipt)
 
 
 @shop_view()
 def refund_note_pdf(request: HttpRequest, membership: Membership, note_id: int) -> HttpResponse:
     note = get_object_or_404(RefundNote, pk=note_id, merchant=membership.merchant)
-    return _pdf_response(note)
+    return pdf_response(note)
 
 
 def _csv_rows(receipts) -> Iterator[list[str]]:
@@ -174,15 +161,3 @@ def export_download(request: HttpRequest, membership: Membership, export_id: int
         filename=name,
         content_type="application/zip",
     )
-
-
-def public_download(request: HttpRequest, token: str) -> HttpResponse:
-    """The customer's signed link to a receipt or a refund note: no login, expires, and a
-    tampered link gets no file."""
-    try:
-        document = services.document_from_token(token)
-    except signing.SignatureExpired:
-        return render(request, "receipts/link_invalid.html", {"expired": True}, status=410)
-    except signing.BadSignature:
-        return render(request, "receipts/link_invalid.html", {"expired": False}, status=400)
-    return _pdf_response(document, inline=True)

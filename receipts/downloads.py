@@ -1,0 +1,25 @@
+"""A stored receipt or refund note as a download, for the back office, the customer's signed
+link and the API alike."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+
+from vpos.documents import documents
+
+from .models import Receipt, RefundNote
+from .services import document_ensure_pdf
+
+
+def pdf_response(document: Receipt | RefundNote, *, inline: bool = False) -> FileResponse:
+    """The document's PDF (rendered again first if its file is gone), never cached by a proxy."""
+    document = document_ensure_pdf(document)
+    response = FileResponse(
+        documents.open(document.pdf.name, "rb"),
+        content_type="application/pdf",
+        as_attachment=not inline,
+        filename=document.filename,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
