@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from links.models import LinkChannel, Payment, PaymentLink, PaymentStatus
 from merchants.models import Role
 from receipts.models import Receipt
+from tests.support.browser import fill_card
 from tests.support.factories import PASSWORD, MembershipFactory, MerchantFactory
 
 pytestmark = pytest.mark.browser
@@ -37,15 +38,6 @@ def bottega(db):
 def clerk(bottega):
     """A member of staff: staff take phone orders too."""
     return MembershipFactory(merchant=bottega, role=Role.STAFF).user
-
-
-def fill_card(page, number: str) -> None:
-    card = page.locator("#card-element")
-    card.get_by_placeholder("number", exact=True).fill(number)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("34")
-    card.get_by_placeholder("cvc").fill("123")
-    card.get_by_placeholder("postal_code").fill("20121")
 
 
 def script_errors(page) -> list:

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from links.models import PaymentLink, PaymentStatus
 from merchants.models import Role
+from tests.support.browser import fill_card
 from tests.support.factories import MembershipFactory, MerchantFactory
 from vpos.models import OutboxEmail
 
@@ -30,15 +31,6 @@ navigator.share = (data) => { window.shared.push(data); return Promise.resolve()
 @pytest.fixture
 def bottega(db):
     return MerchantFactory(name="Bottega Rossi", legal_name="Bottega Rossi S.r.l.")
-
-
-def fill_card(page, number: str) -> None:
-    card = page.locator("#card-element")
-    card.get_by_placeholder("number", exact=True).fill(number)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("34")
-    card.get_by_placeholder("cvc").fill("123")
-    card.get_by_placeholder("postal_code").fill("20121")
 
 
 def email_row(page, subject_part: str):

@@ -7,11 +7,8 @@ the application's own.
 
 from __future__ import annotations
 
-import io
-import json
 import re
 import secrets
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -24,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
-from pypdf import PdfReader
 
 from links import refunds as refunds_module
 from links import tasks
@@ -35,9 +31,10 @@ from links.refunds import refund_create, refunds_reconcile
 from receipts import tasks as receipt_tasks
 from receipts.models import Receipt, RefundNote
 from tests.support.concurrency import run_concurrently
+from tests.support.documents import pdf_text
 from tests.support.factories import PaymentLinkFactory
 from tests.support.faults import database_gone
-from tests.support.stripe import CARD_OK, payment_intent, post_webhook, sign
+from tests.support.stripe import CARD_OK, charge_event, payment_intent, post_webhook, sign
 from vpos.audit import Action
 from vpos.models import AuditEntry, OutboxEmail
 from vpos.money import format_money
@@ -63,15 +60,6 @@ def stripe_refunds(api: stripe.StripeClient, payment: Payment) -> list[tuple[int
     return [(r.amount, (r.to_dict().get("metadata") or {}).get("vpos_refund", "")) for r in listed]
 
 
-def pdf_text(data: bytes) -> str:
-    """The text a reader sees in a PDF, every kind of space as a plain space."""
-    assert data.startswith(b"%PDF-"), data[:20]
-    text = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
-    for space in ("\u00a0", "\u202f", "\u2009"):
-        text = text.replace(space, " ")
-    return text
-
-
 def badge(text: str) -> str:
     return f'<span class="badge text-bg-info">{text}</span>'
 
@@ -81,29 +69,6 @@ def hidden_inputs(html: str, action: str) -> dict[str, str]:
     form = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', html, re.S)
     assert form is not None, f"no form posting to {action}"
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.group()))
-
-
-def charge_event(
-    charge_id: str, pi_id: str, *, event_type: str = "charge.refunded", event_id: str | None = None
-) -> bytes:
-    """A Stripe charge event (what real Stripe sends on a dashboard refund; localstripe never does)."""
-    event = {
-        "id": event_id or f"evt_{secrets.token_hex(8)}",
-        "object": "event",
-        "api_version": "2017-08-15",
-        "created": int(time.time()),
-        "livemode": False,
-        "type": event_type,
-        "data": {
-            "object": {
-                "id": charge_id,
-                "object": "charge",
-                "payment_intent": pi_id,
-                "refunded": False,
-            }
-        },
-    }
-    return json.dumps(event).encode()
 
 
 # --- Fixtures --------------------------------------------------------------------------------

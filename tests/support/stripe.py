@@ -53,14 +53,8 @@ def payment_intent(
     )
 
 
-def event_body(
-    object_id: str,
-    *,
-    event_type: str = "payment_intent.succeeded",
-    event_id: str | None = None,
-    status: str = "succeeded",
-) -> bytes:
-    """A Stripe event as Stripe sends it (the fields we read, plus a few we do not)."""
+def stripe_event(event_type: str, obj: dict, *, event_id: str | None = None) -> bytes:
+    """A Stripe event about `obj` as Stripe sends it (the fields we read, plus a few we do not)."""
     event = {
         "id": event_id or f"evt_{secrets.token_hex(8)}",
         "object": "event",
@@ -68,9 +62,29 @@ def event_body(
         "created": int(time.time()),
         "livemode": False,
         "type": event_type,
-        "data": {"object": {"id": object_id, "object": "payment_intent", "status": status}},
+        "data": {"object": obj},
     }
     return json.dumps(event).encode()
+
+
+def event_body(
+    object_id: str,
+    *,
+    event_type: str = "payment_intent.succeeded",
+    event_id: str | None = None,
+    status: str = "succeeded",
+) -> bytes:
+    """A PaymentIntent event."""
+    obj = {"id": object_id, "object": "payment_intent", "status": status}
+    return stripe_event(event_type, obj, event_id=event_id)
+
+
+def charge_event(
+    charge_id: str, pi_id: str, *, event_type: str = "charge.refunded", event_id: str | None = None
+) -> bytes:
+    """A charge event (what real Stripe sends on a dashboard refund; localstripe never does)."""
+    obj = {"id": charge_id, "object": "charge", "payment_intent": pi_id, "refunded": False}
+    return stripe_event(event_type, obj, event_id=event_id)
 
 
 def sign(body: bytes, secret: str, *, timestamp: int | None = None) -> str:
