@@ -25,7 +25,7 @@ from vpos.charts import Chart, daily_chart
 from vpos.money import format_money
 
 from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
-from .payment_selectors import day_start
+from .payment_selectors import PAYMENT_ROW, day_start
 
 PERIODS = (("today", 1), ("week", 7), ("month", 30))
 CHART_DAYS = 30
@@ -96,19 +96,7 @@ def _latest_payments(merchant: Merchant) -> list[Payment]:
     return list(
         Payment.objects.filter(merchant=merchant)
         .select_related("link")
-        .only(
-            "public_id",
-            "created_at",
-            "amount",
-            "refunded_amount",
-            "currency",
-            "status",
-            "flag",
-            "customer_email",
-            "customer_name",
-            "link__id",
-            "link__description",
-        )
+        .only(*PAYMENT_ROW)
         .order_by("-created_at", "-id")[:LIST_SIZE]
     )
 

@@ -18,6 +18,25 @@ from merchants.models import Merchant
 from .models import Payment, PaymentLink, PaymentStatus
 
 PAGE_SIZE = 25
+# What a row of payments shows (the list, the dashboard's latest): the rest is not loaded.
+PAYMENT_ROW = (
+    "public_id",
+    "created_at",
+    "amount",
+    "refunded_amount",
+    "currency",
+    "status",
+    "flag",
+    "card_brand",
+    "card_last4",
+    "customer_email",
+    "customer_name",
+    "link__id",
+    "link__description",
+    "link__reference",
+    "link__kind",
+    "is_moto",
+)
 
 # The sort a person picks -> (model field, descending?). Anything else is refused by the form.
 SORTS: dict[str, tuple[str, bool]] = {

@@ -173,31 +173,11 @@ def _payments(form: PaymentFilterForm, merchant: Merchant) -> QuerySet[Payment]:
     return selectors.payment_list(merchant=merchant, filters=form.filters(), sort=form.chosen_sort)
 
 
-LIST_FIELDS = (
-    "public_id",
-    "created_at",
-    "amount",
-    "refunded_amount",
-    "currency",
-    "status",
-    "flag",
-    "card_brand",
-    "card_last4",
-    "customer_email",
-    "customer_name",
-    "link__id",
-    "link__description",
-    "link__reference",
-    "link__kind",
-    "is_moto",
-)
-
-
 def _list_page(request: HttpRequest, form: PaymentFilterForm, merchant: Merchant) -> HttpResponse:
     """The list, or the form with its errors and a 400 when the query string needs correcting."""
     pager = None
     if form.is_valid():
-        payments = _payments(form, merchant).select_related("link").only(*LIST_FIELDS)
+        payments = _payments(form, merchant).select_related("link").only(*selectors.PAYMENT_ROW)
         pager = selectors.payment_page(
             payments,
             sort=form.chosen_sort,
