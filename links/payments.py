@@ -170,12 +170,7 @@ def checkout_attempt(
             is_moto=moto,
             via_shop_account=uses_shop_account(locked.merchant),
         )
-        record(
-            Event.PAYMENT_STARTED,
-            merchant_id=locked.merchant_id,
-            obj=payment,
-            summary="Checkout started",
-        )
+        record(Event.PAYMENT_STARTED, merchant_id=locked.merchant_id, obj=payment)
 
     provider = provider_for_payment(payment)
     # What recover_from_provider needs to rebuild the payment after a database restore.

@@ -216,6 +216,17 @@ def test_timeline_of_a_3d_secure_payment_then_a_refund_in_order(
     assert f"{CUSTOMER} · Sent" in by_label["Email: Refund"]
 
 
+def test_an_italian_reader_reads_the_timeline_in_italian(payment, shop):
+    owner = shop.client_for("owner")
+    owner.defaults["HTTP_ACCEPT_LANGUAGE"] = "it"
+
+    entries = timeline(owner.get(detail_url(payment)).text)
+
+    # The label, then the time: nothing stored in the language of whoever started the checkout.
+    assert re.fullmatch(r"Pagamento avviato \d\d/\d\d/\d{4} \d\d:\d\d", entries[0]), entries[0]
+    assert not any("Checkout" in entry for entry in entries)
+
+
 def test_timeline_of_a_declined_card_shows_the_reason_and_offers_no_refund(link, pay, client_as):
     payment = pay(link, CARD_DECLINED)
     assert payment.status == PaymentStatus.FAILED
