@@ -126,6 +126,12 @@ class PaymentLink(models.Model):
         """The customer's URL: absolute, the same in emails, QR codes and share buttons."""
         return settings.SITE_URL + reverse("links:checkout", args=[self.token])
 
+    @property
+    def email_ref(self) -> str:
+        """What the outbox files an email about this link under (`OutboxEmail.ref`): the emails
+        of the link's page, its pay link and its payments' confirmations and refunds."""
+        return f"link:{self.pk}"
+
     def is_past_expiry(self, at: datetime | None = None) -> bool:
         return self.expires_at is not None and (at or timezone.now()) >= self.expires_at
 

@@ -15,10 +15,6 @@ from .models import PaymentLink
 from .recipients import recipient_token
 
 
-def link_ref(link: PaymentLink) -> str:
-    return f"link:{link.pk}"
-
-
 def link_send_email(
     *,
     link: PaymentLink,
@@ -48,7 +44,7 @@ def link_send_email(
         },
         language=language,
         merchant=merchant,
-        ref=link_ref(link),
+        ref=link.email_ref,
         reply_to=merchant.contact_email,
     )
     record(

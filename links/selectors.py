@@ -50,7 +50,7 @@ def link_for_checkout(token: str) -> PaymentLink | None:
 
 def link_emails(link: PaymentLink) -> QuerySet[OutboxEmail]:
     """Every email sent about this link (the link itself, confirmations), newest first."""
-    return OutboxEmail.objects.filter(merchant_id=link.merchant_id, ref=f"link:{link.pk}").only(
+    return OutboxEmail.objects.filter(merchant_id=link.merchant_id, ref=link.email_ref).only(
         "id", "kind", "to_email", "status", "last_error", "created_at", "sent_at", "attempts"
     )
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from vpos.events import Event, record
-from vpos.outbox import outbox_enqueue
+from vpos.outbox import EmailAbout, email_key, outbox_enqueue
 
 from .models import Invitation, Membership, Merchant, Role, User
 
@@ -128,9 +128,9 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, invited_by: 
             context={"invitation": invitation, "inviter": invited_by},
             language=merchant.default_language,
             merchant=merchant,
-            ref=f"invitation:{invitation.pk}",
+            ref=email_key(EmailAbout.INVITATION, invitation.pk),
             reply_to=invited_by.email,
-            dedupe_key=f"invitation:{invitation.pk}",
+            dedupe_key=email_key(EmailAbout.INVITATION, invitation.pk),
         )
         record(
             Event.MEMBER_INVITED,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.db.models import Q
 
 from links.models import Payment, PaymentStatus, Refund
-from links.notifications import link_ref
 from merchants.models import Membership, Role
 from vpos.models import OutboxEmail
 from vpos.outbox import EmailAbout, email_key, outbox_enqueue
@@ -55,7 +54,7 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
                 context=context,
                 language=link.language,
                 merchant=merchant,
-                ref=link_ref(link),
+                ref=link.email_ref,
                 reply_to=merchant.contact_email,
                 dedupe_key=email_key(EmailAbout.PAYMENT_CONFIRMATION, payment.pk),
                 attachments=attachments,
@@ -75,7 +74,7 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
                 context=context,
                 language=merchant.default_language,
                 merchant=merchant,
-                ref=link_ref(link),
+                ref=link.email_ref,
                 dedupe_key=email_key(EmailAbout.PAYMENT_NOTIFICATION, payment.pk, member.user_id),
             )
         )
@@ -101,7 +100,7 @@ def refund_send_email(*, refund: Refund, note: RefundNote) -> OutboxEmail | None
         },
         language=payment.link.language,
         merchant=payment.merchant,
-        ref=link_ref(payment.link),
+        ref=payment.link.email_ref,
         reply_to=payment.merchant.contact_email,
         dedupe_key=email_key(EmailAbout.REFUND, refund.pk),
         attachments=attachments,
