@@ -7,27 +7,15 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from vpos.inputs import DayField
+
 MAX_EXPORT_DAYS = 400
 
 
 class ReceiptFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    date_from = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(
-            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
-            format="%d/%m/%Y",
-        ),
-    )
-    date_to = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(
-            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
-            format="%d/%m/%Y",
-        ),
-    )
+    date_from = DayField(label=_("From"), required=False)
+    date_to = DayField(label=_("To"), required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -37,20 +25,8 @@ class ReceiptFilterForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    date_from = forms.DateField(
-        label=_("From"),
-        widget=forms.DateInput(
-            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
-            format="%d/%m/%Y",
-        ),
-    )
-    date_to = forms.DateField(
-        label=_("To"),
-        widget=forms.DateInput(
-            attrs={"placeholder": _("dd/mm/yyyy"), "inputmode": "numeric", "autocomplete": "off"},
-            format="%d/%m/%Y",
-        ),
-    )
+    date_from = DayField(label=_("From"))
+    date_to = DayField(label=_("To"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -31,6 +31,7 @@ from tests.support.factories import (
     UserFactory,
 )
 from tests.support.localstripe import stripe_client
+from tests.support.stripe import payment_intent
 from vpos.audit import Action, audit
 from vpos.models import AuditEntry
 
@@ -142,21 +143,7 @@ def test_link_created_sent_and_deactivated(shop, owner):
 def test_refund(shop, owner, stripe_settings, django_capture_on_commit_callbacks):
     link = PaymentLinkFactory(merchant=shop.merchant, amount=2000, description="Giacca")
     api = stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
-    card = api.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-        }
-    )
-    intent = api.v1.payment_intents.create(
-        params={
-            "amount": 2000,
-            "currency": "eur",
-            "payment_method": card.id,
-            "payment_method_types": ["card"],
-            "confirm": True,
-        }
-    )
+    intent = payment_intent(api, amount=2000)
     payment = Payment.objects.create(
         merchant=shop.merchant,
         link=link,

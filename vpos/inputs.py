@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 ASCII_INTEGER = re.compile(r"[0-9]+")
 # What secrets.token_urlsafe makes (link and invitation tokens), at most a database column's 64.
@@ -43,6 +44,25 @@ class AsciiIntegerField(forms.IntegerField):
         if isinstance(value, str) and not value.isascii():
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return super().to_python(value)
+
+
+class DayField(forms.DateField):
+    """A day, typed the way people here write it: dd/mm/yyyy (ISO is accepted too: the input
+    formats are the locale's, vpos/formats)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            forms.DateInput(
+                attrs={
+                    "placeholder": gettext_lazy("dd/mm/yyyy"),
+                    "inputmode": "numeric",
+                    "autocomplete": "off",
+                },
+                format="%d/%m/%Y",
+            ),
+        )
+        super().__init__(**kwargs)
 
 
 class JsonTooDeep(ValueError):

@@ -7,12 +7,9 @@ webhook. Celery runs eagerly, so the delivery leaves right after the payment's c
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 import requests
@@ -22,7 +19,7 @@ from integrations import webhooks as outbound
 from integrations.api_keys import api_key_create
 from integrations.models import ApiKey
 from links.models import PaymentLink
-from tests.support.api import LINK, Received, verify
+from tests.support.api import LINK, QuietHandler, Received, loopback_server, verify
 from tests.support.browser import CARD_OK, expect_success_page, fill_card
 
 pytestmark = pytest.mark.browser
@@ -49,7 +46,7 @@ class ShopSite:
 def shop_site() -> Iterator[ShopSite]:
     state = ShopSite()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             state.visits.append(self.path)
             body = b"<!doctype html><title>Shop</title><p>thanks</p>"
@@ -67,17 +64,9 @@ def shop_site() -> Iterator[ShopSite]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as base:
+        state.base = base
+        yield state
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:

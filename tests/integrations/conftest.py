@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from integrations.api_keys import api_key_create
 from integrations.models import ApiKey
 from merchants.models import Merchant, Role
-from tests.support.api import ApiClient, Received, Receiver, Tenant
+from tests.support.api import ApiClient, QuietHandler, Received, Receiver, Tenant, loopback_server
 from tests.support.factories import MembershipFactory, MerchantFactory
 
 
@@ -46,7 +43,7 @@ def api(tenants) -> ApiClient:
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.seen += 1
@@ -69,14 +66,6 @@ def receiver() -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/vpos"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as base:
+        state.url = f"{base}/hooks/vpos"
+        yield state

@@ -10,6 +10,7 @@ import pytest
 from receipts.services import receipt_ensure_pdf
 from tests.support.documents import finalize, pdf_text
 from tests.support.factories import PaymentLinkFactory
+from tests.support.stripe import payment_intent
 
 PAID_AT = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)  # 11:00 in Rome
 
@@ -163,21 +164,7 @@ def test_receipt_of_a_real_localstripe_payment(
 
     api = stripe_client(stripe_settings.STRIPE_API_BASE, stripe_settings.STRIPE_SECRET_KEY)
     link = vat_link(merchant, "en", vat_rate=22)
-    method = api.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-        }
-    )
-    pi = api.v1.payment_intents.create(
-        params={
-            "amount": 12200,
-            "currency": "eur",
-            "payment_method": method.id,
-            "payment_method_types": ["card"],
-            "confirm": True,
-        }
-    )
+    pi = payment_intent(api, amount=12200)
     from tests.support.factories import PaymentFactory
 
     payment = PaymentFactory(link=link, provider_id=pi.id, customer_email="anna@example.com")

@@ -122,9 +122,9 @@ def test_delivering_a_missing_email_does_nothing():
 
 
 def test_transient_smtp_errors_leave_the_email_queued_until_a_later_attempt_succeeds(
-    smtp_server,
+    mail_server,
 ):
-    smtp_server.data_replies = ["421 4.3.2 Service busy, try later"] * 2
+    mail_server.data_replies = ["421 4.3.2 Service busy, try later"] * 2
     email = store()
 
     first = outbox_deliver(email_id=email.pk)
@@ -140,7 +140,7 @@ def test_transient_smtp_errors_leave_the_email_queued_until_a_later_attempt_succ
     email.refresh_from_db()
     assert (second.status, second.retry_in) == ("queued", 2 * BACKOFF_BASE)
     assert email.attempts == 2
-    assert smtp_server.received == []
+    assert mail_server.received == []
 
     third = outbox_deliver(email_id=email.pk)
 
@@ -149,11 +149,11 @@ def test_transient_smtp_errors_leave_the_email_queued_until_a_later_attempt_succ
     assert email.status == OutboxEmail.Status.SENT
     assert email.attempts == 3
     assert email.last_error == ""
-    assert len(smtp_server.received) == 1
-    assert smtp_server.received[0].rcpt_tos == ["cliente@example.com"]
-    assert smtp_server.received[0].message["Subject"] == "Il tuo link di pagamento"
+    assert len(mail_server.received) == 1
+    assert mail_server.received[0].rcpt_tos == ["cliente@example.com"]
+    assert mail_server.received[0].message["Subject"] == "Il tuo link di pagamento"
     assert outbox_deliver(email_id=email.pk).status == "sent"
-    assert len(smtp_server.received) == 1
+    assert len(mail_server.received) == 1
 
 
 def test_an_unreachable_server_is_a_transient_error(settings):
@@ -174,8 +174,10 @@ def test_an_unreachable_server_is_a_transient_error(settings):
 # --- (d) permanent refusal: failed, never retried --------------------------------------------
 
 
-def test_a_refused_recipient_fails_the_email_with_the_reason(smtp_server):
-    smtp_server.rcpt_reply = "550 5.1.1 <cliente@example.com>: mailbox unavailable"
+def test_a_refused_recipient_fails_the_email_with_the_reason(mail_server):
+    mail_server.refused["cliente@example.com"] = (
+        "550 5.1.1 <cliente@example.com>: mailbox unavailable"
+    )
     email = store()
 
     result = outbox_deliver(email_id=email.pk)
@@ -187,19 +189,19 @@ def test_a_refused_recipient_fails_the_email_with_the_reason(smtp_server):
     assert "mailbox unavailable" in email.last_error
     assert email.next_attempt_at is None
 
-    smtp_server.rcpt_reply = None
+    mail_server.refused.clear()
     again = outbox_deliver(email_id=email.pk)
 
     email.refresh_from_db()
     assert again.status == "failed"
     assert email.attempts == 1
-    assert smtp_server.received == []
+    assert mail_server.received == []
 
 
 # --- (e) no header injection -----------------------------------------------------------------
 
 
-def test_newlines_in_subject_and_recipient_name_cannot_add_headers(smtp_server):
+def test_newlines_in_subject_and_recipient_name_cannot_add_headers(mail_server):
     email = store(
         to='"Cliente\nDemo" <cliente@example.com>',
         subject="Ciao\r\nBcc: intruso@example.com",
@@ -208,7 +210,7 @@ def test_newlines_in_subject_and_recipient_name_cannot_add_headers(smtp_server):
 
     outbox_deliver(email_id=email.pk)
 
-    [received] = smtp_server.received
+    [received] = mail_server.received
     assert received.rcpt_tos == ["cliente@example.com"]
     message = received.message
     assert message.get_all("Subject") == ["Ciao Bcc: intruso@example.com"]
@@ -219,7 +221,7 @@ def test_newlines_in_subject_and_recipient_name_cannot_add_headers(smtp_server):
     assert not any(line.startswith(b"Bcc:") for line in received.raw.splitlines())
 
 
-def test_an_address_smuggling_a_second_recipient_fails_instead_of_sending(smtp_server):
+def test_an_address_smuggling_a_second_recipient_fails_instead_of_sending(mail_server):
     email = store(to="mario@example.com\nBcc: intruso@example.com")
 
     result = outbox_deliver(email_id=email.pk)
@@ -228,7 +230,7 @@ def test_an_address_smuggling_a_second_recipient_fails_instead_of_sending(smtp_s
     assert result.status == "failed"
     assert email.status == OutboxEmail.Status.FAILED
     assert "Invalid address" in email.last_error
-    assert smtp_server.received == []
+    assert mail_server.received == []
 
 
 # --- (f) the sweep ---------------------------------------------------------------------------
