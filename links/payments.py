@@ -159,7 +159,7 @@ def checkout_attempt(
             if not locked.is_payable:
                 raise _closed_error(locked)
         payment = Payment.objects.create(
-            merchant_id=locked.merchant_id,
+            merchant=locked.merchant,
             link=locked,
             attempt_key=attempt_key,
             browser_key=browser_key,

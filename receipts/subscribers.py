@@ -4,6 +4,7 @@ and its follow-ups (PDF, emails) once that transaction commits."""
 
 from __future__ import annotations
 
+from vpos.celery import enqueue_after_commit
 from vpos.events import Event, Recorded, record, subscribe
 
 from .services import receipt_issue, refund_note_issue
@@ -20,18 +21,18 @@ def receipt_for_payment(recorded: Recorded) -> None:
         summary=receipt.number,
         data={"source": recorded.data.get("source", "")},
     )
-    payment_followups.enqueue_after_commit(payment.pk)
+    enqueue_after_commit(payment_followups, payment.pk)
 
 
 def note_for_refund(recorded: Recorded) -> None:
     refund = recorded.obj
     note = refund_note_issue(refund=refund, at=refund.succeeded_at)
     record(Event.REFUND_NOTE_ISSUED, merchant_id=refund.merchant_id, obj=note, summary=note.number)
-    refund_followups.enqueue_after_commit(refund.pk)
+    enqueue_after_commit(refund_followups, refund.pk)
 
 
 def export_build(recorded: Recorded) -> None:
-    receipt_export_build.enqueue_after_commit(recorded.obj.pk)
+    enqueue_after_commit(receipt_export_build, recorded.obj.pk)
 
 
 def connect() -> None:

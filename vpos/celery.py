@@ -34,11 +34,17 @@ class Task(celery.Task):
     retry_jitter = True
     max_retries = 5
 
-    def enqueue_after_commit(self, *args: Any) -> None:
-        """Enqueue once the surrounding transaction commits (at once outside one). Robust: the
-        change is committed by then, so a broker that is away must not turn it into an error;
-        each task's periodic sweep picks up what was not enqueued."""
-        transaction.on_commit(lambda: self.delay(*args), robust=True)
+
+def enqueue_after_commit(task: celery.Task, *args: Any) -> None:
+    """Enqueue `task` once the surrounding transaction commits (at once outside one). Robust: the
+    change is committed by then, so a broker that is away must not turn it into an error; each
+    task's periodic sweep picks up what was not enqueued."""
+
+    def enqueue() -> None:
+        task.delay(*args)
+
+    enqueue.task = task  # type: ignore[attr-defined]  # which task the commit hook starts
+    transaction.on_commit(enqueue, robust=True)
 
 
 app = Celery("vpos", task_cls=Task)

@@ -4,7 +4,7 @@
 Both follow one skeleton, kept here:
 
 1. the row is written first, in the transaction of the change it reports;
-2. a Celery task sends it after that transaction commits (`send_after_commit`);
+2. a Celery task sends it after that transaction commits (`Channel.send_after_commit`);
 3. an attempt locks its row with `select_for_update(skip_locked=True)` (`claim`), so a row is in
    one worker's hands at a time and a second task for it finds nothing to do;
 4. a failure comes back later, each wait twice the one before (`backoff`), through the task's
@@ -24,8 +24,10 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
+
+from .celery import enqueue_after_commit
 
 M = TypeVar("M", bound=models.Model)
 
@@ -51,12 +53,6 @@ def claim(rows: models.QuerySet[M], pk: int) -> M | None:
     """Lock one row for its attempt (inside a transaction); None if another worker holds it or
     it is gone."""
     return rows.select_for_update(skip_locked=True).filter(pk=pk).first()
-
-
-def send_after_commit(task: Task, row_id: int, *, countdown: int = 0) -> None:
-    """Enqueue the row's sending once the surrounding transaction commits. Robust: the row is
-    committed by then, and the sweep sends it if the broker is away now."""
-    transaction.on_commit(lambda: task.apply_async((row_id,), countdown=countdown), robust=True)
 
 
 def requeue_due(due: models.QuerySet[Any], task: Task, *, limit: int = 500) -> int:
@@ -115,7 +111,9 @@ class Channel:
         )
 
     def send_after_commit(self, row_id: int) -> None:
-        send_after_commit(self.task, row_id)
+        """Send the row once the transaction that wrote it commits (the sweep, if the broker is
+        away then)."""
+        enqueue_after_commit(self.task, row_id)
 
     def requeue_due(self, *, grace: timedelta) -> int:
         """Periodic: rows whose task went missing (the broker was away, a worker was killed)."""

@@ -143,17 +143,15 @@ def record(
     summary: str = "",
     data: dict[str, Any] | None = None,
     ip_address: str | None = None,
-    audited: bool = True,
 ) -> Recorded:
     """State that `event` happened to `obj`; call it inside the transaction of the change.
 
     `summary` is what a person reads (the audit log, the payment timeline); `data` what a
-    machine needs to know besides. `audited=False` keeps an auditable event out of the audit log
-    (a system action nobody took, such as a link expiring).
+    machine needs to know besides.
     """
     recorded = Recorded(event, merchant_id, obj, actor, summary, dict(data or {}))
     action = _audit_action(recorded)
-    if action is not None and audited:
+    if action is not None:
         audit(
             merchant_id=merchant_id,
             actor=actor,

@@ -100,7 +100,6 @@ class WebhookEvent:
 
     id: str
     type: str
-    object_id: str
     payment_id: str = ""  # the provider's id of the payment it concerns, if any
     refund: bool = False  # it is about a refund of that payment
 

@@ -88,9 +88,9 @@ class StripeProvider:
     def __init__(self, credentials: base.Credentials, api_base: str | None = None):
         self.credentials = credentials
         self.api_base = settings.STRIPE_API_BASE if api_base is None else api_base
-        base = {"api": self.api_base} if self.api_base else None
+        addresses = {"api": self.api_base} if self.api_base else None
         self.client = stripe.StripeClient(
-            credentials.secret_key, base_addresses=base, max_network_retries=0
+            credentials.secret_key, base_addresses=addresses, max_network_retries=0
         )
 
     # -- errors ----------------------------------------------------------------------------
@@ -280,7 +280,6 @@ class StripeProvider:
         return base.WebhookEvent(
             id=event_id,
             type=event_type,
-            object_id=object_id,
             payment_id=payment_intent,
             refund=event_type in REFUND_EVENTS,
         )

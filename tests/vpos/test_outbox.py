@@ -18,6 +18,7 @@ from vpos.outbox import (
     outbox_deliver,
     outbox_enqueue,
     outbox_requeue_due,
+    outbox_send,
     outbox_store,
 )
 
@@ -58,7 +59,7 @@ def test_enqueued_email_is_sent_only_after_the_transaction_commits(
             email = enqueue_invitation()
         assert mail.outbox == []
 
-    assert len([hook for hook in callbacks if hook.__module__ == "vpos.delivery"]) == 1
+    assert len([hook for hook in callbacks if getattr(hook, "task", None) is outbox_send]) == 1
     rendered_html = email.body_html
     email.refresh_from_db()
     assert email.status == OutboxEmail.Status.SENT
