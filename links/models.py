@@ -91,6 +91,10 @@ class PaymentLink(models.Model):
     success_url = models.URLField(_("return address after payment"), max_length=500, blank=True)
     cancel_url = models.URLField(_("return address without paying"), max_length=500, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    # Narrows the shop's payment methods (PaymentMethodKind values); empty: the shop's.
+    payment_methods = models.JSONField(_("payment methods"), default=list, blank=True)
+    # Authorize now, capture later: the card is held, staff capture (all or less) or release it.
+    authorize_only = models.BooleanField(_("authorize only"), default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -155,9 +159,11 @@ class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     REQUIRES_ACTION = "requires_action", _("Authentication required")
     PROCESSING = "processing", _("Processing")
+    AUTHORIZED = "authorized", _("Authorized, awaiting capture")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     CANCELED = "canceled", _("Canceled")
+    EXPIRED = "expired", _("Authorization lapsed")
 
 
 OPEN_PAYMENT_STATUSES = [
@@ -191,6 +197,8 @@ class Payment(models.Model):
     flag = models.CharField(
         _("attention"), max_length=30, choices=Flag.choices, blank=True, default=""
     )
+    # The Stripe payment method type (PaymentMethodKind values, or another type Stripe reports).
+    method = models.CharField(_("payment method"), max_length=30, default="card", blank=True)
     card_brand = models.CharField(_("card brand"), max_length=20, blank=True)
     card_last4 = models.CharField(_("card last 4"), max_length=4, blank=True)
     customer_email = models.EmailField(_("customer email"), blank=True)
@@ -205,6 +213,11 @@ class Payment(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     succeeded_at = models.DateTimeField(_("paid"), null=True, blank=True)
     refunded_amount = models.PositiveBigIntegerField(_("refunded"), default=0)
+    # Authorize-only payments: what was held, until when it can be captured, and when the owner
+    # was warned that the hold is about to lapse. `amount` becomes what was captured.
+    authorized_amount = models.PositiveBigIntegerField(_("authorized"), null=True, blank=True)
+    capture_before = models.DateTimeField(_("capture before"), null=True, blank=True)
+    lapse_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
     followups_done_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:

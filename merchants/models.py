@@ -24,6 +24,24 @@ CURRENCY_CHOICES = [
     ("JPY", "JPY — Japanese yen"),
 ]
 LANGUAGE_CHOICES = [("it", _("Italian")), ("en", _("English"))]
+
+
+class PaymentMethodKind(models.TextChoices):
+    """The kinds of payment method a shop can offer (Stripe's payment method types). Wallets
+    (Apple Pay, Google Pay) pay as cards. Offline test mode (localstripe) has cards and SEPA
+    Direct Debit only."""
+
+    CARD = "card", _("Cards, Apple Pay and Google Pay")
+    SEPA_DEBIT = "sepa_debit", _("SEPA Direct Debit")
+    PAYPAL = "paypal", "PayPal"
+    KLARNA = "klarna", "Klarna"
+    SATISPAY = "satispay", "Satispay"
+    BANCONTACT = "bancontact", "Bancontact"
+    IDEAL = "ideal", "iDEAL"
+    EPS = "eps", "EPS"
+    P24 = "p24", "Przelewy24"
+
+
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 COUNTRY_CHOICES = [
     ("IT", _("Italy")),
@@ -122,6 +140,8 @@ class Merchant(models.Model):
     brand_color = models.CharField(
         _("brand colour"), max_length=7, default="#0d6efd", validators=[validate_hex_color]
     )
+    # PaymentMethodKind values its links offer; empty: every method enabled in the Stripe account.
+    payment_methods = models.JSONField(_("payment methods"), default=list, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -65,6 +65,9 @@ class ProviderPayment:
     failure_message: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     created: int = 0  # Unix time the payment was created
+    method: str = "card"  # the payment method's type (merchants.models.PaymentMethodKind values)
+    amount_captured: int | None = None  # what an authorize-only payment's capture took
+    capture_before: int = 0  # Unix time an authorization lapses (0: not authorized, or unknown)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,9 @@ class NewPayment:
     metadata: dict[str, str]
     idempotency_key: str
     moto: bool = False  # a mail or telephone order keyed in by the shop
+    method_types: tuple[str, ...] = ("card",)  # what the payment may be made with
+    capture_manual: bool = False  # authorize only: capture_payment takes the money later
+    return_url: str = ""  # where a redirect-based method brings the customer back
 
 
 @dataclass(frozen=True)
