@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 EVENTS = {
     "payment.succeeded": gettext_lazy("A payment succeeded"),
     "payment.failed": gettext_lazy("A payment failed"),
+    "payment.authorized": gettext_lazy("A payment was authorized and awaits capture"),
+    "payment.captured": gettext_lazy("An authorized payment was captured (in full or in part)"),
+    "payment.canceled": gettext_lazy("An authorized payment was released: nothing was charged"),
     "payment.refunded": gettext_lazy("A payment was refunded (in full or in part)"),
     "link.paid": gettext_lazy("A link was paid (or reached its maximum payments)"),
     "link.expired": gettext_lazy("A link expired"),

@@ -200,6 +200,36 @@ class RefundForm(forms.Form):
             raise ValidationError(_("Enter an amount such as 19,99.")) from error
 
 
+class HoldForm(forms.Form):
+    """Capture (all or part of) an authorization, or release it: posted, confirmed, done."""
+
+    amount = forms.CharField(
+        label=_("Amount to capture"),
+        max_length=20,
+        required=False,
+        help_text=_("The rest of the authorized amount is released."),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # Made when the confirmation page is shown: the confirmation sent twice acts once.
+    request_key = forms.RegexField(
+        regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_amount(self) -> int | None:
+        text = self.cleaned_data["amount"].strip()
+        if not text:
+            return None
+        try:
+            return parse_amount(text, self.currency)
+        except AmountError as error:
+            raise ValidationError(_("Enter an amount such as 19,99.")) from error
+
+
 class QuickLinkForm(forms.Form):
     """Phone orders and the virtual terminal: the few fields a clerk types with a customer waiting."""
 

@@ -50,9 +50,15 @@ def link_accepts(link: PaymentLink, payment: Payment, *, at: datetime | None = N
     """May this successful payment count for the link?
 
     Yes while the link is active and not past its expiry; also within the grace period after
-    expiry for a payment started before it.
+    expiry for a payment started before it. An authorized payment counts when it is captured,
+    days later maybe: it does if it was made before the link expired.
     """
     at = at or timezone.now()
+    if payment.authorized_amount is not None and link.status in (
+        LinkStatus.ACTIVE,
+        LinkStatus.EXPIRED,
+    ):
+        return link.expires_at is None or payment.created_at < link.expires_at
     if link.status != LinkStatus.ACTIVE:
         return False
     if not link.is_past_expiry(at):
@@ -64,7 +70,11 @@ def link_record_payment(link: PaymentLink, *, at: datetime | None = None) -> Non
     """Count one accepted payment on a locked link and close it when it is used up."""
     at = at or timezone.now()
     link.payments_count += 1
-    if link.kind == LinkKind.SINGLE:
+    if link.status != LinkStatus.ACTIVE:
+        # An authorization made before the link expired, captured after: it counts, and the
+        # link stays expired (terminal states never move).
+        link.paid_at = link.paid_at or at
+    elif link.kind == LinkKind.SINGLE:
         link_transition(link, LinkStatus.PAID, at=at)
     elif link.max_payments is not None and link.payments_count >= link.max_payments:
         link_transition(link, LinkStatus.COMPLETED, at=at)

@@ -218,6 +218,19 @@ class Payment(models.Model):
     authorized_amount = models.PositiveBigIntegerField(_("authorized"), null=True, blank=True)
     capture_before = models.DateTimeField(_("capture before"), null=True, blank=True)
     lapse_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Staff's decision on an authorization ("capture" or "release"), committed before Stripe is
+    # asked and never taken back once Stripe may have been reached: a second decision is refused.
+    hold_decision = models.CharField(max_length=10, blank=True, default="", editable=False)
+    hold_capture_amount = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    hold_request_key = models.CharField(max_length=100, blank=True, default="", editable=False)
+    hold_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     followups_done_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:

@@ -4,14 +4,15 @@ from a request. The emails about payments and refunds carry proof: receipts.noti
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from merchants.models import User
+from merchants.models import Membership, Role, User
 from vpos.events import Event, record
 from vpos.models import OutboxEmail
-from vpos.outbox import outbox_enqueue
+from vpos.outbox import EmailAbout, email_key, outbox_enqueue
 
-from .models import PaymentLink
+from .models import Payment, PaymentLink
 from .recipients import recipient_token
 
 
@@ -55,3 +56,41 @@ def link_send_email(
         summary=f"{link.amount_display} — {link.description} → {email.to_email}",
     )
     return email
+
+
+def hold_released_email(*, payment: Payment) -> OutboxEmail | None:
+    """Tell the customer the hold on their card was released: nothing was charged. Once."""
+    if not payment.customer_email:
+        return None
+    link, merchant = payment.link, payment.merchant
+    return outbox_enqueue(
+        kind="hold_released",
+        to=payment.customer_email,
+        template="hold_released",
+        context={"payment": payment, "link": link},
+        language=link.language,
+        merchant=merchant,
+        ref=link.email_ref,
+        reply_to=merchant.contact_email,
+        dedupe_key=email_key(EmailAbout.HOLD_RELEASED, payment.pk),
+    )
+
+
+def hold_lapsing_emails(*, payment: Payment) -> list[OutboxEmail]:
+    """Warn the shop's owners that an authorization lapses soon unless it is captured. Once."""
+    merchant = payment.merchant
+    path = reverse("links:payment_detail", args=[merchant.public_id, payment.public_id])
+    owners = Membership.objects.filter(merchant=merchant, role=Role.OWNER).select_related("user")
+    return [
+        outbox_enqueue(
+            kind="hold_lapsing",
+            to=owner.user.email,
+            template="hold_lapsing",
+            context={"payment": payment, "link": payment.link, "payment_path": path},
+            language=merchant.default_language,
+            merchant=merchant,
+            ref=payment.link.email_ref,
+            dedupe_key=email_key(EmailAbout.HOLD_LAPSING, payment.pk, owner.user_id),
+        )
+        for owner in owners
+    ]

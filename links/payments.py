@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
 from django.db import transaction
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from vpos.events import Event, record
 from vpos.inflight import mark_money_in_flight
 from vpos.inputs import single_line
+from vpos.money import format_money
 
 from .lifecycle import link_accepts, link_record_payment
 from .models import (
@@ -30,6 +31,7 @@ from .models import (
     PaymentLink,
     PaymentStatus,
 )
+from .page_cache import page_cache_forget
 from .providers import (
     NewPayment,
     PaymentProvider,
@@ -107,6 +109,8 @@ def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str)
             except ProviderError:
                 current = provider.retrieve_payment(payment.provider_id)
         payment_apply(payment_id=payment.pk, provider_payment=current, source="new_attempt")
+        if current.state == PaymentState.AUTHORIZED:
+            raise _held_error()
         if current.state == PaymentState.SUCCEEDED:
             raise CheckoutError(
                 _("This link has just been paid."), code="link_paid", refusal=Refusal.LINK_CLOSED
@@ -119,6 +123,19 @@ def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str)
             )
     else:
         _abandon(payment)
+
+
+def _held_error() -> CheckoutError:
+    """A single-use link whose payment is authorized: the shop captures or releases it; a second
+    card is never charged meanwhile, and the authorized one is never cancelled to make room."""
+    return CheckoutError(
+        _(
+            "A payment for this link is already authorized and awaits the shop's confirmation. "
+            "Nothing more can be paid on it."
+        ),
+        code="link_authorized",
+        refusal=Refusal.LINK_CLOSED,
+    )
 
 
 def _abandon(payment: Payment) -> None:
@@ -153,6 +170,8 @@ def checkout_attempt(
         if not locked.is_payable:
             raise _closed_error(locked)
         if locked.kind == LinkKind.SINGLE:
+            if locked.payments.filter(status=PaymentStatus.AUTHORIZED).exists():
+                raise _held_error()
             for open_payment in locked.payments.filter(status__in=OPEN_PAYMENT_STATUSES):
                 _release_open_attempt(locked, open_payment, browser_key)
             locked.refresh_from_db()
@@ -189,6 +208,7 @@ def checkout_attempt(
                 metadata=metadata,
                 idempotency_key=f"vpos-create-{payment.public_id}",
                 moto=moto,
+                capture_manual=locked.authorize_only,
             )
         )
     except ProviderError as error:
@@ -279,15 +299,22 @@ def _cancel_quietly(provider: PaymentProvider, provider_id: str) -> None:
 
 # Attempts the provider has settled, or on which money is moving: never cancelled by a new one.
 SETTLED_OR_MOVING = frozenset(
-    {PaymentState.SUCCEEDED, PaymentState.CANCELED, PaymentState.PROCESSING}
+    {
+        PaymentState.SUCCEEDED,
+        PaymentState.CANCELED,
+        PaymentState.PROCESSING,
+        PaymentState.AUTHORIZED,
+    }
 )
 # Where an open payment stands while the provider has not settled it.
 _OPEN_STATUS = {
     PaymentState.NEEDS_ACTION: PaymentStatus.REQUIRES_ACTION,
     PaymentState.PROCESSING: PaymentStatus.PROCESSING,
     PaymentState.NEEDS_CONFIRMATION: PaymentStatus.PENDING,
-    PaymentState.AUTHORIZED: PaymentStatus.PROCESSING,
 }
+# A hold ends without a capture: released by the shop (or in Stripe's dashboard), or lapsed.
+HOLD_RELEASE = "release"
+HOLD_CAPTURE = "capture"
 
 
 def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source: str) -> Payment:
@@ -309,11 +336,62 @@ def payment_apply(*, payment_id: int, provider_payment: ProviderPayment, source:
         if state == PaymentState.SUCCEEDED:
             _payment_succeeded(link, payment, provider_payment, source)
         elif payment.status in OPEN_PAYMENT_STATUSES:
-            _payment_moved(payment, provider_payment, source)
+            _payment_moved(link, payment, provider_payment, source)
+        elif payment.status == PaymentStatus.AUTHORIZED and state == PaymentState.CANCELED:
+            _hold_ended(link, payment, source)
         return payment
 
 
-def _payment_moved(payment: Payment, current: ProviderPayment, source: str) -> None:
+def _forget_page(link: PaymentLink) -> None:
+    """The link's public page says whether a payment is held on it: drop the cached one."""
+    token = link.token
+    transaction.on_commit(lambda: page_cache_forget(token), robust=True)
+
+
+def _payment_authorized(link: PaymentLink, payment: Payment, current: ProviderPayment) -> None:
+    """Held on the card (authorize-only link): it counts for the link when it is captured."""
+    payment.status = PaymentStatus.AUTHORIZED
+    payment.authorized_amount = current.amount
+    payment.capture_before = (
+        datetime.fromtimestamp(current.capture_before, tz=UTC) if current.capture_before else None
+    )
+    payment.card_brand = current.card_brand[:20]
+    payment.card_last4 = current.card_last4[:4]
+    payment.save()
+    _forget_page(link)
+    record(
+        Event.PAYMENT_AUTHORIZED,
+        merchant_id=payment.merchant_id,
+        obj=payment,
+        summary=f"{format_money(current.amount, payment.currency)} — {link.description}",
+    )
+
+
+def _hold_ended(link: PaymentLink, payment: Payment, source: str) -> None:
+    """An authorization cancelled at the provider: released (nothing was charged), or lapsed."""
+    released = payment.hold_decision == HOLD_RELEASE
+    lapsed = (
+        not released
+        and payment.capture_before is not None
+        and timezone.now() >= payment.capture_before
+    )
+    payment.status = PaymentStatus.EXPIRED if lapsed else PaymentStatus.CANCELED
+    payment.save(update_fields=["status", "updated_at"])
+    _forget_page(link)
+    record(
+        Event.PAYMENT_AUTHORIZATION_LAPSED if lapsed else Event.PAYMENT_CANCELED,
+        merchant_id=payment.merchant_id,
+        obj=payment,
+        actor=payment.hold_decided_by if released else None,
+        summary=f"{format_money(payment.authorized_amount or payment.amount, payment.currency)}"
+        f" — {link.description}",
+        data={"source": source},
+    )
+
+
+def _payment_moved(
+    link: PaymentLink, payment: Payment, current: ProviderPayment, source: str
+) -> None:
     """An open payment the provider refused, cancelled or moved along (on locked rows)."""
     state = current.state
     if state == PaymentState.NEEDS_PAYMENT_METHOD:
@@ -328,11 +406,13 @@ def _payment_moved(payment: Payment, current: ProviderPayment, source: str) -> N
             summary=payment.failure_message,
             data={"code": payment.failure_code, "source": source},
         )
+    elif state == PaymentState.AUTHORIZED:
+        _payment_authorized(link, payment, current)
     elif state == PaymentState.CANCELED:
         payment.status = PaymentStatus.CANCELED
         payment.save(update_fields=["status", "updated_at"])
         record(
-            Event.PAYMENT_CANCELED,
+            Event.PAYMENT_ATTEMPT_CANCELED,
             merchant_id=payment.merchant_id,
             obj=payment,
             data={"source": source},
@@ -357,21 +437,25 @@ def _payment_succeeded(
     """Finalize on locked rows: record the money and advance the link. What follows (the
     receipt, its number, the emails, the webhooks) derives from the events recorded here."""
     now = timezone.now()
-    link_paid = False
+    was = link.status
     payment.status = PaymentStatus.SUCCEEDED
     payment.succeeded_at = now
     payment.card_brand = paid.card_brand[:20]
     payment.card_last4 = paid.card_last4[:4]
     payment.failure_code = payment.failure_message = ""
-    if paid.amount != payment.amount or paid.currency != payment.currency:
+    captured = paid.amount_captured
+    if captured is not None and payment.authorized_amount is None:  # captured in Stripe
+        payment.authorized_amount = payment.amount
+    held = payment.authorized_amount
+    if paid.amount != (held or payment.amount) or paid.currency != payment.currency:
         payment.flag = Payment.Flag.AMOUNT_MISMATCH
     elif link_accepts(link, payment, at=now):
-        was_active = link.status == LinkStatus.ACTIVE
         link_record_payment(link, at=now)
         link.save(update_fields=["status", "payments_count", "paid_at", "closed_at", "updated_at"])
-        link_paid = was_active and link.status in (LinkStatus.PAID, LinkStatus.COMPLETED)
     else:
         payment.flag = Payment.Flag.LINK_NOT_PAYABLE
+    if held is not None:  # what was captured is what was paid: receipts, refunds and sums
+        payment.amount = captured if captured is not None else held
     payment.save()
     if payment.flag:
         logger.warning("payment %s succeeded but flagged %s", payment.pk, payment.flag)
@@ -384,7 +468,17 @@ def _payment_succeeded(
         summary=f"{payment.amount_display} — {link.description}",
         data={"source": source, "flag": payment.flag, "moto": payment.is_moto},
     )
-    if link_paid:
+    if held is not None:
+        record(
+            Event.PAYMENT_CAPTURED,
+            merchant_id=payment.merchant_id,
+            obj=payment,
+            actor=payment.hold_decided_by,
+            summary=f"{payment.amount_display} / {format_money(held, payment.currency)}"
+            f" — {link.description}",
+            data={"source": source, "authorized_amount": held, "captured_amount": payment.amount},
+        )
+    if was != link.status and link.status in (LinkStatus.PAID, LinkStatus.COMPLETED):
         record(Event.LINK_PAID, merchant_id=link.merchant_id, obj=link)
 
 

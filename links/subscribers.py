@@ -1,4 +1,5 @@
-"""What links derives from recorded events: the payment timeline."""
+"""What links derives from recorded events: the payment timeline, and the customer's email when
+the hold on their card is released."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from vpos.events import Event, Recorded, subscribe
 
 from .models import Payment, PaymentEvent, Refund
+from .notifications import hold_released_email
 
 # Events on a payment's timeline, and the kind each is stored as (templates/links/_event_label.html).
 TIMELINE = {
@@ -15,7 +17,11 @@ TIMELINE = {
     Event.PAYMENT_AUTHENTICATION_REQUESTED: "authentication_requested",
     Event.PAYMENT_OUTCOME_UNKNOWN: "confirm_error",
     Event.PAYMENT_FAILED: "failed",
-    Event.PAYMENT_CANCELED: "canceled",
+    Event.PAYMENT_ATTEMPT_CANCELED: "canceled",
+    Event.PAYMENT_AUTHORIZED: "authorized",
+    Event.PAYMENT_CAPTURED: "captured",
+    Event.PAYMENT_CANCELED: "released",
+    Event.PAYMENT_AUTHORIZATION_LAPSED: "lapsed",
     Event.PAYMENT_SUCCEEDED: "succeeded",
     Event.PAYMENT_RECOVERED: "recovered",
     Event.RECEIPT_ISSUED: "receipt_issued",
@@ -45,5 +51,10 @@ def timeline_write(recorded: Recorded) -> None:
     )
 
 
+def hold_released(recorded: Recorded) -> None:
+    hold_released_email(payment=recorded.obj)
+
+
 def connect() -> None:
     subscribe(timeline_write, *TIMELINE)
+    subscribe(hold_released, Event.PAYMENT_CANCELED)

@@ -2,12 +2,21 @@
 
 from celery import shared_task
 
-from . import payments, refunds, services
+from . import authorizations, notifications, payments, refunds, services
 
 
 @shared_task(acks_late=True)
 def payments_reconcile() -> int:
-    return payments.payments_reconcile()
+    return payments.payments_reconcile() + authorizations.holds_resume()
+
+
+@shared_task(acks_late=True)
+def holds_watch() -> int:
+    """Authorizations: warn owners of holds about to lapse (once each), mark lapsed ones."""
+    warned = authorizations.holds_about_to_lapse()
+    for payment in warned:
+        notifications.hold_lapsing_emails(payment=payment)
+    return len(warned) + authorizations.holds_lapse()
 
 
 @shared_task(acks_late=True)

@@ -48,6 +48,16 @@ urlpatterns = [
         back_office.payment_refund,
         name="payment_refund",
     ),
+    path(
+        "s/<uuid:shop_id>/payments/<uuid:payment_id>/capture/",
+        back_office.payment_capture,
+        name="payment_capture",
+    ),
+    path(
+        "s/<uuid:shop_id>/payments/<uuid:payment_id>/release/",
+        back_office.payment_release,
+        name="payment_release",
+    ),
     path("s/<uuid:shop_id>/links/<int:link_id>/status/", phone_orders.link_status, name="status"),
     path("s/<uuid:shop_id>/phone/", phone_orders.phone_order_new, name="phone_order_new"),
     path("s/<uuid:shop_id>/phone/<int:link_id>/", phone_orders.phone_order, name="phone_order"),

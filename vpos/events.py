@@ -52,7 +52,11 @@ class Event(StrEnum):
     PAYMENT_OUTCOME_UNKNOWN = "payment.outcome_unknown"
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"
-    PAYMENT_CANCELED = "payment.canceled"
+    PAYMENT_AUTHORIZED = "payment.authorized"  # held on the card, awaiting capture
+    PAYMENT_CAPTURED = "payment.captured"  # an authorization captured (all or part of it)
+    PAYMENT_CANCELED = "payment.canceled"  # an authorization released: nothing was charged
+    PAYMENT_AUTHORIZATION_LAPSED = "payment.authorization_lapsed"
+    PAYMENT_ATTEMPT_CANCELED = "payment.attempt_canceled"  # an unfinished attempt, at Stripe
     PAYMENT_RECOVERED = "payment.recovered"
     PAYMENT_REFUNDED = "payment.refunded"
     REFUND_FAILED = "refund.failed"
@@ -85,6 +89,8 @@ AUDITED: dict[Event, Action] = {
     Event.LINK_SENT: Action.LINK_SENT,
     Event.LINK_DEACTIVATED: Action.LINK_DEACTIVATED,
     Event.PAYMENT_REFUNDED: Action.REFUND_CREATED,
+    Event.PAYMENT_CAPTURED: Action.PAYMENT_CAPTURED,
+    Event.PAYMENT_CANCELED: Action.AUTHORIZATION_RELEASED,
     Event.SETTINGS_CHANGED: Action.SETTINGS_CHANGED,
     Event.PAYMENT_ACCOUNT_CONNECTED: Action.PAYMENT_ACCOUNT_CONNECTED,
     Event.PAYMENT_ACCOUNT_DISCONNECTED: Action.PAYMENT_ACCOUNT_DISCONNECTED,

@@ -10,6 +10,8 @@ KIND_LABELS = {
     "payment_notification": _("Payment notification"),
     "invitation": _("Invitation"),
     "refund": _("Refund"),
+    "hold_released": _("Authorization released"),
+    "hold_lapsing": _("Authorization about to lapse"),
     "email_confirmation": _("Email confirmation"),
     "password_reset_key": _("Password reset"),
 }
@@ -82,6 +84,8 @@ class Action(models.TextChoices):
     LINK_SENT = "link.sent", _("Link sent")
     LINK_DEACTIVATED = "link.deactivated", _("Link deactivated")
     REFUND_CREATED = "refund.created", _("Refund")
+    PAYMENT_CAPTURED = "payment.captured", _("Authorization captured")
+    AUTHORIZATION_RELEASED = "payment.released", _("Authorization released")
     SETTINGS_CHANGED = "settings.changed", _("Shop settings changed")
     PAYMENT_ACCOUNT_CONNECTED = "payment_account.connected", _("Payment account connected")
     PAYMENT_ACCOUNT_DISCONNECTED = "payment_account.disconnected", _("Payment account disconnected")

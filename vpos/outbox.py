@@ -49,6 +49,8 @@ class EmailAbout(StrEnum):
     PAYMENT_NOTIFICATION = "payment-notification"
     REFUND = "refund"
     WEBHOOK_DISABLED = "webhook_disabled"
+    HOLD_RELEASED = "hold-released"
+    HOLD_LAPSING = "hold-lapsing"
 
 
 def email_key(about: EmailAbout, *ids: object) -> str:

@@ -7,7 +7,9 @@ which keys, which form). A new payment method is a change in a provider and its 
 Contracts every provider keeps:
 
 - `create_payment` moves no money: our record of the payment commits before any money moves.
-- `confirm_payment` moves money (or asks the customer to authenticate).
+- `confirm_payment` moves money (or asks the customer to authenticate), or only holds it on the
+  card when the payment was created with `capture_manual`; `capture_payment` then takes all or
+  part of what is held and releases the rest.
 - `retrieve_payment` is the only source of truth for a payment's state; webhooks and browser
   returns are only triggers to call it.
 """
@@ -146,6 +148,10 @@ class PaymentProvider(Protocol):
     def retrieve_payment(self, payment_id: str) -> ProviderPayment: ...
 
     def cancel_payment(self, payment_id: str) -> ProviderPayment: ...
+
+    def capture_payment(
+        self, payment_id: str, *, amount: int, idempotency_key: str
+    ) -> ProviderPayment: ...
 
     def refund_payment(
         self, payment_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str

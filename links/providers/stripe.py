@@ -33,6 +33,10 @@ STATES = {
     "succeeded": base.PaymentState.SUCCEEDED,
     "canceled": base.PaymentState.CANCELED,
 }
+# Cards hold an authorization this long (Stripe says when on the charge; localstripe does not).
+HOLD_DAYS = 7
+# localstripe's refund for the released rest of a partial capture (see _tag_release).
+RELEASE_TAG = "vpos_capture_release"
 # The events that make vpos look at a payment again, and those about its refunds.
 PAYMENT_EVENTS = frozenset(
     {
@@ -41,6 +45,7 @@ PAYMENT_EVENTS = frozenset(
         "payment_intent.canceled",
         "payment_intent.processing",
         "payment_intent.requires_action",
+        "payment_intent.amount_capturable_updated",
     }
 )
 REFUND_EVENTS = frozenset(
@@ -127,9 +132,10 @@ class StripeProvider:
                 else {}
             ).get("card") or {}
         error = data.get("last_payment_error") or {}
+        state = STATES.get(data["status"], base.PaymentState.PROCESSING)  # unknown: settle later
         return base.ProviderPayment(
             id=data["id"],
-            state=STATES.get(data["status"], base.PaymentState.PROCESSING),  # unknown: settle later
+            state=state,
             amount=int(data["amount"]),
             currency=str(data["currency"]).upper(),
             client_secret=data.get("client_secret") or "",
@@ -139,7 +145,32 @@ class StripeProvider:
             failure_message=error.get("message") or "",
             metadata=dict(data.get("metadata") or {}),
             created=int(data.get("created") or 0),
+            amount_captured=self._amount_captured(data, charge),
+            capture_before=self._capture_before(data, state, card),
         )
+
+    def _amount_captured(self, data: dict[str, Any], charge: dict[str, Any] | None) -> int | None:
+        """What a manual capture took. Stripe says it (`amount_received`); localstripe does not,
+        and shows the released rest as refunded on the charge: right after the capture, the
+        charge's amount less its refunds is what was captured."""
+        if data.get("capture_method") != "manual" or data["status"] != "succeeded":
+            return None
+        if data.get("amount_received") is not None:
+            return int(data["amount_received"])
+        if self.api_base and charge:
+            return int(charge.get("amount") or 0) - int(charge.get("amount_refunded") or 0)
+        return None
+
+    def _capture_before(
+        self, data: dict[str, Any], state: base.PaymentState, card: dict[str, Any]
+    ) -> int:
+        """When an authorization lapses: Stripe tells it on the charge; localstripe does not, and
+        cards hold for 7 days."""
+        if state != base.PaymentState.AUTHORIZED:
+            return 0
+        if card.get("capture_before"):
+            return int(card["capture_before"])
+        return int(data.get("created") or 0) + HOLD_DAYS * 86400 if data.get("created") else 0
 
     # -- the interface ------------------------------------------------------------------------
     def checkout_context(self) -> base.CheckoutContext:
@@ -171,6 +202,8 @@ class StripeProvider:
         }
         if new.moto:
             params["payment_method_options"] = {"card": {"moto": True}}
+        if new.capture_manual:
+            params["capture_method"] = "manual"
         pi = self._call(
             self.client.v1.payment_intents.create, params, {"idempotency_key": new.idempotency_key}
         )
@@ -196,6 +229,34 @@ class StripeProvider:
 
     def cancel_payment(self, payment_id: str) -> base.ProviderPayment:
         return self._payment(self._call(self.client.v1.payment_intents.cancel, payment_id))
+
+    def capture_payment(
+        self, payment_id: str, *, amount: int, idempotency_key: str
+    ) -> base.ProviderPayment:
+        """Take `amount` of an authorization; Stripe releases the rest. Moves money."""
+        mark_money_in_flight()
+        pi = self._call(
+            self.client.v1.payment_intents.capture,
+            payment_id,
+            {"amount_to_capture": amount, "expand": _EXPAND},
+            {"idempotency_key": idempotency_key},
+        )
+        captured = self._payment(pi)
+        if self.api_base and captured.amount_captured != captured.amount:
+            self._tag_release(payment_id)
+        return captured
+
+    def _tag_release(self, payment_id: str) -> None:
+        """localstripe records the released rest of a partial capture as a refund (Stripe does
+        not): tagged, so list_refunds never takes it for a refund made outside vpos."""
+        try:
+            for refund in self._call(
+                self.client.v1.refunds.list, {"payment_intent": payment_id, "limit": 100}
+            ).data:
+                if not _as_dict(refund.metadata):
+                    self.annotate_refund(refund.id, {RELEASE_TAG: "1"})
+        except base.ProviderError:
+            logger.warning("could not tag the released rest of %s", payment_id)
 
     def refund_payment(
         self, payment_id: str, *, amount: int, metadata: dict[str, str], idempotency_key: str
@@ -237,7 +298,11 @@ class StripeProvider:
         refunds = self._call(
             self.client.v1.refunds.list, {"payment_intent": payment_id, "limit": 100}
         )
-        return [_refund(refund) for refund in refunds.data]
+        return [
+            _refund(refund)
+            for refund in refunds.data
+            if RELEASE_TAG not in (_as_dict(refund.metadata) or {})
+        ]
 
     def parse_webhook(self, payload: bytes, signature: str) -> base.WebhookEvent:
         """Verify the signature over the raw body; raises ValueError on anything untrustworthy.

@@ -23,10 +23,17 @@ from merchants.models import Membership, PaymentAccount
 from vpos.inputs import parse_id
 from vpos.money import exponent, to_decimal
 
-from .. import notifications, refunds, selectors, services
+from .. import authorizations, notifications, refunds, selectors, services
 from ..dashboard import dashboard_figures
-from ..forms import LinkEmailForm, LinkFilterForm, LinkForm, PaymentAccountForm, RefundForm
-from ..models import Payment, PaymentLink, Refund
+from ..forms import (
+    HoldForm,
+    LinkEmailForm,
+    LinkFilterForm,
+    LinkForm,
+    PaymentAccountForm,
+    RefundForm,
+)
+from ..models import Payment, PaymentLink, PaymentStatus, Refund
 from ..providers import payment_account_connect, payment_account_disconnect
 from ..qr import qr_png, qr_svg
 
@@ -209,6 +216,7 @@ def _payment_page(
     form: RefundForm | None,
     status: int = 200,
     errors: list[str] | None = None,
+    hold_form_given: HoldForm | None = None,
 ) -> HttpResponse:
     receipt = selectors.receipt_of(payment)
     refundable = refunds.refund_remainder(payment)
@@ -218,6 +226,17 @@ def _payment_page(
         )
         form = RefundForm(initial={"amount": amount}, currency=payment.currency)
     refund_form = form if membership.is_owner and refundable else None
+    hold_form = None
+    if payment.status == PaymentStatus.AUTHORIZED and not payment.hold_decision:
+        held = payment.authorized_amount or payment.amount
+        hold_form = hold_form_given or HoldForm(
+            initial={
+                "amount": formats.number_format(
+                    to_decimal(held, payment.currency), decimal_pos=exponent(payment.currency)
+                )
+            },
+            currency=payment.currency,
+        )
     if refund_form is None and form is not None and form.errors:
         # Nothing is left to refund (or never was): the form is not shown, its errors still are.
         errors = [*(errors or []), *(e for field in form.errors.values() for e in field)]
@@ -230,6 +249,7 @@ def _payment_page(
         "refund_form": refund_form,
         "refundable": refundable,
         "refund_errors": errors or [],
+        "hold_form": hold_form,
     }
     return render(request, "links/payment_detail.html", context, status=status)
 
@@ -304,6 +324,96 @@ def _refund_outcome(
     return redirect(
         "links:payment_detail", shop_id=membership.merchant.public_id, payment_id=payment.public_id
     )
+
+
+# --- Authorizations: capture (all or less) or release, owners and staff -------------------------
+
+
+def _hold_step(request: HttpRequest, membership: Membership, payment_id, *, capture: bool):
+    """Two steps, as refunds: the form posts here, a confirmation page says what will happen,
+    its confirmation (with a key made for it: sent twice, it acts once) does it."""
+    payment = _shop_payment(membership, payment_id)
+    form = HoldForm(request.POST, currency=payment.currency)
+    valid = form.is_valid()
+    request_key = form.cleaned_data.get("request_key", "") if valid else ""
+    request_key = f"office-{request_key}" if request_key else ""
+    amount = form.cleaned_data.get("amount") if valid and capture else None
+    if authorizations.payment_for_hold_request(payment=payment, request_key=request_key):
+        # This confirmation was sent before: its decision, resumed if Stripe did not answer.
+        return _hold_do(request, membership, payment, capture, amount, request_key)
+    try:
+        authorizations.hold_check(payment=payment, amount=amount)
+    except ValidationError as error:
+        if valid and error.code in ("zero", "over_authorized"):
+            form.add_error("amount", error)
+            return _payment_page(request, membership, payment, None, 400, hold_form_given=form)
+        return _payment_page(request, membership, payment, None, 400, errors=error.messages)
+    if not valid:
+        return _payment_page(request, membership, payment, None, 400, hold_form_given=form)
+    if not form.cleaned_data["confirm"]:
+        return render(
+            request,
+            "links/hold_confirm.html",
+            {
+                "payment": payment,
+                "capture": capture,
+                "amount": amount or payment.authorized_amount or payment.amount,
+                "posted_amount": form.data.get("amount", "") if capture else "",
+                "request_key": secrets.token_urlsafe(24),
+            },
+        )
+    return _hold_do(request, membership, payment, capture, amount, request_key)
+
+
+def _hold_do(
+    request: HttpRequest,
+    membership: Membership,
+    payment: Payment,
+    capture: bool,
+    amount: int | None,
+    request_key: str,
+) -> HttpResponse:
+    service = authorizations.payment_capture if capture else authorizations.payment_release
+    try:
+        payment = service(
+            payment=payment,
+            actor=request.user,
+            request_key=request_key,
+            **({"amount": amount} if capture else {}),
+        )
+    except ValidationError as error:
+        payment.refresh_from_db()  # someone else may have decided meanwhile
+        return _payment_page(request, membership, payment, None, 400, errors=error.messages)
+    return _hold_outcome(request, membership, payment)
+
+
+def _hold_outcome(request: HttpRequest, membership: Membership, payment: Payment) -> HttpResponse:
+    payment.refresh_from_db()
+    if payment.status == PaymentStatus.SUCCEEDED:
+        messages.success(request, _("%(amount)s captured.") % {"amount": payment.amount_display})
+    elif payment.status == PaymentStatus.CANCELED:
+        messages.success(request, _("Authorization released: nothing was charged."))
+    else:
+        messages.warning(
+            request, _("Stripe did not answer yet: this will be checked again in a few minutes.")
+        )
+    return redirect(
+        "links:payment_detail", shop_id=membership.merchant.public_id, payment_id=payment.public_id
+    )
+
+
+@shop_view()
+@require_POST
+@transaction.non_atomic_requests
+def payment_capture(request: HttpRequest, membership: Membership, payment_id) -> HttpResponse:
+    return _hold_step(request, membership, payment_id, capture=True)
+
+
+@shop_view()
+@require_POST
+@transaction.non_atomic_requests
+def payment_release(request: HttpRequest, membership: Membership, payment_id) -> HttpResponse:
+    return _hold_step(request, membership, payment_id, capture=False)
 
 
 # --- The shop's figures and its payment account ------------------------------------------------

@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 120.0,
     },
     "refunds-reconcile": {"task": "links.tasks.refunds_reconcile", "schedule": 300.0},
+    # Hourly, so that the owners' warning comes about a day before an authorization lapses.
+    "holds-watch": {"task": "links.tasks.holds_watch", "schedule": crontab(minute=15)},
     "webhooks-retry-due": {"task": "integrations.tasks.webhooks_retry_due", "schedule": 120.0},
     "retention-purge": {
         "task": "vpos.tasks.retention_purge",
