@@ -29,7 +29,7 @@ from vpos.ratelimit import limit, rate_limit
 
 from .. import payments, selectors
 from ..forms import CheckoutAttemptForm
-from ..models import LinkStatus, Payment, PaymentLink, PaymentStatus
+from ..models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from ..page_cache import LANGUAGES, cached_page, page_cache_key
 from ..providers import ProviderError, decline_reason, provider_for
 from ..recipients import recipient_from, recipient_token
@@ -87,6 +87,15 @@ def _browser_key(request: HttpRequest) -> str:
     return value if len(value) == 32 else ""
 
 
+def _holds_payment(link: PaymentLink) -> bool:
+    """A single-use link whose payment is authorized, awaiting the shop's capture: the page says
+    so instead of taking another card (payments.checkout_attempt refuses one anyway)."""
+    return (
+        link.kind == LinkKind.SINGLE
+        and link.payments.filter(status=PaymentStatus.AUTHORIZED).exists()
+    )
+
+
 def _render_payable(
     request: HttpRequest, link: PaymentLink, language: str, recipient: str = ""
 ) -> str:
@@ -129,7 +138,18 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
         link = _link_or_404(token)
         language = lang or link.language
         with translation.override(language):
-            if link.is_payable and personal:
+            if link.is_payable and _holds_payment(link):
+                html = render_to_string(
+                    "links/checkout_held.html",
+                    {"link": link, "shop": link.merchant, "customer_language": language},
+                )
+                cache.set(
+                    key,
+                    {"html": html, "expires_at": link.expires_at},
+                    settings.CHECKOUT_PAGE_CACHE_SECONDS,
+                )
+                response = HttpResponse(html)
+            elif link.is_payable and personal:
                 html = _render_payable(request, link, language, recipient_from(personal, link))
                 response = HttpResponse(html)
             elif link.is_payable:

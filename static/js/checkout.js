@@ -11,7 +11,7 @@
  *
  * The card never reaches our server: Stripe.js turns it into a PaymentMethod id ("pm_..."),
  * and only that id is posted. The server charges the link's amount and answers JSON:
- *   {status: "succeeded" | "processing" | "pending", redirect}     go to the result page
+ *   {status: "succeeded" | "authorized" | "processing" | "pending", redirect}  the result page
  *   {status: "requires_action", client_secret, complete_url}       3-D Secure, then ask again
  *   {status: "failed", message, attempt_key}                       declined: try another card
  *   {status: "error", code, message} with HTTP 4xx/5xx             show it (410: reload)
@@ -199,6 +199,7 @@
     var body = answer.body || {};
     switch (body.status) {
       case "succeeded":
+      case "authorized":
       case "processing":
       case "pending":
         if (body.redirect) return go(body.redirect);

@@ -174,3 +174,33 @@ def test_the_decided_hold_tells_the_second_person(
 
     assert response.status_code == 400
     assert "already been released" in response.content.decode()
+
+
+def test_the_public_page_says_the_payment_is_authorized_and_takes_no_other_card(
+    link, client_as, stripe_api, django_capture_on_commit_callbacks
+):
+    customer = client_as("anonymous")
+    page = reverse("links:checkout", args=[link.token])
+    assert 'id="checkout-form"' in customer.get(page).content.decode()  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        held = checkout_attempt(
+            link=link,
+            payment_method=card_payment_method(stripe_api),
+            attempt_key=secrets.token_urlsafe(24),
+        ).payment
+
+    shown = customer.get(page).content.decode()  # the cached payable page was dropped
+    assert "The payment for this link is authorized" in shown
+    result = customer.get(reverse("links:result", args=[link.token, held.public_id]))
+    assert "Payment authorized" in result.content.decode()
+    assert "nothing has been charged yet" in result.content.decode()
+
+    attempt = customer.post(
+        reverse("links:attempt", args=[link.token]),
+        {
+            "payment_method": card_payment_method(stripe_api),
+            "attempt_key": secrets.token_urlsafe(24),
+        },
+    )
+    assert attempt.status_code == 410
+    assert attempt.json()["code"] == "link_authorized"
