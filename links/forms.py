@@ -47,6 +47,14 @@ class LinkForm(forms.Form):
     customer_name = forms.CharField(label=_("Customer name"), max_length=200, required=False)
     customer_email = forms.EmailField(label=_("Customer email"), required=False)
     language = forms.ChoiceField(label=_("Customer language"), choices=LANGUAGE_CHOICES)
+    authorize_only = forms.BooleanField(
+        label=_("Authorize only, capture later"),
+        required=False,
+        help_text=_(
+            "The card is authorized and nothing is charged until you capture the payment (all "
+            "or less) within 7 days."
+        ),
+    )
     kind = forms.ChoiceField(
         label=_("Kind"),
         choices=LinkKind.choices,
@@ -140,6 +148,7 @@ class LinkForm(forms.Form):
             "expires_at": data["expires_at"],
             "vat_rate": data.get("vat_rate"),
             "vat_exemption": data.get("vat_exemption", ""),
+            "authorize_only": data.get("authorize_only", False),
         }
 
 
@@ -249,6 +258,14 @@ class QuickLinkForm(forms.Form):
         regex=r"^\+?[0-9 ()\-]{6,25}$",
         error_messages={"invalid": _("Enter a phone number such as +39 333 123 4567.")},
         help_text=_("For SMS and WhatsApp, with the country code."),
+    )
+    authorize_only = forms.BooleanField(
+        label=_("Authorize only, capture later"),
+        required=False,
+        help_text=_(
+            "The card is authorized and nothing is charged until you capture the payment (all "
+            "or less) within 7 days."
+        ),
     )
 
     def __init__(

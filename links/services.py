@@ -65,6 +65,7 @@ def link_create(
     cancel_url: str = "",
     metadata: dict[str, str] | None = None,
     api_key: Any = None,
+    authorize_only: bool = False,
 ) -> PaymentLink:
     validate_amount(amount, currency)
     if expires_at is not None and expires_at <= timezone.now():
@@ -92,6 +93,7 @@ def link_create(
         success_url=success_url,
         cancel_url=cancel_url,
         metadata=metadata or {},
+        authorize_only=authorize_only,
     )
     # The fields' own rules only. The shop and the creator are the caller's objects, the amount
     # was checked above and the random token's uniqueness is the database's: their checks would

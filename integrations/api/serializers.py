@@ -114,6 +114,12 @@ class LinkCreateSerializer(serializers.Serializer):
         max_length=500, required=False, allow_blank=True, validators=[validate_return_url]
     )
     metadata = MetadataField(required=False)
+    authorize_only = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Authorize the card only: capture the payment (all or less) later, within 7 "
+        "days, with POST /payments/{id}/capture, or release it with POST /payments/{id}/cancel.",
+    )
 
 
 class EmptyAsNull:
@@ -160,6 +166,7 @@ class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
             "cancel_url",
             "metadata",
             "channel",
+            "authorize_only",
             "created_at",
             "paid_at",
             "closed_at",
@@ -224,6 +231,8 @@ class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):
             "failure_message",
             "receipt_number",
             "refunds",
+            "authorized_amount",
+            "capture_before",
             "created_at",
             "succeeded_at",
         ]
@@ -239,6 +248,15 @@ class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):
         for refund in refunds:
             refund.payment = payment  # no query per refund for payment.public_id
         return RefundSerializer(refunds, many=True).data
+
+
+class CaptureSerializer(serializers.Serializer):
+    amount = AsciiIntegerField(
+        min_value=1,
+        max_value=2**53,
+        required=False,
+        help_text="Minor units; default: all that was authorized. The rest is released.",
+    )
 
 
 class RefundCreateSerializer(serializers.Serializer):

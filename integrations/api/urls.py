@@ -18,6 +18,8 @@ urlpatterns = [
     path("payments", views.payments, name="payments"),
     path("payments/<str:payment_id>", views.payment_detail, name="payment_detail"),
     path("payments/<str:payment_id>/refunds", views.payment_refund, name="payment_refund"),
+    path("payments/<str:payment_id>/capture", views.payment_capture, name="payment_capture"),
+    path("payments/<str:payment_id>/cancel", views.payment_cancel, name="payment_cancel"),
     path(
         "payments/<str:payment_id>/receipt", views.PaymentReceipt.as_view(), name="payment_receipt"
     ),

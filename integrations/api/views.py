@@ -35,8 +35,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from links import authorizations, services
 from links import refunds as refund_services
-from links import services
 from links.models import LinkChannel, LinkStatus, Payment, PaymentLink, PaymentStatus
 from links.selectors import receipt_of
 from receipts.downloads import pdf_response
@@ -52,6 +52,7 @@ from .idempotency import (
     idempotency_claim,
 )
 from .serializers import (
+    CaptureSerializer,
     ErrorSerializer,
     LinkCreateSerializer,
     LinkSerializer,
@@ -286,6 +287,7 @@ def _link_create(request: Request, data: dict[str, Any]) -> PaymentLink:
         cancel_url=data.get("cancel_url", ""),
         metadata=data.get("metadata") or {},
         api_key=request.auth,
+        authorize_only=data.get("authorize_only", False),
     )
 
 
@@ -454,6 +456,89 @@ def payment_refund(request: Request, payment_id: str) -> Response:
     claim.complete(refund.public_id)
     refund.payment = payment
     return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+# Why a hold cannot be captured or released now: the payment's state, not the request, is wrong.
+HOLD_CONFLICTS = frozenset({"already_captured", "already_released", "not_authorized", "lapsed"})
+
+
+def _hold_request(request: Request, payment_id: str, *, capture: bool) -> Response:
+    """Capture or release an authorization. Idempotent: the decision is bound to the request's
+    key before Stripe is asked, so a retry (same key, same body) gets the first outcome, the
+    payment as that decision left it, and nothing happens twice."""
+    payment = _payment_for_key(request, payment_id)
+    serializer = CaptureSerializer(data=request.data if capture else {})
+    serializer.is_valid(raise_exception=True)
+    action = "capture" if capture else "cancel"
+    claim = idempotency_claim(
+        api_key=request.auth,
+        key=header_key(request),
+        operation=f"payments.{payment.public_id}.{action}",
+        body=request.data if capture else {},
+        resumable=True,
+    )
+    if claim.replay_object_id:
+        return Response(PaymentSerializer(_payment_for_key(request, payment_id)).data)
+    try:
+        if capture:
+            payment = authorizations.payment_capture(
+                payment=payment,
+                amount=serializer.validated_data.get("amount"),
+                request_key=claim.request_key,
+                source="api",
+            )
+        else:
+            payment = authorizations.payment_release(
+                payment=payment, request_key=claim.request_key, source="api"
+            )
+    except DjangoValidationError as error:
+        if error.code in HOLD_CONFLICTS:
+            raise ApiConflict(" ".join(error.messages), error.code) from error
+        if error.code in ("zero", "over_authorized"):
+            invalid = exceptions.ValidationError({"amount": error.messages})
+            invalid.error_code = error.code
+            raise invalid from error
+        raise
+    claim.complete(payment.public_id)
+    return Response(PaymentSerializer(_payment_for_key(request, payment_id)).data)
+
+
+HOLD_RESPONSES = {
+    200: OpenApiResponse(
+        PaymentSerializer,
+        description="Done (or replayed: same Idempotency-Key). `authorized` while Stripe's "
+        "answer is awaited: it is checked again within minutes.",
+    ),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="Not an authorization awaiting capture (already captured or released, "
+        "lapsed), or the Idempotency-Key was used for another request.",
+    ),
+}
+
+
+@extend_schema(
+    operation_id="payments_capture",
+    parameters=[IDEMPOTENCY],
+    request=CaptureSerializer,
+    responses={**HOLD_RESPONSES, **BODY_ERRORS},
+)
+@transaction.non_atomic_requests  # the decision commits before Stripe is asked
+@api_view(["POST"])
+def payment_capture(request: Request, payment_id: str) -> Response:
+    return _hold_request(request, payment_id, capture=True)
+
+
+@extend_schema(
+    operation_id="payments_cancel",
+    parameters=[IDEMPOTENCY],
+    request=None,
+    responses={**HOLD_RESPONSES, **ERRORS},
+)
+@transaction.non_atomic_requests
+@api_view(["POST"])
+def payment_cancel(request: Request, payment_id: str) -> Response:
+    return _hold_request(request, payment_id, capture=False)
 
 
 class AnyAccept(BaseContentNegotiation):

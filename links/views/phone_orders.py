@@ -48,6 +48,7 @@ def _quick_link(
         kind=LinkKind.SINGLE,
         expires_at=timezone.now() + QUICK_LINK_EXPIRY,
         channel=channel,
+        authorize_only=data.get("authorize_only", False),
     )
 
 

@@ -20,6 +20,8 @@ def test_schema_lists_every_endpoint(client):
         "/api/v1/payments",
         "/api/v1/payments/{payment_id}",
         "/api/v1/payments/{payment_id}/refunds",
+        "/api/v1/payments/{payment_id}/capture",
+        "/api/v1/payments/{payment_id}/cancel",
         "/api/v1/payments/{payment_id}/receipt",
     }
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
