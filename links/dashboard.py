@@ -51,6 +51,9 @@ class Dashboard:
     chart: Chart | None = None
     latest_payments: list[Payment] = field(default_factory=list)
     expiring_links: list[PaymentLink] = field(default_factory=list)
+    # Authorizations awaiting capture: how many, and what they hold (one amount per currency).
+    awaiting_capture: int = 0
+    awaiting_capture_amounts: list[str] = field(default_factory=list)
 
 
 def _currency_order(merchant: Merchant, currencies: set[str]) -> list[str]:
@@ -98,6 +101,20 @@ def _latest_payments(merchant: Merchant) -> list[Payment]:
         .select_related("link")
         .only(*PAYMENT_ROW)
         .order_by("-created_at", "-id")[:LIST_SIZE]
+    )
+
+
+def _awaiting_capture(merchant: Merchant) -> tuple[int, list[str]]:
+    held = (
+        Payment.objects.filter(merchant=merchant, status=PaymentStatus.AUTHORIZED)
+        .values("currency")
+        .annotate(total=Sum("authorized_amount"), count=Count("id"))
+        .order_by()
+    )
+    sums = {row["currency"]: (row["total"] or 0, row["count"]) for row in held}
+    return (
+        sum(count for _total, count in sums.values()),
+        [format_money(sums[c][0], c) for c in _currency_order(merchant, set(sums))],
     )
 
 
@@ -158,6 +175,7 @@ def dashboard_figures(*, merchant: Merchant, now: datetime | None = None) -> Das
     )
     daily = {day: amount for (day, c), (amount, _count) in takings.items() if c == chart_currency}
     others = [c for c in currencies if c != chart_currency]
+    awaiting, awaiting_amounts = _awaiting_capture(merchant)
     return Dashboard(
         has_links=True,
         periods=periods,
@@ -165,4 +183,6 @@ def dashboard_figures(*, merchant: Merchant, now: datetime | None = None) -> Das
         chart=daily_chart(chart_days, daily, chart_currency, others),
         latest_payments=_latest_payments(merchant),
         expiring_links=_expiring_links(merchant, now),
+        awaiting_capture=awaiting,
+        awaiting_capture_amounts=awaiting_amounts,
     )

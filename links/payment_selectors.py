@@ -36,6 +36,7 @@ PAYMENT_ROW = (
     "link__reference",
     "link__kind",
     "is_moto",
+    "capture_before",
 )
 
 # The sort a person picks -> (model field, descending?). Anything else is refused by the form.

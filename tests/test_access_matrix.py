@@ -232,7 +232,12 @@ def test_api_without_key(world):
     assert not failures, "\n".join(failures)
 
 
-POST_ONLY_API = {"api:link_deactivate", "api:payment_refund"}
+POST_ONLY_API = {
+    "api:link_deactivate",
+    "api:payment_refund",
+    "api:payment_capture",
+    "api:payment_cancel",
+}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from links.forms import EXPIRY_CHOICES
 from links.models import LinkKind, Payment, PaymentLink, PaymentStatus, Refund, StripeEvent
-from links.providers import ProviderError
+from links.providers import PaymentState, ProviderError, ProviderPayment
 from merchants.models import (
     CURRENCY_CHOICES,
     LANGUAGE_CHOICES,
@@ -179,6 +179,12 @@ VALID_LINK = {
 VALID_QUICK = {"amount": "5,00", "description": "Phone order"}
 VALID_EMAIL = {"to": "c@example.com", "language": "it"}
 VALID_REFUND = {"amount": "1,00", "reason": "Damaged", "confirm": "on"}
+HOLD_FIELDS = {
+    "amount": field("1,00", "0,01", "20,00", "20,01", "0", ""),
+    "confirm": field("", "on", "false", "True"),
+    "request_key": field("", "k" * 24, "short"),
+}
+VALID_HOLD = {"amount": "1,00", "confirm": "on", "request_key": "k" * 24}
 VALID_EXPORT = {"date_from": "2026-01-01", "date_to": "2026-02-01"}
 EXPORT_FIELDS = {"date_from": field("2026-01-01", "2020-01-01"), "date_to": field("2026-02-01")}
 
@@ -317,6 +323,53 @@ def test_refund(shop, owner, succeeded_payment, data):
     # never a refund that did not happen, never a change to the payment.
     assert response.status_code in (200, 302, 400), (data, response.status_code)
     assert refund_state() == before, (data, response.status_code)
+
+
+class RefusingHoldProvider:
+    """Stripe refusing every capture and release of a hold it still holds (no network)."""
+
+    def capture_payment(self, *args: Any, **kwargs: Any):
+        raise ProviderError("This PaymentIntent could not be captured.", permanent=True)
+
+    cancel_payment = capture_payment
+
+    def retrieve_payment(self, provider_id: str) -> ProviderPayment:
+        return ProviderPayment(
+            id=provider_id, state=PaymentState.AUTHORIZED, amount=2000, currency="EUR"
+        )
+
+
+@pytest.fixture
+def authorized_payment(shop, monkeypatch) -> Payment:
+    monkeypatch.setattr(
+        "links.authorizations.provider_for_payment", lambda payment: RefusingHoldProvider()
+    )
+    link = PaymentLinkFactory(merchant=shop.merchant, amount=2000, authorize_only=True)
+    return PaymentFactory(
+        link=link,
+        status=PaymentStatus.AUTHORIZED,
+        authorized_amount=2000,
+        provider_id="pi_fuzz_held",
+    )
+
+
+def hold_state() -> tuple:
+    return snapshot(), list(
+        Payment.objects.values_list("pk", "status", "amount", "hold_decision", "hold_request_key")
+    )
+
+
+@FUZZ
+@given(data=form_data(HOLD_FIELDS, VALID_HOLD))
+def test_capture_and_release(shop, staff_client, authorized_payment, data):
+    for name in ("links:payment_capture", "links:payment_release"):
+        before = hold_state()
+        response = staff_client.post(shop_url(shop, name, authorized_payment.public_id), data)
+        event(f"{name} HTTP {response.status_code}")
+        # The confirmation page (200), refused (400), or Stripe's refusal told (400): nothing
+        # changes, and the hold can still be decided.
+        assert response.status_code in (200, 400), (data, response.status_code)
+        assert hold_state() == before, (data, response.status_code)
 
 
 @FUZZ

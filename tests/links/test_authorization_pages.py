@@ -204,3 +204,48 @@ def test_the_public_page_says_the_payment_is_authorized_and_takes_no_other_card(
     )
     assert attempt.status_code == 410
     assert attempt.json()["code"] == "link_authorized"
+
+
+def test_lists_dashboard_and_csv_show_the_hold(held, client_as, django_assert_max_num_queries):
+    client = client_as("staff")
+    shop_id = held.merchant.public_id
+
+    dashboard = client.get(reverse("links:dashboard", args=[shop_id])).content.decode()
+    assert "Awaiting capture" in dashboard
+    assert "€120.00" in dashboard
+    assert "1 authorized payment held on customers' cards" in dashboard
+
+    payments = reverse("links:payments", args=[shop_id])
+    with django_assert_max_num_queries(12):
+        listed = client.get(payments, {"status": "authorized"}).content.decode()
+    assert str(held.public_id) in listed
+    assert "Authorized, awaiting capture" in listed
+    assert "Capture before" in listed
+    assert str(held.public_id) not in client.get(payments, {"status": "succeeded"}).content.decode()
+
+    csv = b"".join(
+        client.get(reverse("links:payments_csv", args=[shop_id]), {"status": "authorized"})
+    ).decode()
+    assert "Authorized, awaiting capture" in csv
+
+    detail = client.get(reverse("links:detail", args=[shop_id, held.link_id])).content.decode()
+    assert "Authorize only, capture later" in detail
+    assert "Capture before" in detail
+
+
+def test_the_link_form_makes_an_authorize_only_link(shop, client_as, stripe_settings):
+    response = client_as("staff").post(
+        reverse("links:create", args=[shop.merchant.public_id]),
+        {
+            "amount": "150,00",
+            "currency": "EUR",
+            "description": "Deposito noleggio",
+            "language": "it",
+            "kind": "single",
+            "expiry": "none",
+            "authorize_only": "on",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert PaymentLink.objects.get(description="Deposito noleggio").authorize_only
