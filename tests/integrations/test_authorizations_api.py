@@ -153,3 +153,15 @@ def test_webhooks_for_the_hold_and_its_capture(tenants, api, stripe_settings, st
     captured = WebhookDelivery.objects.get(event_type="payment.captured").payload
     assert captured["data"]["payment"]["amount"] == 1000
     assert captured["data"]["payment"]["authorized_amount"] == 3000
+
+
+def test_a_release_is_sent_as_payment_canceled(api, held, tenants, receiver):
+    outbound.webhook_endpoint_create(
+        merchant=tenants[0].merchant, url=receiver.url, events=["payment.canceled"], actor=None
+    )
+
+    api.post_json(f"{PAYMENTS}/{held.public_id}/cancel", None)
+
+    (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.event_type == "payment.canceled"
+    assert delivery.payload["data"]["payment"]["status"] == "canceled"

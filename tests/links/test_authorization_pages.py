@@ -249,3 +249,14 @@ def test_the_link_form_makes_an_authorize_only_link(shop, client_as, stripe_sett
 
     assert response.status_code == 302, response.content.decode()[:3000]
     assert PaymentLink.objects.get(description="Deposito noleggio").authorize_only
+
+
+def test_the_virtual_terminal_can_authorize_only(shop, client_as, stripe_settings):
+    stripe_settings.STRIPE_PLATFORM_MOTO = True
+    response = client_as("staff").post(
+        reverse("links:terminal_new", args=[shop.merchant.public_id]),
+        {"amount": "80,00", "description": "Deposito bici", "authorize_only": "on"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert PaymentLink.objects.get(description="Deposito bici").authorize_only
