@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +23,7 @@ from merchants.models import User
 from vpos.money import format_money
 
 from .models import Payment, PaymentStatus
+from .notifications import hold_lapsing_emails
 from .payments import HOLD_CAPTURE, HOLD_RELEASE, payment_apply
 from .providers import PaymentState, ProviderError, provider_for_payment
 
@@ -230,22 +230,27 @@ def holds_lapse(*, now: datetime | None = None) -> int:
     return lapsed
 
 
-def holds_about_to_lapse(*, now: datetime | None = None) -> list[Payment]:
-    """Undecided holds lapsing within LAPSE_WARNING whose owners were not warned yet, claimed
-    (marked warned) so each is announced once, whoever else runs this at the same time."""
+def holds_warn(*, now: datetime | None = None) -> int:
+    """Warn the owners of undecided holds lapsing within LAPSE_WARNING, once per hold: the mark
+    and the emails commit together, and a concurrent run finds the hold already marked."""
     now = now or timezone.now()
-    candidates = Payment.objects.filter(
-        Q(hold_decision=""),
-        status=PaymentStatus.AUTHORIZED,
-        lapse_warned_at__isnull=True,
-        capture_before__gt=now,
-        capture_before__lte=now + LAPSE_WARNING,
-    ).values_list("pk", flat=True)[:500]
-    claimed = [
-        pk
-        for pk in candidates
-        if Payment.objects.filter(pk=pk, lapse_warned_at__isnull=True).update(lapse_warned_at=now)
-    ]
-    return list(
-        Payment.objects.filter(pk__in=claimed).select_related("merchant", "link").order_by("pk")
+    candidates = list(
+        Payment.objects.filter(
+            status=PaymentStatus.AUTHORIZED,
+            hold_decision="",
+            lapse_warned_at__isnull=True,
+            capture_before__gt=now,
+            capture_before__lte=now + LAPSE_WARNING,
+        ).values_list("pk", flat=True)[:500]
     )
+    warned = 0
+    for pk in candidates:
+        with transaction.atomic():
+            if not Payment.objects.filter(pk=pk, lapse_warned_at__isnull=True).update(
+                lapse_warned_at=now
+            ):
+                continue
+            payment = Payment.objects.select_related("merchant", "link").get(pk=pk)
+            hold_lapsing_emails(payment=payment)
+            warned += 1
+    return warned

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import authorizations, notifications, payments, refunds, services
+from . import authorizations, payments, refunds, services
 
 
 @shared_task(acks_late=True)
@@ -13,10 +13,7 @@ def payments_reconcile() -> int:
 @shared_task(acks_late=True)
 def holds_watch() -> int:
     """Authorizations: warn owners of holds about to lapse (once each), mark lapsed ones."""
-    warned = authorizations.holds_about_to_lapse()
-    for payment in warned:
-        notifications.hold_lapsing_emails(payment=payment)
-    return len(warned) + authorizations.holds_lapse()
+    return authorizations.holds_warn() + authorizations.holds_lapse()
 
 
 @shared_task(acks_late=True)

@@ -329,7 +329,9 @@ def _refund_outcome(
 # --- Authorizations: capture (all or less) or release, owners and staff -------------------------
 
 
-def _hold_step(request: HttpRequest, membership: Membership, payment_id, *, capture: bool):
+def _hold_step(
+    request: HttpRequest, membership: Membership, payment_id, *, capture: bool
+) -> HttpResponse:
     """Two steps, as refunds: the form posts here, a confirmation page says what will happen,
     its confirmation (with a key made for it: sent twice, it acts once) does it."""
     payment = _shop_payment(membership, payment_id)
