@@ -312,7 +312,7 @@ _OPEN_STATUS = {
     PaymentState.PROCESSING: PaymentStatus.PROCESSING,
     PaymentState.NEEDS_CONFIRMATION: PaymentStatus.PENDING,
 }
-# A hold ends without a capture: released by the shop (or in Stripe's dashboard), or lapsed.
+# What the shop decided about an authorization (Payment.hold_decision; links.authorizations).
 HOLD_RELEASE = "release"
 HOLD_CAPTURE = "capture"
 
