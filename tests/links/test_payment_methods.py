@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from links import payments
 from links.methods import link_payment_methods
-from links.models import Payment, PaymentLink, PaymentStatus
+from links.models import Payment, PaymentEvent, PaymentLink, PaymentStatus
+from tests.support.concurrency import run_concurrently
 from tests.support.factories import MerchantFactory, PaymentLinkFactory
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +215,30 @@ def test_unknown_token_and_another_links_payment_are_404(link, stripe_stub):
     assert client.get(garbage).status_code == 404
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.REQUIRES_ACTION
+
+
+@pytest.mark.django_db(transaction=True)
+def test_returns_and_webhook_checks_racing_settle_the_payment_once(link, stripe_stub):
+    payment = _away(link, stripe_stub)
+    stripe_stub.settle(payment.provider_id, "succeeded")
+
+    def come_back() -> int:
+        return Client().get(_return_url(link, payment)).status_code
+
+    def check() -> Payment:
+        return payments.payment_refresh(
+            payment=Payment.objects.get(pk=payment.pk), source="webhook"
+        )
+
+    results = run_concurrently([come_back, come_back, come_back, check, check])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert results[:3] == [302, 302, 302]
+    payment.refresh_from_db()
+    link.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert (link.status, link.payments_count) == ("paid", 1)
+    assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
 
 
 def test_the_return_view_only_answers_get(link, stripe_stub):
