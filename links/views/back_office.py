@@ -78,6 +78,7 @@ def _duplicate_initial(membership: Membership, link_id: str | None) -> dict:
         "max_payments": source.max_payments,
         "vat_rate": source.vat_rate,
         "vat_exemption": source.vat_exemption,
+        "payment_methods": source.payment_methods,
     }
 
 

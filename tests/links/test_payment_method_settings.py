@@ -4,11 +4,14 @@ Pay domain registration."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from links.models import PaymentLink
 from merchants.models import Merchant
+from tests.support.factories import PaymentLinkFactory
 from vpos.audit import Action
 from vpos.models import AuditEntry
 
@@ -105,6 +108,18 @@ def test_a_link_cannot_offer_what_the_shop_does_not(client_as, shop):
     assert "The shop does not offer PayPal" in errors
     assert "The shop does not offer PayPal" in response.text
     assert not PaymentLink.objects.exists()
+
+
+def test_duplicating_a_card_only_link_keeps_it_card_only(client_as, shop):
+    source = PaymentLinkFactory(merchant=shop.merchant, payment_methods=["card"])
+
+    response = client_as("staff").get(create_url(shop) + f"?from={source.pk}")
+
+    assert response.context["form"]["payment_methods"].value() == ["card"]
+    ticked = re.findall(
+        r'<input type="checkbox" name="payment_methods" value="(\w+)"[^>]* checked', response.text
+    )
+    assert ticked == ["card"]
 
 
 def test_a_link_without_methods_offers_the_shops(client_as, shop):
