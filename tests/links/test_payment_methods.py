@@ -17,6 +17,7 @@ from django.urls import reverse
 from links import payments
 from links.methods import link_payment_methods
 from links.models import Payment, PaymentEvent, PaymentLink, PaymentStatus
+from links.providers import Mandate, NewPayment, provider_for
 from tests.support.concurrency import run_concurrently
 from tests.support.factories import MerchantFactory, PaymentLinkFactory
 
@@ -265,3 +266,37 @@ def test_a_moto_payment_is_card_only_whatever_the_shop_offers(shop, stripe_stub)
     assert create.params["payment_method_options[card][moto]"] == "true"
     (confirm,) = stripe_stub.confirms()
     assert "return_url" not in confirm.params
+
+
+# --- Offline (localstripe) -------------------------------------------------------------------
+
+
+def test_offline_the_payment_intent_keeps_to_what_localstripe_knows(stripe_stub, settings):
+    settings.STRIPE_API_IS_LOCALSTRIPE = True  # the stub plays localstripe: it records the same
+    provider = provider_for(None)
+    new = NewPayment(
+        amount=1999,
+        currency="EUR",
+        payment_method="pm_sepa_ok",
+        metadata={},
+        idempotency_key="vpos-create-offline",
+        method_types=("paypal", "sepa_debit", "card"),
+        return_url="http://testserver/pay/x/return/y/",
+        mandate=Mandate("sepa_debit", "203.0.113.7", "Mozilla/5.0"),
+    )
+
+    created = provider.create_payment(new)
+    provider.confirm_payment(
+        created.id,
+        idempotency_key="vpos-confirm-offline",
+        return_url=new.return_url,
+        mandate=new.mandate,
+    )
+
+    (create,) = stripe_stub.creates()
+    types = [v for k, v in sorted(create.params.items()) if k.startswith("payment_method_types")]
+    assert types == ["sepa_debit", "card"]
+    assert "automatic_payment_methods[enabled]" not in create.params
+    (confirm,) = stripe_stub.confirms()
+    assert [k for k in confirm.params if not k.startswith("expand")] == []
+    assert provider.checkout_context().flow == "setup"
