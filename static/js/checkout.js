@@ -14,7 +14,8 @@
  *   data-msg-*         translated progress and error texts
  *
  * The card never reaches our server: Stripe.js turns it into a PaymentMethod id ("pm_..."),
- * and only that id (and its type, e.g. "card", "paypal") is posted. The server charges the link's amount and answers JSON:
+ * and only that id (and its type: "card", "paypal"…) is posted. The server charges the link's
+ * amount and answers JSON:
  *   {status: "succeeded" | "processing" | "pending", redirect}     go to the result page
  *   {status: "requires_action", client_secret, complete_url}       3-D Secure or a redirect to the
  *                                                                  bank (back at the return URL),
