@@ -8,12 +8,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant, PaymentMethodKind
 from vpos.inputs import AsciiIntegerField
 from vpos.money import AmountError, parse_amount
 
 from .models import VAT_RATE_CHOICES, LinkKind, LinkStatus
-from .services import validate_amount
+from .services import validate_amount, validate_link_payment_methods
 
 EXPIRY_CHOICES = [
     ("none", _("Never")),
@@ -89,6 +89,16 @@ class LinkForm(forms.Form):
             format="%d/%m/%Y %H:%M",
         ),
     )
+    payment_methods = forms.MultipleChoiceField(
+        label=_("Payment methods"),
+        required=False,
+        choices=PaymentMethodKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Leave all unticked to offer the shop's payment methods; tick some to offer only "
+            "those on this link (e.g. cards only for a phone order)."
+        ),
+    )
 
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -131,6 +141,13 @@ class LinkForm(forms.Form):
             )
         if data.get("vat_rate") not in (0, None) and data.get("vat_exemption"):
             data["vat_exemption"] = ""
+        if data.get("payment_methods"):
+            try:
+                data["payment_methods"] = validate_link_payment_methods(
+                    self.merchant, data["payment_methods"]
+                )
+            except ValidationError as error:
+                self.add_error("payment_methods", error)
         return data
 
     def service_kwargs(self) -> dict[str, Any]:
@@ -149,6 +166,7 @@ class LinkForm(forms.Form):
             "vat_rate": data.get("vat_rate"),
             "vat_exemption": data.get("vat_exemption", ""),
             "authorize_only": data.get("authorize_only", False),
+            "payment_methods": data.get("payment_methods") or [],
         }
 
 
@@ -168,6 +186,11 @@ class CheckoutAttemptForm(forms.Form):
     email = forms.EmailField(required=False)
     name = forms.CharField(required=False, max_length=200)
     recipient = forms.CharField(required=False, max_length=1000)  # links.recipients.recipient_token
+    # The payment method's type, as Stripe.js reported it (the Payment Element); cards otherwise.
+    method = forms.RegexField(regex=r"^[a-z][a-z0-9_]{0,29}$", required=False)
+
+    def clean_method(self) -> str:
+        return self.cleaned_data.get("method") or "card"
 
 
 class LinkEmailForm(forms.Form):
@@ -284,6 +307,26 @@ class QuickLinkForm(forms.Form):
             raise ValidationError(_("Enter an amount such as 19,99.")) from error
         validate_amount(amount, currency)
         return amount
+
+
+class PaymentMethodsForm(forms.Form):
+    """The kinds of payment method the shop's links offer (owner only)."""
+
+    payment_methods = forms.MultipleChoiceField(
+        label=_("Payment methods your links offer"),
+        required=False,
+        choices=PaymentMethodKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Leave all unticked to offer every method enabled in your Stripe account "
+            "(Settings → Payment methods in the Stripe dashboard). Tick some to offer only those; "
+            "each must also be enabled in Stripe."
+        ),
+    )
+
+    def clean_payment_methods(self) -> list[str]:
+        chosen = self.cleaned_data.get("payment_methods") or []
+        return [kind.value for kind in PaymentMethodKind if kind in chosen]
 
 
 class PaymentAccountForm(forms.Form):

@@ -9,6 +9,7 @@ browser, the provider's webhook, reconciliation); the first does the work.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -23,6 +24,7 @@ from vpos.inputs import single_line
 from vpos.money import format_money
 
 from .lifecycle import link_accepts, link_record_payment
+from .methods import link_payment_methods
 from .models import (
     OPEN_PAYMENT_STATUSES,
     LinkKind,
@@ -33,6 +35,7 @@ from .models import (
 )
 from .page_cache import page_cache_forget
 from .providers import (
+    Mandate,
     NewPayment,
     PaymentProvider,
     PaymentState,
@@ -155,11 +158,18 @@ def checkout_attempt(
     customer_email: str = "",
     customer_name: str = "",
     moto: bool = False,
+    method: str = "card",
+    return_url: Callable[[Payment], str] | None = None,
+    customer_ip: str = "",
+    user_agent: str = "",
 ) -> AttemptResult:
-    """Charge the link's amount to a card the browser tokenized with Stripe.js.
+    """Charge the link's amount to a payment method the browser made with Stripe.js (`method`:
+    its type). A mail or telephone order (`moto`) takes cards only; otherwise the link's methods.
 
     Three steps so that no money can move without our record of it: reserve a Payment row
     (committed), create the PaymentIntent unconfirmed and store its id (committed), then confirm.
+    `return_url` names where a redirect-based method brings the customer back to; `customer_ip`
+    and `user_agent` are the customer's mandate acceptance, for the methods that need one.
     """
     # 1. Reserve, under the link's lock.
     with transaction.atomic():
@@ -187,6 +197,7 @@ def checkout_attempt(
             customer_email=customer_email or locked.customer_email,
             customer_name=single_line(customer_name) or locked.customer_name,
             is_moto=moto,
+            method="card" if moto else method,
             via_shop_account=uses_shop_account(locked.merchant),
         )
         record(Event.PAYMENT_STARTED, merchant_id=locked.merchant_id, obj=payment)
@@ -198,19 +209,21 @@ def checkout_attempt(
         "vpos_link": str(locked.pk),
         "vpos_shop": str(locked.merchant.public_id),
     }
+    new = NewPayment(
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_method=payment_method,
+        metadata=metadata,
+        idempotency_key=f"vpos-create-{payment.public_id}",
+        moto=moto,
+        method_types=("card",) if moto else tuple(link_payment_methods(locked)),
+        return_url=return_url(payment) if return_url is not None and not moto else "",
+        mandate=None if moto else Mandate(payment.method, customer_ip, user_agent),
+        capture_manual=locked.authorize_only,
+    )
     # 2. Create the PaymentIntent: moves no money.
     try:
-        created = provider.create_payment(
-            NewPayment(
-                amount=payment.amount,
-                currency=payment.currency,
-                payment_method=payment_method,
-                metadata=metadata,
-                idempotency_key=f"vpos-create-{payment.public_id}",
-                moto=moto,
-                capture_manual=locked.authorize_only,
-            )
-        )
+        created = provider.create_payment(new)
     except ProviderError as error:
         _fail_before_charge(payment, error)
         raise CheckoutError(
@@ -233,7 +246,10 @@ def checkout_attempt(
     # 3. Confirm: moves money, or asks for 3-D Secure.
     try:
         confirmed = provider.confirm_payment(
-            created.id, idempotency_key=f"vpos-confirm-{payment.public_id}"
+            created.id,
+            idempotency_key=f"vpos-confirm-{payment.public_id}",
+            return_url=new.return_url,
+            mandate=new.mandate,
         )
     except ProviderError as error:
         record(

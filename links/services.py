@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchants.models import Merchant, User
+from merchants.models import Merchant, PaymentMethodKind, User
 from vpos.events import Event, record
 from vpos.inputs import single_line
 from vpos.money import MAXIMUM_AMOUNT, MINIMUM_AMOUNT, format_money
@@ -43,6 +43,30 @@ def validate_amount(amount: int, currency: str) -> None:
         )
 
 
+def validate_link_payment_methods(merchant: Merchant, methods: list[str]) -> list[str]:
+    """A link may narrow its shop's payment methods, never add to them. Returns them in the
+    order of PaymentMethodKind, without repeats; empty: the shop's."""
+    known = {kind.value for kind in PaymentMethodKind}
+    unknown = sorted(set(methods) - known)
+    if unknown:
+        raise ValidationError(
+            _("Unknown payment method: %(methods)s.") % {"methods": ", ".join(unknown)},
+            code="unknown_method",
+        )
+    offered = set(merchant.payment_methods or known)
+    refused = [kind for kind in PaymentMethodKind if kind in methods and kind not in offered]
+    if refused:
+        raise ValidationError(
+            _(
+                "The shop does not offer %(methods)s: a link can only narrow the shop's payment "
+                "methods (the owner chooses them in the payment account settings)."
+            )
+            % {"methods": ", ".join(str(kind.label) for kind in refused)},
+            code="method_not_offered",
+        )
+    return [kind.value for kind in PaymentMethodKind if kind in methods]
+
+
 def link_create(
     *,
     merchant: Merchant,
@@ -66,8 +90,10 @@ def link_create(
     metadata: dict[str, str] | None = None,
     api_key: Any = None,
     authorize_only: bool = False,
+    payment_methods: list[str] | None = None,
 ) -> PaymentLink:
     validate_amount(amount, currency)
+    payment_methods = validate_link_payment_methods(merchant, payment_methods or [])
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError(_("The expiry must be in the future."), code="expiry_past")
     if kind == LinkKind.SINGLE:
@@ -94,6 +120,7 @@ def link_create(
         cancel_url=cancel_url,
         metadata=metadata or {},
         authorize_only=authorize_only,
+        payment_methods=payment_methods,
     )
     # The fields' own rules only. The shop and the creator are the caller's objects, the amount
     # was checked above and the random token's uniqueness is the database's: their checks would

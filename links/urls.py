@@ -89,6 +89,11 @@ urlpatterns = [
         name="attempt_complete",
     ),
     path("pay/<str:token>/result/<uuid:payment_id>/", public_checkout.result, name="result"),
+    path(
+        "pay/<str:token>/return/<uuid:payment_id>/",
+        public_checkout.attempt_return,
+        name="attempt_return",
+    ),
     path("stripe/webhook/", provider_webhooks.stripe_webhook, name="stripe_webhook"),
     path(
         "stripe/webhook/<uuid:shop_id>/",

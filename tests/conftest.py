@@ -125,6 +125,22 @@ def stripe_settings(localstripe, settings):
     return settings
 
 
+@pytest.fixture
+def stripe_stub(settings):
+    """Real-Stripe mode (the Payment Element) against a stub of Stripe's API that records what
+    vpos sends (tests/support/stripe_stub.py)."""
+    from tests.support.stripe_stub import stripe_stub_server
+
+    with stripe_stub_server() as stub:
+        settings.STRIPE_API_BASE = stub.url
+        settings.STRIPE_API_IS_LOCALSTRIPE = False
+        settings.STRIPE_JS_URL = "https://js.stripe.com/v3/"
+        settings.STRIPE_SECRET_KEY = "sk_test_vpos_platform"
+        settings.STRIPE_PUBLISHABLE_KEY = "pk_test_vpos_platform"
+        settings.STRIPE_WEBHOOK_SECRET = "whsec_vpos_platform"
+        yield stub
+
+
 # --- A real SMTP server on loopback, for any test package -----------------------------------
 
 

@@ -30,6 +30,7 @@ from merchants.models import (
     Invitation,
     Membership,
     Merchant,
+    PaymentMethodKind,
     Role,
 )
 from receipts.models import ReceiptExport
@@ -135,7 +136,10 @@ LINK_FIELDS = {
     "vat_exemption": field("Art. 10", ""),
     "expiry": field(*(code for code, _ in EXPIRY_CHOICES)),
     "expires_on": field("2099-01-01T10:00", "2000-01-01T10:00", ""),
+    "payment_methods": field(*PaymentMethodKind.values, "bitcoin", ""),
 }
+# A multi-select posts a list: some known methods, some junk, repeats.
+METHOD_LISTS = st.lists(field(*PaymentMethodKind.values, "bitcoin"), max_size=5)
 QUICK_FIELDS = {
     "amount": field("5", "5,50", "0"),
     "description": field("Phone order"),
@@ -277,6 +281,33 @@ def test_role_change(shop, owner, data):
 @given(data=form_data(LINK_FIELDS, VALID_LINK))
 def test_link_create(shop, owner, data):
     post_and_check(owner, shop_url(shop, "links:create"), data)
+
+
+@FUZZ
+@given(data=form_data(LINK_FIELDS, VALID_LINK), methods=METHOD_LISTS)
+def test_link_create_narrowing_the_shops_methods(shop, owner, data, methods):
+    """The shop offers cards and SEPA only: a link may narrow them, never add to them."""
+    Merchant.objects.filter(pk=shop.merchant.pk).update(payment_methods=["card", "sepa_debit"])
+    response = post_and_check(
+        owner, shop_url(shop, "links:create"), {**data, "payment_methods": methods}
+    )
+    if response.status_code == 302:
+        link = PaymentLink.objects.order_by("-pk").first()
+        assert set(link.payment_methods) <= {"card", "sepa_debit"}
+
+
+@FUZZ
+@given(methods=METHOD_LISTS, action=field("methods", "register_domain"))
+def test_payment_methods_settings(shop, owner, stripe_settings, methods, action):
+    """The methods form and the domain registration (localstripe refuses it: a message)."""
+    response = post_and_check(
+        owner,
+        shop_url(shop, "links:payment_account"),
+        {"action": action, "payment_methods": methods},
+    )
+    if response.status_code == 302 and action == "methods":
+        chosen = Merchant.objects.get(pk=shop.merchant.pk).payment_methods
+        assert set(chosen) <= set(PaymentMethodKind.values)
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ class Event(StrEnum):
     SETTINGS_CHANGED = "settings.changed"
     PAYMENT_ACCOUNT_CONNECTED = "payment_account.connected"
     PAYMENT_ACCOUNT_DISCONNECTED = "payment_account.disconnected"
+    PAYMENT_DOMAIN_REGISTERED = "payment_account.domain_registered"
     MEMBER_INVITED = "team.invited"
     INVITATION_REVOKED = "team.invitation_revoked"
     MEMBER_JOINED = "team.joined"
@@ -94,6 +95,7 @@ AUDITED: dict[Event, Action] = {
     Event.SETTINGS_CHANGED: Action.SETTINGS_CHANGED,
     Event.PAYMENT_ACCOUNT_CONNECTED: Action.PAYMENT_ACCOUNT_CONNECTED,
     Event.PAYMENT_ACCOUNT_DISCONNECTED: Action.PAYMENT_ACCOUNT_DISCONNECTED,
+    Event.PAYMENT_DOMAIN_REGISTERED: Action.SETTINGS_CHANGED,
     Event.MEMBER_INVITED: Action.MEMBER_INVITED,
     Event.INVITATION_REVOKED: Action.INVITATION_REVOKED,
     Event.MEMBER_JOINED: Action.MEMBER_JOINED,

@@ -16,7 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import humanize_datetime
 
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus, Refund
-from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, PaymentMethodKind
 
 METADATA_MAX_KEYS = 20
 METADATA_KEY_LENGTH = 40
@@ -120,6 +120,12 @@ class LinkCreateSerializer(serializers.Serializer):
         help_text="Authorize the card only: capture the payment (all or less) later, within 7 "
         "days, with POST /payments/{id}/capture, or release it with POST /payments/{id}/cancel.",
     )
+    payment_methods = serializers.MultipleChoiceField(
+        choices=PaymentMethodKind.values,
+        required=False,
+        help_text='Narrows the shop\'s payment methods for this link (e.g. ["card"]); '
+        "empty or absent: the shop's. Each must be one the shop offers.",
+    )
 
 
 class EmptyAsNull:
@@ -144,6 +150,10 @@ class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
     customer_email = serializers.EmailField(allow_null=True)
     success_url = serializers.URLField(allow_null=True)
     cancel_url = serializers.URLField(allow_null=True)
+    payment_methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=PaymentMethodKind.values),
+        help_text="The link's own payment methods; empty: the shop's.",
+    )
 
     class Meta:
         model = PaymentLink
@@ -165,6 +175,7 @@ class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
             "success_url",
             "cancel_url",
             "metadata",
+            "payment_methods",
             "channel",
             "authorize_only",
             "created_at",

@@ -265,7 +265,13 @@ def _create_link(request: Request) -> Response:
 
 
 # The service's rules, reported against the field they are about.
-SERVICE_ERROR_FIELDS = {"min_amount": "amount", "max_amount": "amount", "expiry_past": "expires_at"}
+SERVICE_ERROR_FIELDS = {
+    "min_amount": "amount",
+    "max_amount": "amount",
+    "expiry_past": "expires_at",
+    "unknown_method": "payment_methods",
+    "method_not_offered": "payment_methods",
+}
 
 
 def _link_create(request: Request, data: dict[str, Any]) -> PaymentLink:
@@ -286,6 +292,7 @@ def _link_create(request: Request, data: dict[str, Any]) -> PaymentLink:
         success_url=data.get("success_url", ""),
         cancel_url=data.get("cancel_url", ""),
         metadata=data.get("metadata") or {},
+        payment_methods=sorted(data.get("payment_methods") or []),
         api_key=request.auth,
         authorize_only=data.get("authorize_only", False),
     )

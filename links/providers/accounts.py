@@ -162,3 +162,16 @@ def payment_account_disconnect(*, merchant: Merchant, actor: User | None = None)
             actor=actor,
             summary="Stripe",
         )
+
+
+def payment_domain_register(*, merchant: Merchant, domain: str, actor: User | None = None) -> None:
+    """Register the checkout's domain with the Stripe account the shop's payments use (Apple
+    Pay needs it). Raises ProviderError if Stripe refuses it or cannot be reached."""
+    provider_for(merchant).register_domain(domain)
+    record(
+        Event.PAYMENT_DOMAIN_REGISTERED,
+        merchant_id=merchant.pk,
+        actor=actor,
+        summary=domain,
+        data={"domain": domain, "account": "shop" if uses_shop_account(merchant) else "platform"},
+    )

@@ -73,6 +73,16 @@ class ProviderPayment:
 
 
 @dataclass(frozen=True)
+class Mandate:
+    """The customer's online acceptance of a mandate (what a direct debit needs), from the
+    browser that paid. The provider sends it only for the methods that need one."""
+
+    method: str  # the payment method's type the customer chose
+    ip_address: str
+    user_agent: str
+
+
+@dataclass(frozen=True)
 class NewPayment:
     """A payment to create at the provider, unconfirmed (creating it moves no money). The same
     `idempotency_key` creates it once, however often it is asked."""
@@ -83,9 +93,11 @@ class NewPayment:
     metadata: dict[str, str]
     idempotency_key: str
     moto: bool = False  # a mail or telephone order keyed in by the shop
-    method_types: tuple[str, ...] = ("card",)  # what the payment may be made with
+    # What the payment may be made with; empty: every method enabled in the provider's account.
+    method_types: tuple[str, ...] = ("card",)
     capture_manual: bool = False  # authorize only: capture_payment takes the money later
     return_url: str = ""  # where a redirect-based method brings the customer back
+    mandate: Mandate | None = None  # for methods that need one (SEPA Direct Debit…)
 
 
 @dataclass(frozen=True)
@@ -122,8 +134,8 @@ class Credentials:
 @dataclass(frozen=True)
 class CheckoutContext:
     """What a page that takes a payment needs from the provider: the form to include, the
-    script it loads and what the script is told (`flow`: how the form turns a card into a
-    payment method)."""
+    script it loads and what the script is told (`flow`: how the form turns what the customer
+    entered into a payment method: "element" offers every method, the others cards only)."""
 
     form_template: str
     script_url: str
@@ -135,7 +147,7 @@ class CheckoutContext:
 class PaymentProvider(Protocol):
     """The interface the rest of vpos speaks; `StripeProvider` is the one implementation."""
 
-    def checkout_context(self) -> CheckoutContext: ...
+    def checkout_context(self, *, moto: bool = False) -> CheckoutContext: ...
 
     def verify_credentials(self) -> None: ...
 
@@ -143,7 +155,14 @@ class PaymentProvider(Protocol):
 
     def create_payment(self, new: NewPayment) -> ProviderPayment: ...
 
-    def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
+    def confirm_payment(
+        self,
+        payment_id: str,
+        *,
+        idempotency_key: str,
+        return_url: str = "",
+        mandate: Mandate | None = None,
+    ) -> ProviderPayment: ...
 
     def retrieve_payment(self, payment_id: str) -> ProviderPayment: ...
 
@@ -166,3 +185,5 @@ class PaymentProvider(Protocol):
     def list_payments(self, *, created_since: int) -> Iterator[ProviderPayment]: ...
 
     def parse_webhook(self, payload: bytes, signature: str) -> WebhookEvent: ...
+
+    def register_domain(self, domain: str) -> None: ...

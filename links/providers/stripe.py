@@ -81,6 +81,12 @@ DECLINE_REASONS = {
 }
 
 
+# What localstripe (offline test mode) can take.
+LOCALSTRIPE_TYPES = frozenset({"card", "sepa_debit"})
+# Payment method types whose server-side confirmation needs the customer's mandate acceptance.
+MANDATE_TYPES = frozenset({"sepa_debit", "bacs_debit", "au_becs_debit", "acss_debit"})
+
+
 def decline_reason(code: str) -> str:
     """Why a card was refused, in the active language ("" for a code without a message)."""
     known = DECLINE_REASONS.get(code)
@@ -88,11 +94,14 @@ def decline_reason(code: str) -> str:
 
 
 class StripeProvider:
-    """Stripe through the official SDK; STRIPE_API_BASE points it at localstripe offline."""
+    """Stripe through the official SDK; STRIPE_API_BASE points it at localstripe offline (or,
+    with STRIPE_API_IS_LOCALSTRIPE=False, at another Stripe-compatible API: a test stub)."""
 
     def __init__(self, credentials: base.Credentials, api_base: str | None = None):
         self.credentials = credentials
         self.api_base = settings.STRIPE_API_BASE if api_base is None else api_base
+        told = settings.STRIPE_API_IS_LOCALSTRIPE
+        self.localstripe = bool(self.api_base) and (told is None or bool(told))
         addresses = {"api": self.api_base} if self.api_base else None
         self.client = stripe.StripeClient(
             credentials.secret_key, base_addresses=addresses, max_network_retries=0
@@ -133,6 +142,9 @@ class StripeProvider:
             ).get("card") or {}
         error = data.get("last_payment_error") or {}
         state = STATES.get(data["status"], base.PaymentState.PROCESSING)  # unknown: settle later
+        method = data.get("payment_method")
+        types = data.get("payment_method_types") or ["card"]
+        method_type = method.get("type") if isinstance(method, dict) else None
         return base.ProviderPayment(
             id=data["id"],
             state=state,
@@ -147,6 +159,7 @@ class StripeProvider:
             created=int(data.get("created") or 0),
             amount_captured=self._amount_captured(data, charge),
             capture_before=self._capture_before(data, state, card),
+            method=str(method_type or (types[0] if len(types) == 1 else "card")),
         )
 
     def _amount_captured(self, data: dict[str, Any], charge: dict[str, Any] | None) -> int | None:
@@ -157,7 +170,7 @@ class StripeProvider:
             return None
         if data.get("amount_received") is not None:
             return int(data["amount_received"])
-        if self.api_base and charge:
+        if self.localstripe and charge:
             return int(charge.get("amount") or 0) - int(charge.get("amount_refunded") or 0)
         return None
 
@@ -173,14 +186,18 @@ class StripeProvider:
         return int(data.get("created") or 0) + HOLD_DAYS * 86400 if data.get("created") else 0
 
     # -- the interface ------------------------------------------------------------------------
-    def checkout_context(self) -> base.CheckoutContext:
-        """Stripe.js with a card element. localstripe's Stripe.js cannot create payment methods
+    def checkout_context(self, *, moto: bool = False) -> base.CheckoutContext:
+        """Stripe's Payment Element ("element"): every method the account enables. A mail or
+        telephone order keyed in by the shop takes a card only, with a card element ("direct").
+        localstripe has no Payment Element, and its Stripe.js cannot create payment methods
         directly: offline, the card is tokenized through a SetupIntent first ("setup")."""
+        flow = "setup" if self.localstripe else "direct" if moto else "element"
+        form = "links/_element_form.html" if flow == "element" else "links/_card_form.html"
         return base.CheckoutContext(
-            form_template="links/_card_form.html",
+            form_template=form,
             script_url=settings.STRIPE_JS_URL,
             publishable_key=self.credentials.publishable_key,
-            flow="setup" if self.api_base else "direct",
+            flow=flow,
             test_mode=self.credentials.publishable_key.startswith("pk_test_"),
         )
 
@@ -193,15 +210,24 @@ class StripeProvider:
         return base.ProviderSetup(id=seti.id, client_secret=seti.client_secret)
 
     def create_payment(self, new: base.NewPayment) -> base.ProviderPayment:
+        """Unconfirmed. Narrowed to `method_types`, or every method the account enables (offline,
+        localstripe knows neither automatic methods nor most types: what it has of them)."""
         params: dict[str, Any] = {
             "amount": new.amount,
             "currency": new.currency.lower(),
             "payment_method": new.payment_method,
-            "payment_method_types": ["card"],
             "metadata": new.metadata,
         }
         if new.moto:
+            params["payment_method_types"] = ["card"]
             params["payment_method_options"] = {"card": {"moto": True}}
+        elif self.localstripe:
+            offline = [kind for kind in new.method_types if kind in LOCALSTRIPE_TYPES]
+            params["payment_method_types"] = offline or ["card"]
+        elif new.method_types:
+            params["payment_method_types"] = list(new.method_types)
+        else:
+            params["automatic_payment_methods"] = {"enabled": True}
         if new.capture_manual:
             params["capture_method"] = "manual"
         pi = self._call(
@@ -209,13 +235,33 @@ class StripeProvider:
         )
         return self._payment(pi)
 
-    def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> base.ProviderPayment:
+    def confirm_payment(
+        self,
+        payment_id: str,
+        *,
+        idempotency_key: str,
+        return_url: str = "",
+        mandate: base.Mandate | None = None,
+    ) -> base.ProviderPayment:
+        """`return_url`: where a redirect (a bank's page, a wallet, 3-D Secure) brings the
+        customer back; `mandate`: sent for the methods that need one. localstripe refuses both
+        (its confirm takes no parameters): offline they are not sent."""
         mark_money_in_flight()
+        params: dict[str, Any] = {"expand": _EXPAND}
+        if return_url and not self.localstripe:
+            params["return_url"] = return_url
+        if mandate is not None and mandate.method in MANDATE_TYPES and not self.localstripe:
+            params["mandate_data"] = {
+                "customer_acceptance": {
+                    "type": "online",
+                    "online": {"ip_address": mandate.ip_address, "user_agent": mandate.user_agent},
+                }
+            }
         try:
             pi = self._call(
                 self.client.v1.payment_intents.confirm,
                 payment_id,
-                {"expand": _EXPAND},
+                params,
                 {"idempotency_key": idempotency_key},
             )
         except base.CardDeclined:
@@ -242,7 +288,7 @@ class StripeProvider:
             {"idempotency_key": idempotency_key},
         )
         captured = self._payment(pi)
-        if self.api_base and captured.amount_captured != captured.amount:
+        if self.localstripe and captured.amount_captured != captured.amount:
             self._tag_release(payment_id)
         return captured
 
@@ -282,7 +328,7 @@ class StripeProvider:
         Card details are not expanded: retrieve a payment for them. localstripe has no `created`
         filter: there the list is filtered here."""
         params: dict[str, Any] = {"limit": 100}
-        if not self.api_base:
+        if not self.localstripe:
             params["created"] = {"gte": created_since}
         while True:
             page = self._call(self.client.v1.payment_intents.list, params)
@@ -303,6 +349,12 @@ class StripeProvider:
             for refund in refunds.data
             if RELEASE_TAG not in (_as_dict(refund.metadata) or {})
         ]
+
+    def register_domain(self, domain: str) -> None:
+        """Register the checkout's domain with the account's payment methods (Apple Pay needs
+        it). Raises base.ProviderError with Stripe's reason if refused; localstripe knows no such API
+        (it answers 404: a permanent ProviderError)."""
+        self._call(self.client.v1.payment_method_domains.create, {"domain_name": domain})
 
     def parse_webhook(self, payload: bytes, signature: str) -> base.WebhookEvent:
         """Verify the signature over the raw body; raises ValueError on anything untrustworthy.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from merchants.access import shop_view
 from merchants.models import Membership, PaymentAccount
+from merchants.services import merchant_update
 from vpos.inputs import parse_id
 from vpos.money import exponent, to_decimal
 
@@ -31,10 +33,16 @@ from ..forms import (
     LinkFilterForm,
     LinkForm,
     PaymentAccountForm,
+    PaymentMethodsForm,
     RefundForm,
 )
 from ..models import Payment, PaymentLink, PaymentStatus, Refund
-from ..providers import payment_account_connect, payment_account_disconnect
+from ..providers import (
+    ProviderError,
+    payment_account_connect,
+    payment_account_disconnect,
+    payment_domain_register,
+)
 from ..qr import qr_png, qr_svg
 
 
@@ -71,6 +79,7 @@ def _duplicate_initial(membership: Membership, link_id: str | None) -> dict:
         "max_payments": source.max_payments,
         "vat_rate": source.vat_rate,
         "vat_exemption": source.vat_exemption,
+        "payment_methods": source.payment_methods,
     }
 
 
@@ -444,27 +453,77 @@ def payment_account(request: HttpRequest, membership: Membership) -> HttpRespons
         if account
         else {}
     )
-    form = PaymentAccountForm(request.POST or None, initial=initial, connected=account is not None)
-    if request.method == "POST" and request.POST.get("action") == "disconnect" and account:
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = PaymentAccountForm(
+        request.POST if action == "" and request.method == "POST" else None,
+        initial=initial,
+        connected=account is not None,
+    )
+    methods_form = PaymentMethodsForm(
+        request.POST if action == "methods" else None,
+        initial={"payment_methods": merchant.payment_methods},
+    )
+    here = redirect("links:payment_account", shop_id=merchant.public_id)
+    if action == "disconnect" and account:
         payment_account_disconnect(merchant=merchant, actor=request.user)
         messages.success(
             request, _("Stripe account disconnected. The platform's account is used again.")
         )
-        return redirect("links:payment_account", shop_id=merchant.public_id)
-    if request.method == "POST" and form.is_valid():
+        return here
+    if action == "methods" and methods_form.is_valid():
+        merchant_update(merchant=merchant, data=methods_form.cleaned_data, actor=request.user)
+        messages.success(request, _("Payment methods saved."))
+        return here
+    if action == "register_domain":
+        _register_domain(request, membership)
+        return here
+    if action == "" and request.method == "POST" and form.is_valid():
         try:
             payment_account_connect(merchant=merchant, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(request, _("Stripe account connected and checked."))
-            return redirect("links:payment_account", shop_id=merchant.public_id)
+            return here
     webhook_url = settings.SITE_URL + reverse(
         "links:stripe_webhook_shop", args=[merchant.public_id]
     )
+    context = {
+        "form": form,
+        "methods_form": methods_form,
+        "account": account,
+        "webhook_url": webhook_url,
+        "checkout_domain": checkout_domain(),
+    }
     return render(
         request,
         "links/payment_account.html",
-        {"form": form, "account": account, "webhook_url": webhook_url},
-        status=400 if form.errors else 200,
+        context,
+        status=400 if form.errors or methods_form.errors else 200,
     )
+
+
+def checkout_domain() -> str:
+    """The domain customers pay on: the one Apple Pay needs registered with Stripe."""
+    return urlsplit(settings.SITE_URL).hostname or ""
+
+
+def _register_domain(request: HttpRequest, membership: Membership) -> None:
+    domain = checkout_domain()
+    try:
+        payment_domain_register(merchant=membership.merchant, domain=domain, actor=request.user)
+    except ProviderError as error:
+        if error.permanent:
+            message = _(
+                "Stripe did not register %(domain)s: %(reason)s (offline test mode cannot "
+                "register domains.)"
+            ) % {"domain": domain, "reason": error.message}
+        else:
+            message = _("Stripe could not be reached. Nothing was registered: try again later.")
+        messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(domain)s is registered with Stripe: Apple Pay can appear at checkout.")
+            % {"domain": domain},
+        )

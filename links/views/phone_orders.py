@@ -165,7 +165,7 @@ def terminal_pay(request: HttpRequest, membership: Membership, link_id: int) -> 
     context = {
         "link": link,
         "terminal": True,
-        "payment_form": provider_for(link.merchant).checkout_context(),
+        "payment_form": provider_for(link.merchant).checkout_context(moto=True),
         "customer_language": request.LANGUAGE_CODE,
         "setup_url": reverse("links:terminal_setup", args=[shop_id, link.pk]),
         "attempt_url": reverse("links:terminal_attempt", args=[shop_id, link.pk]),

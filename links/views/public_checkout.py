@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -25,10 +25,11 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from vpos.inputs import is_url_token
-from vpos.ratelimit import limit, rate_limit
+from vpos.ratelimit import client_ip, limit, rate_limit
 
 from .. import payments, selectors
 from ..forms import CheckoutAttemptForm
+from ..methods import link_payment_methods
 from ..models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from ..page_cache import LANGUAGES, cached_page, page_cache_key
 from ..providers import ProviderError, decline_reason, provider_for
@@ -106,6 +107,7 @@ def _render_payable(
         "prefill_email": recipient or link.customer_email,
         "recipient": recipient_token(link, recipient) if recipient else "",
         "payment_form": provider_for(link.merchant).checkout_context(),
+        "payment_methods": ",".join(link_payment_methods(link)),
         "setup_url": f"{reverse('links:setup', args=[link.token])}?lang={language}",
         "attempt_url": f"{reverse('links:attempt', args=[link.token])}?lang={language}",
     }
@@ -226,8 +228,10 @@ def run_attempt(
     urls: Callable[[Payment], tuple[str, str]],
     *,
     moto: bool = False,
+    return_url: Callable[[Payment], str] | None = None,
 ) -> JsonResponse:
-    """Validate the posted card token and attempt key, charge the link, answer checkout.js."""
+    """Validate the posted payment method and attempt key, charge the link, answer checkout.js.
+    `return_url`: where a redirect-based method brings the customer back (customer pages)."""
     form = CheckoutAttemptForm(request.POST)
     if not form.is_valid():
         return _json_error(
@@ -243,6 +247,10 @@ def run_attempt(
             or recipient_from(form.cleaned_data["recipient"], link),
             customer_name=form.cleaned_data["name"],
             moto=moto,
+            method=form.cleaned_data["method"],
+            return_url=return_url,
+            customer_ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:500],
         )
     except payments.CheckoutError as error:
         return _json_error(error.message, error.code, error.refusal)
@@ -319,7 +327,14 @@ def setup(request: HttpRequest, token: str) -> JsonResponse:
 @rate_limit("checkout_attempt", unknown_scope="checkout_unknown")
 def attempt(request: HttpRequest, token: str) -> JsonResponse:
     link = _link_to_pay(token)
-    return run_attempt(request, link, _public_urls(link))
+    language = request.GET.get("lang", "")
+    query = f"?lang={language}" if language in LANGUAGES else ""
+
+    def return_url(payment: Payment) -> str:
+        path = reverse("links:attempt_return", args=[link.token, payment.public_id])
+        return f"{settings.SITE_URL}{path}{query}"
+
+    return run_attempt(request, link, _public_urls(link), return_url=return_url)
 
 
 @transaction.non_atomic_requests
@@ -330,6 +345,25 @@ def attempt_complete(request: HttpRequest, token: str, payment_id) -> JsonRespon
     link = _link_or_404(token)
     payment = get_object_or_404(Payment, public_id=payment_id, link=link)
     return run_complete(payment, _public_urls(link))
+
+
+@transaction.non_atomic_requests
+@require_GET
+@never_cache
+@rate_limit("checkout", unknown_scope="checkout_unknown")
+def attempt_return(request: HttpRequest, token: str, payment_id) -> HttpResponse:
+    """Where a bank, a wallet or 3-D Secure brings the customer back after a redirect. What
+    they add to the address (payment_intent, redirect_status…) is never read: the payment is
+    settled from the provider's own answer, then the customer sees the result page."""
+    link = _link_or_404(token)
+    payment = get_object_or_404(Payment, public_id=payment_id, link=link)
+    if payment.is_open and payment.provider_id:
+        # Unreachable provider: the result page says "processing"; reconciliation settles it.
+        with contextlib.suppress(ProviderError):
+            payments.payment_refresh(payment=payment, source="redirect")
+    target = reverse("links:result", args=[link.token, payment.public_id])
+    language = request.GET.get("lang", "")
+    return redirect(f"{target}?lang={language}" if language in LANGUAGES else target)
 
 
 @transaction.non_atomic_requests

@@ -4,15 +4,22 @@
  * data-* attributes on <form id="checkout-form">:
  *
  *   data-stripe-key    publishable key          data-attempt-key  first attempt key
- *   data-card-flow     "direct" | "setup"       data-setup-url    SetupIntent ("setup" flow)
- *   data-attempt-url   where the card token is posted
+ *   data-card-flow     "element" | "direct" | "setup"
+ *   data-setup-url     SetupIntent ("setup" flow)
+ *   data-attempt-url   where the payment method is posted
+ *   data-amount, data-currency, data-method-types, data-brand-color
+ *                      what the Payment Element is told ("element" flow; no method types: every
+ *                      method enabled in the shop's Stripe account)
  *   data-lang          the page's language, kept on the pages we go to
  *   data-msg-*         translated progress and error texts
  *
  * The card never reaches our server: Stripe.js turns it into a PaymentMethod id ("pm_..."),
- * and only that id is posted. The server charges the link's amount and answers JSON:
+ * and only that id (and its type: "card", "paypal"…) is posted. The server charges the link's
+ * amount and answers JSON:
  *   {status: "succeeded" | "authorized" | "processing" | "pending", redirect}  the result page
- *   {status: "requires_action", client_secret, complete_url}       3-D Secure, then ask again
+ *   {status: "requires_action", client_secret, complete_url}       3-D Secure or a redirect to the
+ *                                                                  bank (back at the return URL),
+ *                                                                  then ask again
  *   {status: "failed", message, attempt_key}                       declined: try another card
  *   {status: "error", code, message} with HTTP 4xx/5xx             show it (410: reload)
  *
@@ -32,18 +39,36 @@
   if (!form) return;
 
   /*
-   * CARD_FLOWS: how the card becomes a PaymentMethod id. The only place where the two
-   * backends differ; each returns a Promise of {paymentMethod: "pm_..."} or {error: {...}}.
+   * CARD_FLOWS: how what the customer entered becomes a PaymentMethod id. The only place where
+   * the backends differ; each returns a Promise of {paymentMethod: "pm_...", method: type} or
+   * {error: {...}}.
    *
-   * - "direct" (real Stripe): stripe.createPaymentMethod.
+   * - "element" (real Stripe, customer checkout): the Payment Element, in deferred-intent mode,
+   *   offers every method the shop enabled (wallets, SEPA, PayPal…); elements.submit() checks
+   *   the form, stripe.createPaymentMethod({elements}) makes the PaymentMethod.
+   * - "direct" (real Stripe, the shop's virtual terminal): a card element,
+   *   stripe.createPaymentMethod.
    * - "setup" (localstripe, offline test mode): its Stripe.js has no working
    *   createPaymentMethod, so the server creates a SetupIntent and confirmCardSetup turns the
    *   card into a PaymentMethod (it may show its own 3-D Secure pop-up for 3DS test cards).
    *
-   * 3-D Secure on the payment is the same on both: stripe.confirmCardPayment(clientSecret)
-   * with no second argument, after which the server asks Stripe for the outcome.
+   * 3-D Secure on the payment: stripe.confirmCardPayment(clientSecret) with no second argument
+   * for cards, stripe.handleNextAction({clientSecret}) for the Payment Element (it may instead
+   * redirect to the bank, which brings the customer back to the server's return URL); after
+   * either the server asks Stripe for the outcome.
    */
   var CARD_FLOWS = {
+    element: function (ctx) {
+      return ctx.elements.submit().then(function (submitted) {
+        if (submitted && submitted.error) return { error: stripeError(submitted.error) };
+        return ctx.stripe
+          .createPaymentMethod({ elements: ctx.elements, params: { billing_details: ctx.billing } })
+          .then(function (result) {
+            if (!result || result.error) return { error: stripeError(result && result.error) };
+            return { paymentMethod: result.paymentMethod.id, method: result.paymentMethod.type };
+          });
+      });
+    },
     direct: function (ctx) {
       return ctx.stripe
         .createPaymentMethod({ type: "card", card: ctx.card, billing_details: ctx.billing })
@@ -80,11 +105,13 @@
   // Present on a link sent by email: who it was sent to, signed by the server.
   var recipientInput = document.getElementById("checkout-recipient");
 
-  var flow = CARD_FLOWS[data.cardFlow] || CARD_FLOWS.direct;
+  var flowName = CARD_FLOWS[data.cardFlow] ? data.cardFlow : "direct";
+  var flow = CARD_FLOWS[flowName];
   // A fresh key per page view, made here so the page's HTML is the same for every visitor.
   var attemptKey = data.attemptKey || newAttemptKey();
   var busy = false;
   var stripe;
+  var elements;
   var card;
 
   function message(name) {
@@ -211,7 +238,11 @@
           return showError(message("authIncomplete"));
         }
         progress.textContent = message("authenticating");
-        return stripe.confirmCardPayment(body.client_secret).then(
+        var action =
+          flowName === "element"
+            ? stripe.handleNextAction({ clientSecret: body.client_secret })
+            : stripe.confirmCardPayment(body.client_secret);
+        return action.then(
           function () {
             // Whatever the pop-up said, the server asks Stripe for the truth.
             progress.textContent = message("checking");
@@ -259,7 +290,13 @@
     var name = nameInput.value.trim();
     if (email) billing.email = email;
     if (name) billing.name = name;
-    var ctx = { stripe: stripe, card: card, billing: billing, setupUrl: data.setupUrl };
+    var ctx = {
+      stripe: stripe,
+      elements: elements,
+      card: card,
+      billing: billing,
+      setupUrl: data.setupUrl,
+    };
 
     flow(ctx)
       .then(function (tokenized) {
@@ -270,6 +307,7 @@
         progress.textContent = message("paying");
         return postForm(data.attemptUrl, {
           payment_method: tokenized.paymentMethod,
+          method: tokenized.method || "card",
           attempt_key: attemptKey,
           email: email,
           name: name,
@@ -283,6 +321,24 @@
       });
   }
 
+  // The Payment Element before there is a PaymentIntent: the link's amount, in the shop's
+  // colour and the page's language, narrowed to the link's methods if it has any.
+  function elementsOptions() {
+    var options = {
+      mode: "payment",
+      amount: parseInt(data.amount, 10),
+      currency: (data.currency || "").toLowerCase(),
+      paymentMethodCreation: "manual",
+      locale: data.lang || "auto",
+      appearance: { theme: "stripe", variables: {} },
+    };
+    if (data.methodTypes) options.paymentMethodTypes = data.methodTypes.split(",");
+    if (/^#(?:[0-9a-fA-F]{3}){1,2}$/.test(data.brandColor || "")) {
+      options.appearance.variables.colorPrimary = data.brandColor;
+    }
+    return options;
+  }
+
   // -- start ---------------------------------------------------------------------------------
   // Stripe.js is loaded (deferred) after this file: it has run by DOMContentLoaded.
   function start() {
@@ -293,7 +349,12 @@
     }
     // Stripe's own messages ("Your card was declined.") in the page's language.
     stripe = window.Stripe(data.stripeKey, { locale: data.lang || "auto" });
-    card = stripe.elements().create("card");
+    if (flowName === "element") {
+      elements = stripe.elements(elementsOptions());
+      card = elements.create("payment");
+    } else {
+      card = stripe.elements().create("card");
+    }
     card.mount(cardMount);
     card.on("change", function (event) {
       // Stripe passes {error, complete, empty}; localstripe passes nothing.

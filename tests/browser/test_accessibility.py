@@ -159,6 +159,7 @@ def test_shop_pages_have_no_serious_violations(a11y_page, live_server, stripe_se
         reverse("receipts:list", args=[shop]),
         reverse("merchants:team", args=[shop]),
         reverse("merchants:settings", args=[shop]),
+        reverse("links:payment_account", args=[shop]),
     ]
     problems = []
     for url in urls:

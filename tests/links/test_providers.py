@@ -45,10 +45,22 @@ def test_offline_the_card_goes_through_a_setup_intent_online_straight_to_a_payme
     settings.STRIPE_API_BASE = "http://127.0.0.1:8420"
     offline = provider_for(None).checkout_context()
     settings.STRIPE_API_BASE = ""
-    online = provider_for(None).checkout_context()
+    terminal = provider_for(None).checkout_context(moto=True)
 
-    assert (offline.flow, online.flow) == ("setup", "direct")
-    assert offline.form_template == online.form_template == "links/_card_form.html"
+    assert (offline.flow, terminal.flow) == ("setup", "direct")
+    assert offline.form_template == terminal.form_template == "links/_card_form.html"
+
+
+def test_online_customers_get_the_payment_element_even_through_a_stub_api(settings):
+    settings.STRIPE_API_BASE = ""
+    online = provider_for(None).checkout_context()
+    settings.STRIPE_API_BASE = "http://127.0.0.1:8421"
+    settings.STRIPE_API_IS_LOCALSTRIPE = False
+    stub = provider_for(None).checkout_context()
+
+    assert online.flow == stub.flow == "element"
+    assert online.form_template == "links/_element_form.html"
+    assert provider_for(None).checkout_context(moto=True).flow == "direct"
 
 
 def test_a_shop_with_its_own_account_is_paid_there(shop, stripe_settings):

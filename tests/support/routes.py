@@ -41,6 +41,7 @@ PUBLIC = {
     "links:setup",
     "links:attempt",
     "links:attempt_complete",
+    "links:attempt_return",
     "links:result",
     "links:stripe_webhook",
     "links:stripe_webhook_shop",

@@ -303,6 +303,10 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Is STRIPE_API_BASE localstripe (offline test mode: card form, no Payment Element)? Unset (None):
+# yes whenever STRIPE_API_BASE is set. False: it is a Stripe-compatible API (tests point real-Stripe
+# mode at a stub on loopback). Read only by links/providers/stripe.py.
+STRIPE_API_IS_LOCALSTRIPE = env.bool("STRIPE_API_IS_LOCALSTRIPE", default=None)
 # Whether the platform's own Stripe account may take mail and telephone orders (MOTO): Stripe
 # enables it per account on request. Shops with their own account set it in their settings.
 STRIPE_PLATFORM_MOTO = env.bool("STRIPE_PLATFORM_MOTO", default=False)

@@ -1,0 +1,10 @@
+"""Which kinds of payment method a link offers (merchants.models.PaymentMethodKind values)."""
+
+from __future__ import annotations
+
+from .models import PaymentLink
+
+
+def link_payment_methods(link: PaymentLink) -> list[str]:
+    """The link's own list, else its shop's; empty: every method enabled in the Stripe account."""
+    return list(link.payment_methods or link.merchant.payment_methods or [])
