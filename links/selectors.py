@@ -96,13 +96,18 @@ def card_brand_name(code: str) -> str:
 def _event_message(event: PaymentEvent, payment: Payment, refunds: dict[str, Refund]) -> str:
     """What the timeline says, in the reader's language: amounts are formatted now, not when the
     event was written (its stored message is in the language of whoever caused it)."""
+    card = (
+        f" · {card_brand_name(payment.card_brand)} ···· {payment.card_last4}"
+        if payment.card_last4
+        else ""
+    )
+    held = format_money(payment.authorized_amount or payment.amount, payment.currency)
     if event.kind == "succeeded":
-        card = (
-            f" · {card_brand_name(payment.card_brand)} ···· {payment.card_last4}"
-            if payment.card_last4
-            else ""
-        )
         return format_money(payment.amount, payment.currency) + card
+    if event.kind == "authorized":
+        return held + card
+    if event.kind == "captured":
+        return f"{format_money(payment.amount, payment.currency)} / {held}"
     if event.kind == "refunded" and event.data.get("refund") in refunds:
         refund = refunds[event.data["refund"]]
         return format_money(refund.amount, refund.currency)

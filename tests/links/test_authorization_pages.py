@@ -190,8 +190,8 @@ def test_the_public_page_says_the_payment_is_authorized_and_takes_no_other_card(
         ).payment
 
     shown = customer.get(page).content.decode()  # the cached payable page was dropped
-    assert "The payment for this link is authorized" in shown
-    result = customer.get(reverse("links:result", args=[link.token, held.public_id]))
+    assert "Il pagamento di questo link è autorizzato" in shown  # the link's language
+    result = customer.get(reverse("links:result", args=[link.token, held.public_id]) + "?lang=en")
     assert "Payment authorized" in result.content.decode()
     assert "nothing has been charged yet" in result.content.decode()
 
@@ -260,3 +260,23 @@ def test_the_virtual_terminal_can_authorize_only(shop, client_as, stripe_setting
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert PaymentLink.objects.get(description="Deposito bici").authorize_only
+
+
+def test_the_timeline_formats_the_hold_for_its_reader(
+    held, client_as, django_capture_on_commit_callbacks
+):
+    """The hold was written while an Italian customer paid; an English reader reads €, dots."""
+    client = client_as("owner")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            url("payment_capture", held),
+            confirm_fields(
+                client.post(url("payment_capture", held), {"amount": "80"}).content.decode()
+            ),
+        )
+
+    timeline = client.get(url("payment_detail", held)).content.decode()
+
+    assert "€120.00 · Visa ···· 4242" in timeline  # authorized
+    assert "€80.00 / €120.00" in timeline  # captured
+    assert "120,00 €" not in timeline

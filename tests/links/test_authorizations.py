@@ -295,7 +295,7 @@ def test_owners_are_warned_once_of_a_hold_about_to_lapse(
         assert run_commits(tasks.holds_watch) == 0
 
     (warning,) = [m for m in mail.outbox if m.to == [owner_user.email]]
-    assert "lapses on" in warning.body
+    assert "scade il" in warning.body  # the shop's language
     assert str(payment.public_id) in warning.body
     assert OutboxEmail.objects.filter(kind="hold_lapsing").count() == 1
     payment.refresh_from_db()
