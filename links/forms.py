@@ -205,18 +205,12 @@ class LinkEmailForm(forms.Form):
     language = forms.ChoiceField(label=_("Email language"), choices=LANGUAGE_CHOICES)
 
 
-class RefundForm(forms.Form):
-    amount = forms.CharField(
-        label=_("Amount to refund"),
-        max_length=20,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )
-    reason = forms.CharField(
-        label=_("Reason"), max_length=500, help_text=_("Shown to the customer.")
-    )
+class _ConfirmedAmountForm(forms.Form):
+    """A money action on a payment: posted, shown back for confirmation, then done once."""
+
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
     # Made when the confirmation page is shown: the confirmation sent twice (a double click, a
-    # reload, a retry after an error page) refunds once.
+    # reload, a retry after an error page) acts once.
     request_key = forms.RegexField(
         regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput
     )
@@ -225,14 +219,28 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.currency = currency
 
-    def clean_amount(self) -> int:
+    def _amount(self, text: str) -> int:
         try:
-            return parse_amount(self.cleaned_data["amount"], self.currency)
+            return parse_amount(text, self.currency)
         except AmountError as error:
             raise ValidationError(_("Enter an amount such as 19,99.")) from error
 
 
-class HoldForm(forms.Form):
+class RefundForm(_ConfirmedAmountForm):
+    amount = forms.CharField(
+        label=_("Amount to refund"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, help_text=_("Shown to the customer.")
+    )
+
+    def clean_amount(self) -> int:
+        return self._amount(self.cleaned_data["amount"])
+
+
+class HoldForm(_ConfirmedAmountForm):
     """Capture (all or part of) an authorization, or release it: posted, confirmed, done."""
 
     amount = forms.CharField(
@@ -242,24 +250,10 @@ class HoldForm(forms.Form):
         help_text=_("The rest of the authorized amount is released."),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
-    # Made when the confirmation page is shown: the confirmation sent twice acts once.
-    request_key = forms.RegexField(
-        regex=r"^[A-Za-z0-9_-]{16,64}$", required=False, widget=forms.HiddenInput
-    )
-
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.currency = currency
 
     def clean_amount(self) -> int | None:
         text = self.cleaned_data["amount"].strip()
-        if not text:
-            return None
-        try:
-            return parse_amount(text, self.currency)
-        except AmountError as error:
-            raise ValidationError(_("Enter an amount such as 19,99.")) from error
+        return self._amount(text) if text else None
 
 
 class QuickLinkForm(forms.Form):
