@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 EVENTS = {
     "payment.succeeded": gettext_lazy("A payment succeeded"),
+    "payment.processing": gettext_lazy(
+        "A payment is processing: a bank debit was submitted and awaits the bank's answer"
+    ),
     "payment.failed": gettext_lazy("A payment failed"),
     "payment.authorized": gettext_lazy("A payment was authorized and awaits capture"),
     "payment.captured": gettext_lazy("An authorized payment was captured (in full or in part)"),

@@ -94,3 +94,40 @@ def hold_lapsing_emails(*, payment: Payment) -> list[OutboxEmail]:
         )
         for owner in owners
     ]
+
+
+def debit_failed_emails(*, payment: Payment) -> list[OutboxEmail]:
+    """A payment that was processing (a bank debit) was refused days later: the customer gets the
+    link to pay again another way, the shop's owners are told. Once each."""
+    link, merchant = payment.link, payment.merchant
+    emails = []
+    if payment.customer_email:
+        emails.append(
+            outbox_enqueue(
+                kind="debit_failed",
+                to=payment.customer_email,
+                template="debit_failed",
+                context={"payment": payment, "link": link, "pay_url": link.public_url},
+                language=link.language,
+                merchant=merchant,
+                ref=link.email_ref,
+                reply_to=merchant.contact_email,
+                dedupe_key=email_key(EmailAbout.DEBIT_FAILED, payment.pk),
+            )
+        )
+    path = reverse("links:payment_detail", args=[merchant.public_id, payment.public_id])
+    owners = Membership.objects.filter(merchant=merchant, role=Role.OWNER).select_related("user")
+    emails.extend(
+        outbox_enqueue(
+            kind="debit_failed",
+            to=owner.user.email,
+            template="debit_failed_shop",
+            context={"payment": payment, "link": link, "payment_path": path},
+            language=merchant.default_language,
+            merchant=merchant,
+            ref=link.email_ref,
+            dedupe_key=email_key(EmailAbout.DEBIT_FAILED, payment.pk, owner.user_id),
+        )
+        for owner in owners
+    )
+    return emails

@@ -24,7 +24,7 @@ from vpos.inputs import single_line
 from vpos.money import format_money
 
 from .lifecycle import link_accepts, link_record_payment
-from .methods import link_payment_methods
+from .methods import link_payment_methods, offers
 from .models import (
     OPEN_PAYMENT_STATUSES,
     LinkKind,
@@ -120,7 +120,10 @@ def _release_open_attempt(link: PaymentLink, payment: Payment, browser_key: str)
             )
         if current.state == PaymentState.PROCESSING:
             raise CheckoutError(
-                _("A payment for this link is being processed. Try again in a few minutes."),
+                _(
+                    "A payment for this link is being confirmed by the bank. If it does not go "
+                    "through, the link can be paid again."
+                ),
                 code="in_progress",
                 refusal=Refusal.BUSY,
             )
@@ -179,6 +182,14 @@ def checkout_attempt(
             return _repeated_attempt(existing)
         if not locked.is_payable:
             raise _closed_error(locked)
+        # A card is what any page takes when the methods it was narrowed to cannot be shown
+        # (offline test mode has no PayPal...); Stripe itself refuses a method not offered.
+        if not moto and method != "card" and not offers(locked, method):
+            raise CheckoutError(
+                _("This payment method is not offered on this link."),
+                code="bad_method",
+                refusal=Refusal.CARD,
+            )
         if locked.kind == LinkKind.SINGLE:
             if locked.payments.filter(status=PaymentStatus.AUTHORIZED).exists():
                 raise _held_error()
@@ -410,17 +421,30 @@ def _payment_moved(
 ) -> None:
     """An open payment the provider refused, cancelled or moved along (on locked rows)."""
     state = current.state
+    if current.method:
+        payment.method = current.method[:30]
     if state == PaymentState.NEEDS_PAYMENT_METHOD:
+        # A debit refused after days of processing: the customer and the shop are told, and a
+        # single-use link shows its pay page again.
+        after_processing = payment.status == PaymentStatus.PROCESSING
         payment.status = PaymentStatus.FAILED
         payment.failure_code = current.failure_code[:100]
         payment.failure_message = current.failure_message[:500]
-        payment.save(update_fields=["status", "failure_code", "failure_message", "updated_at"])
+        payment.save(
+            update_fields=["status", "method", "failure_code", "failure_message", "updated_at"]
+        )
+        if after_processing:
+            _forget_page(link)
         record(
             Event.PAYMENT_FAILED,
             merchant_id=payment.merchant_id,
             obj=payment,
             summary=payment.failure_message,
-            data={"code": payment.failure_code, "source": source},
+            data={
+                "code": payment.failure_code,
+                "source": source,
+                "after_processing": after_processing,
+            },
         )
     elif state == PaymentState.AUTHORIZED:
         _payment_authorized(link, payment, current)
@@ -435,16 +459,25 @@ def _payment_moved(
         )
     elif state in _OPEN_STATUS and payment.status != _OPEN_STATUS[state]:
         payment.status = _OPEN_STATUS[state]
-        payment.save(update_fields=["status", "updated_at"])
-        record(
-            Event.PAYMENT_AUTHENTICATION_REQUESTED
-            if state == PaymentState.NEEDS_ACTION
-            else Event.PAYMENT_PROCESSING,
-            merchant_id=payment.merchant_id,
-            obj=payment,
-            summary="3-D Secure" if state == PaymentState.NEEDS_ACTION else "",
-            data={"source": source},
-        )
+        if state == PaymentState.PROCESSING:  # a debit in flight: the link's page says so
+            payment.card_last4 = current.card_last4[:4]
+            _forget_page(link)
+        payment.save(update_fields=["status", "method", "card_last4", "updated_at"])
+        if state == PaymentState.NEEDS_ACTION:
+            record(
+                Event.PAYMENT_AUTHENTICATION_REQUESTED,
+                merchant_id=payment.merchant_id,
+                obj=payment,
+                summary="3-D Secure",
+                data={"source": source},
+            )
+        elif state == PaymentState.PROCESSING:
+            record(
+                Event.PAYMENT_PROCESSING,
+                merchant_id=payment.merchant_id,
+                obj=payment,
+                data={"source": source, "method": payment.method},
+            )
 
 
 def _payment_succeeded(
@@ -458,6 +491,8 @@ def _payment_succeeded(
     payment.succeeded_at = now
     payment.card_brand = paid.card_brand[:20]
     payment.card_last4 = paid.card_last4[:4]
+    if paid.method:
+        payment.method = paid.method[:30]
     payment.failure_code = payment.failure_message = ""
     captured = paid.amount_captured
     if captured is not None and payment.authorized_amount is None:  # captured in Stripe
@@ -530,4 +565,7 @@ def payments_reconcile(*, older_than: timedelta = timedelta(minutes=2), limit: i
             settled += 1
         except ProviderError as error:
             logger.warning("reconciliation of payment %s failed: %s", payment.pk, error)
+        # Checked now: a debit still clearing (it can take days) goes to the back of the queue,
+        # so a few hundred of them never keep the others from being looked at.
+        Payment.objects.filter(pk=payment.pk, status=payment.status).update(updated_at=now)
     return settled

@@ -1,5 +1,5 @@
 """What links derives from recorded events: the payment timeline, and the customer's email when
-the hold on their card is released."""
+the hold on their card is released or their bank debit is refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from vpos.events import Event, Recorded, subscribe
 
 from .models import Payment, PaymentEvent, Refund
-from .notifications import hold_released_email
+from .notifications import debit_failed_emails, hold_released_email
 
 # Events on a payment's timeline, and the kind each is stored as (templates/links/_event_label.html).
 TIMELINE = {
@@ -17,6 +17,7 @@ TIMELINE = {
     Event.PAYMENT_AUTHENTICATION_REQUESTED: "authentication_requested",
     Event.PAYMENT_OUTCOME_UNKNOWN: "confirm_error",
     Event.PAYMENT_FAILED: "failed",
+    Event.PAYMENT_PROCESSING: "processing",
     Event.PAYMENT_ATTEMPT_CANCELED: "canceled",
     Event.PAYMENT_AUTHORIZED: "authorized",
     Event.PAYMENT_CAPTURED: "captured",
@@ -55,6 +56,12 @@ def hold_released(recorded: Recorded) -> None:
     hold_released_email(payment=recorded.obj)
 
 
+def debit_failed(recorded: Recorded) -> None:
+    if recorded.data.get("after_processing"):
+        debit_failed_emails(payment=recorded.obj)
+
+
 def connect() -> None:
     subscribe(timeline_write, *TIMELINE)
     subscribe(hold_released, Event.PAYMENT_CANCELED)
+    subscribe(debit_failed, Event.PAYMENT_FAILED)

@@ -12,6 +12,7 @@ KIND_LABELS = {
     "refund": _("Refund"),
     "hold_released": _("Authorization released"),
     "hold_lapsing": _("Authorization about to lapse"),
+    "debit_failed": _("Bank debit refused"),
     "email_confirmation": _("Email confirmation"),
     "password_reset_key": _("Password reset"),
 }

@@ -51,6 +51,7 @@ class EmailAbout(StrEnum):
     WEBHOOK_DISABLED = "webhook_disabled"
     HOLD_RELEASED = "hold-released"
     HOLD_LAPSING = "hold-lapsing"
+    DEBIT_FAILED = "debit-failed"
 
 
 def email_key(about: EmailAbout, *ids: object) -> str:

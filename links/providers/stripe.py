@@ -145,6 +145,9 @@ class StripeProvider:
         method = data.get("payment_method")
         types = data.get("payment_method_types") or ["card"]
         method_type = method.get("type") if isinstance(method, dict) else None
+        if not card and isinstance(method, dict):
+            # A bank debit: its account's last 4 digits, where a card has its number's.
+            card = {"last4": (method.get(method_type or "") or {}).get("last4") or ""}
         return base.ProviderPayment(
             id=data["id"],
             state=state,
@@ -205,8 +208,9 @@ class StripeProvider:
         """One cheap authenticated call: raises base.ProviderError if the keys do not work."""
         self._call(self.client.v1.payment_intents.list, {"limit": 1})
 
-    def create_setup(self) -> base.ProviderSetup:
-        seti = self._call(self.client.v1.setup_intents.create, {"payment_method_types": ["card"]})
+    def create_setup(self, method: str = "card") -> base.ProviderSetup:
+        """A SetupIntent for one kind of payment method (offline: "card" or "sepa_debit")."""
+        seti = self._call(self.client.v1.setup_intents.create, {"payment_method_types": [method]})
         return base.ProviderSetup(id=seti.id, client_secret=seti.client_secret)
 
     def create_payment(self, new: base.NewPayment) -> base.ProviderPayment:
@@ -222,7 +226,8 @@ class StripeProvider:
             params["payment_method_types"] = ["card"]
             params["payment_method_options"] = {"card": {"moto": True}}
         elif self.localstripe:
-            offline = [kind for kind in new.method_types if kind in LOCALSTRIPE_TYPES]
+            wanted = new.method_types or sorted(LOCALSTRIPE_TYPES)
+            offline = [kind for kind in wanted if kind in LOCALSTRIPE_TYPES]
             params["payment_method_types"] = offline or ["card"]
         elif new.method_types:
             params["payment_method_types"] = list(new.method_types)

@@ -29,7 +29,7 @@ from vpos.ratelimit import client_ip, limit, rate_limit
 
 from .. import payments, selectors
 from ..forms import CheckoutAttemptForm
-from ..methods import link_payment_methods
+from ..methods import OFFLINE_METHODS, link_payment_methods, offers
 from ..models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from ..page_cache import LANGUAGES, cached_page, page_cache_key
 from ..providers import ProviderError, decline_reason, provider_for
@@ -88,13 +88,18 @@ def _browser_key(request: HttpRequest) -> str:
     return value if len(value) == 32 else ""
 
 
-def _holds_payment(link: PaymentLink) -> bool:
-    """A single-use link whose payment is authorized, awaiting the shop's capture: the page says
-    so instead of taking another card (payments.checkout_attempt refuses one anyway)."""
-    return (
-        link.kind == LinkKind.SINGLE
-        and link.payments.filter(status=PaymentStatus.AUTHORIZED).exists()
+def _held_by(link: PaymentLink) -> str:
+    """A single-use link whose payment is authorized (awaiting the shop's capture) or processing
+    (a bank debit awaiting the bank): its status, and the page says so instead of taking another
+    payment (payments.checkout_attempt refuses one anyway); "" otherwise."""
+    if link.kind != LinkKind.SINGLE:
+        return ""
+    held = (
+        link.payments.filter(status__in=[PaymentStatus.AUTHORIZED, PaymentStatus.PROCESSING])
+        .values_list("status", flat=True)
+        .first()
     )
+    return held or ""
 
 
 def _render_payable(
@@ -108,6 +113,9 @@ def _render_payable(
         "recipient": recipient_token(link, recipient) if recipient else "",
         "payment_form": provider_for(link.merchant).checkout_context(),
         "payment_methods": ",".join(link_payment_methods(link)),
+        # Offline (the "setup" flow), a SEPA debit beside the card, when the link offers it.
+        "sepa_offered": offers(link, "sepa_debit"),
+        "card_offered": offers(link, "card") or not offers(link, "sepa_debit"),
         "setup_url": f"{reverse('links:setup', args=[link.token])}?lang={language}",
         "attempt_url": f"{reverse('links:attempt', args=[link.token])}?lang={language}",
     }
@@ -140,10 +148,16 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
         link = _link_or_404(token)
         language = lang or link.language
         with translation.override(language):
-            if link.is_payable and _holds_payment(link):
+            held = _held_by(link) if link.is_payable else ""
+            if held:
                 html = render_to_string(
                     "links/checkout_held.html",
-                    {"link": link, "shop": link.merchant, "customer_language": language},
+                    {
+                        "link": link,
+                        "shop": link.merchant,
+                        "customer_language": language,
+                        "held": held,
+                    },
                 )
                 cache.set(
                     key,
@@ -279,12 +293,15 @@ def run_complete(payment: Payment, urls: Callable[[Payment], tuple[str, str]]) -
     return attempt_response(payment, urls)
 
 
-def run_setup(link: PaymentLink) -> JsonResponse:
-    """Offline test mode only: a SetupIntent lets localstripe's Stripe.js tokenize the card."""
+def run_setup(link: PaymentLink, method: str = "card") -> JsonResponse:
+    """Offline test mode only: a SetupIntent lets localstripe's Stripe.js turn the card, or the
+    bank account of a SEPA debit, into a payment method."""
     if not link.is_payable:
         return _json_error(_("This payment link can no longer be paid."), "link_closed", 410)
+    if method not in OFFLINE_METHODS or (method != "card" and not offers(link, method)):
+        return _json_error(_("This payment method is not offered on this link."), "bad_method")
     try:
-        prepared = provider_for(link.merchant).create_setup()
+        prepared = provider_for(link.merchant).create_setup(method)
     except ProviderError:
         return _json_error(
             _("The payment service could not be reached. Nothing was charged: please try again."),
@@ -318,7 +335,7 @@ def return_url(link: PaymentLink, payment: Payment) -> str:
 @_in_page_language
 @rate_limit("checkout_attempt", unknown_scope="checkout_unknown")
 def setup(request: HttpRequest, token: str) -> JsonResponse:
-    return run_setup(_link_to_pay(token))
+    return run_setup(_link_to_pay(token), request.POST.get("method", "card"))
 
 
 @transaction.non_atomic_requests

@@ -78,7 +78,8 @@
         });
     },
     setup: function (ctx) {
-      return postForm(ctx.setupUrl, {}).then(function (answer) {
+      if (ctx.sepa) return SEPA_SETUP(ctx);
+      return postForm(ctx.setupUrl, { method: "card" }).then(function (answer) {
         if (!answer.ok || !answer.body.client_secret) return { error: answer.body, http: answer.status };
         return ctx.stripe
           .confirmCardSetup(answer.body.client_secret, {
@@ -94,6 +95,40 @@
     },
   };
 
+  /*
+   * A SEPA debit, offline: the page has its own IBAN field (localstripe has no IBAN Element). The
+   * IBAN goes to Stripe.js only, never to our server: the server makes a SetupIntent for a
+   * sepa_debit method, confirmSepaDebitSetup attaches the account to it, and only the resulting
+   * PaymentMethod id is posted. Name and email are required by the SEPA scheme, and so is the
+   * customer's acceptance of the mandate shown above the button.
+   */
+  function SEPA_SETUP(ctx) {
+    var problem = sepaProblem(ctx);
+    if (problem) return Promise.resolve({ error: { message: problem } });
+    return postForm(ctx.setupUrl, { method: "sepa_debit" }).then(function (answer) {
+      if (!answer.ok || !answer.body.client_secret) return { error: answer.body, http: answer.status };
+      return ctx.stripe
+        .confirmSepaDebitSetup(answer.body.client_secret, {
+          payment_method: { sepa_debit: { iban: ctx.iban }, billing_details: ctx.billing },
+        })
+        .then(function (result) {
+          if (!result || result.error || !result.setupIntent) {
+            return { error: stripeError(result && result.error) };
+          }
+          return { paymentMethod: result.setupIntent.payment_method, method: "sepa_debit" };
+        });
+    });
+  }
+
+  // What is missing before a SEPA debit can be asked for, in the page's language ("" if nothing).
+  function sepaProblem(ctx) {
+    if (!ctx.billing.name) return message("sepaName");
+    if (!ctx.billing.email) return message("sepaEmail");
+    if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$/.test(ctx.iban)) return message("sepaIban");
+    if (!ctx.accepted) return message("sepaAccept");
+    return "";
+  }
+
   var data = form.dataset;
   var button = document.getElementById("pay-button");
   var errorBox = document.getElementById("checkout-error");
@@ -104,6 +139,27 @@
   var nameInput = document.getElementById("checkout-name");
   // Present on a link sent by email: who it was sent to, signed by the server.
   var recipientInput = document.getElementById("checkout-recipient");
+  // Offline, a SEPA debit beside the card: the choice, the IBAN (never posted to us), the mandate.
+  var ibanInput = document.getElementById("sepa-iban");
+  var mandateBox = document.getElementById("sepa-accept");
+
+  function chosenMethod() {
+    var checked = form.querySelector("input[name=method]:checked");
+    return checked ? checked.value : "card";
+  }
+
+  // Show the fields of the chosen method only.
+  function showMethod() {
+    var sepa = chosenMethod() === "sepa_debit";
+    var cardFields = document.getElementById("card-fields");
+    var sepaFields = document.getElementById("sepa-fields");
+    if (cardFields) cardFields.hidden = sepa;
+    if (sepaFields) sepaFields.hidden = !sepa;
+    clearError();
+  }
+  Array.prototype.forEach.call(form.querySelectorAll("input[name=method]"), function (radio) {
+    radio.addEventListener("change", showMethod);
+  });
 
   var flowName = CARD_FLOWS[data.cardFlow] ? data.cardFlow : "direct";
   var flow = CARD_FLOWS[flowName];
@@ -296,6 +352,9 @@
       card: card,
       billing: billing,
       setupUrl: data.setupUrl,
+      sepa: chosenMethod() === "sepa_debit",
+      iban: ibanInput ? ibanInput.value.replace(/\s+/g, "").toUpperCase() : "",
+      accepted: mandateBox ? mandateBox.checked : false,
     };
 
     flow(ctx)

@@ -24,11 +24,13 @@ from links.payments import (
     payment_refresh,
     payments_reconcile,
 )
-from links.providers import provider_for
+from links.providers import PaymentState, ProviderPayment, StripeProvider, provider_for
 from receipts import tasks as receipt_tasks
+from receipts.models import Receipt
 from tests.support.concurrency import run_concurrently
 from tests.support.factories import PaymentLinkFactory
 from tests.support.stripe import card_payment_method, event_body, post_webhook, sign
+from vpos.models import OutboxEmail
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -175,3 +177,69 @@ def test_two_customers_paying_a_single_use_link_at_once_are_charged_once(
     link.refresh_from_db()
     assert (link.status, link.payments_count) == (LinkStatus.PAID, 1)
     assert Payment.objects.filter(link=link, status=PaymentStatus.SUCCEEDED).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("bank_says", "status"),
+    [
+        (PaymentState.SUCCEEDED, PaymentStatus.SUCCEEDED),
+        (PaymentState.NEEDS_PAYMENT_METHOD, PaymentStatus.FAILED),
+    ],
+)
+def test_a_debits_outcome_racing_browser_webhook_and_reconciliation_lands_once(
+    link, stripe_settings, bank_says, status
+):
+    """A SEPA debit processing for days: the bank's answer reaches vpos through the customer's
+    browser, Stripe's webhook and reconciliation at once. One outcome, one receipt or one pair of
+    refusal emails, whichever way it went."""
+    payment = Payment.objects.create(
+        merchant=link.merchant,
+        link=link,
+        attempt_key=secrets.token_urlsafe(24),
+        amount=link.amount,
+        currency=link.currency,
+        status=PaymentStatus.PROCESSING,
+        provider_id="pi_debit_race",
+        method="sepa_debit",
+        customer_email="giulia@example.com",
+    )
+    age(payment)
+
+    def bank(self, payment_id: str) -> ProviderPayment:
+        return ProviderPayment(
+            id=payment_id,
+            state=bank_says,
+            amount=link.amount,
+            currency=link.currency,
+            method="sepa_debit",
+            card_last4="3456",
+            failure_code="" if bank_says == PaymentState.SUCCEEDED else "insufficient_funds",
+        )
+
+    def browser() -> Payment:
+        return payment_refresh(payment=Payment.objects.get(pk=payment.pk), source="browser")
+
+    secret = stripe_settings.STRIPE_WEBHOOK_SECRET
+    jobs = [
+        browser,
+        browser,
+        webhook_job("pi_debit_race", secret),
+        webhook_job("pi_debit_race", secret),
+        payments_reconcile,
+        payments_reconcile,
+    ]
+    with mock.patch.object(StripeProvider, "retrieve_payment", bank):
+        results = run_concurrently(jobs)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    payment.refresh_from_db()
+    link.refresh_from_db()
+    assert payment.status == status
+    outcome = "succeeded" if status == PaymentStatus.SUCCEEDED else "failed"
+    assert PaymentEvent.objects.filter(payment=payment, kind=outcome).count() == 1
+    if status == PaymentStatus.SUCCEEDED:
+        assert Receipt.objects.filter(payment=payment).count() == 1
+        assert (link.status, link.payments_count) == (LinkStatus.PAID, 1)
+    else:
+        assert OutboxEmail.objects.filter(kind="debit_failed").count() == 2  # customer, owner
+        assert (link.status, link.payments_count) == (LinkStatus.ACTIVE, 0)

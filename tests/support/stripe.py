@@ -113,3 +113,20 @@ def complete_3ds(base_url: str, pi: Any, *, publishable_key: str, success: bool 
     )
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         response.read()
+
+
+# SEPA Direct Debit on localstripe: an account it debits at once, and one whose debit it refuses
+# about half a second after confirmation (the PaymentIntent is `processing` until then).
+IBAN_OK = "IT60X0542811101000000123456"
+IBAN_REFUSED = "DE62370400440532013001"
+
+
+def sepa_payment_method(api: stripe.StripeClient, iban: str = IBAN_OK) -> str:
+    pm = api.v1.payment_methods.create(
+        params={
+            "type": "sepa_debit",
+            "sepa_debit": {"iban": iban},
+            "billing_details": {"name": "Giulia Bianchi", "email": "giulia@example.com"},
+        }
+    )
+    return pm.id
