@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,6 +54,9 @@ class Dashboard:
     # Authorizations awaiting capture: how many, and what they hold (one amount per currency).
     awaiting_capture: int = 0
     awaiting_capture_amounts: list[str] = field(default_factory=list)
+    # Payments processing (bank debits the bank has not answered yet).
+    being_confirmed: int = 0
+    being_confirmed_amounts: list[str] = field(default_factory=list)
 
 
 def _currency_order(merchant: Merchant, currencies: set[str]) -> list[str]:
@@ -104,18 +107,27 @@ def _latest_payments(merchant: Merchant) -> list[Payment]:
     )
 
 
-def _awaiting_capture(merchant: Merchant) -> tuple[int, list[str]]:
-    held = (
-        Payment.objects.filter(merchant=merchant, status=PaymentStatus.AUTHORIZED)
-        .values("currency")
-        .annotate(total=Sum("authorized_amount"), count=Count("id"))
+def _in_flight(merchant: Merchant) -> dict[str, tuple[int, list[str]]]:
+    """Money not settled yet, by status: authorizations awaiting capture (what they hold) and
+    payments processing (bank debits awaiting the bank): how many, one amount per currency."""
+    rows = (
+        Payment.objects.filter(
+            merchant=merchant, status__in=[PaymentStatus.AUTHORIZED, PaymentStatus.PROCESSING]
+        )
+        .values("status", "currency")
+        .annotate(total=Sum(Coalesce("authorized_amount", "amount")), count=Count("id"))
         .order_by()
     )
-    sums = {row["currency"]: (row["total"] or 0, row["count"]) for row in held}
-    return (
-        sum(count for _total, count in sums.values()),
-        [format_money(sums[c][0], c) for c in _currency_order(merchant, set(sums))],
-    )
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for row in rows:
+        found.setdefault(row["status"], {})[row["currency"]] = (row["total"] or 0, row["count"])
+    return {
+        status: (
+            sum(count for _total, count in sums.values()),
+            [format_money(sums[c][0], c) for c in _currency_order(merchant, set(sums))],
+        )
+        for status, sums in found.items()
+    }
 
 
 def _expiring_links(merchant: Merchant, now: datetime) -> list[PaymentLink]:
@@ -175,7 +187,9 @@ def dashboard_figures(*, merchant: Merchant, now: datetime | None = None) -> Das
     )
     daily = {day: amount for (day, c), (amount, _count) in takings.items() if c == chart_currency}
     others = [c for c in currencies if c != chart_currency]
-    awaiting, awaiting_amounts = _awaiting_capture(merchant)
+    in_flight = _in_flight(merchant)
+    awaiting, awaiting_amounts = in_flight.get(PaymentStatus.AUTHORIZED, (0, []))
+    confirming, confirming_amounts = in_flight.get(PaymentStatus.PROCESSING, (0, []))
     return Dashboard(
         has_links=True,
         periods=periods,
@@ -185,4 +199,6 @@ def dashboard_figures(*, merchant: Merchant, now: datetime | None = None) -> Das
         expiring_links=_expiring_links(merchant, now),
         awaiting_capture=awaiting,
         awaiting_capture_amounts=awaiting_amounts,
+        being_confirmed=confirming,
+        being_confirmed_amounts=confirming_amounts,
     )

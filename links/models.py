@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant, PaymentMethodKind
 from vpos.money import format_money
 
 # A payment started before a link expired may still finish this long after.
@@ -155,6 +155,21 @@ class PaymentLink(models.Model):
         return self.effective_status == LinkStatus.ACTIVE
 
 
+# How one payment was made, as people say it ("Card", not the shop setting's "Cards, Apple Pay
+# and Google Pay"): the payments list's filter and column, the CSV.
+METHOD_LABELS = {
+    **{kind.value: kind.label for kind in PaymentMethodKind},
+    PaymentMethodKind.CARD.value: _("Card"),
+}
+
+
+def method_label(code: str) -> str:
+    """A payment method type's name; one vpos does not list is shown as Stripe names it."""
+    if not code:
+        return str(METHOD_LABELS["card"])
+    return str(METHOD_LABELS.get(code) or code.replace("_", " ").capitalize())
+
+
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     REQUIRES_ACTION = "requires_action", _("Authentication required")
@@ -265,6 +280,20 @@ class Payment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_PAYMENT_STATUSES
+
+    @property
+    def is_debit(self) -> bool:
+        """Paid from a bank account (SEPA Direct Debit): it clears days later, not at once."""
+        return self.method == PaymentMethodKind.SEPA_DEBIT
+
+    @property
+    def method_brand(self) -> str:
+        """What paid, before its last 4 digits: the card's brand ("Visa"), else the method."""
+        return self.card_brand.capitalize() if self.card_brand else self.get_method_display()
+
+    def get_method_display(self) -> str:
+        """How one payment was made: "Card", "SEPA Direct Debit", "PayPal"..."""
+        return method_label(self.method)
 
     @property
     def refund_state(self) -> str:

@@ -60,6 +60,7 @@ class PaymentFilters:
     link_id: int | None = None
     kind: str = ""
     channel: str = ""  # "online" (the customer on the pay page) or "moto" (keyed by the shop)
+    method: str = ""  # a PaymentMethodKind value
 
     @property
     def active(self) -> bool:
@@ -112,6 +113,8 @@ def payment_list(
         payments = payments.filter(link__kind=f.kind)
     if f.channel:
         payments = payments.filter(is_moto=f.channel == "moto")
+    if f.method:
+        payments = payments.filter(method=f.method)
     name, descending = SORTS[sort]
     prefix = "-" if descending else ""
     return payments.order_by(f"{prefix}{name}", f"{prefix}id")

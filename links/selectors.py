@@ -97,7 +97,7 @@ def _event_message(event: PaymentEvent, payment: Payment, refunds: dict[str, Ref
     """What the timeline says, in the reader's language: amounts are formatted now, not when the
     event was written (its stored message is in the language of whoever caused it)."""
     card = (
-        f" · {card_brand_name(payment.card_brand)} ···· {payment.card_last4}"
+        f" · {card_brand_name(payment.card_brand) if payment.card_brand else payment.get_method_display()} ···· {payment.card_last4}"
         if payment.card_last4
         else ""
     )

@@ -128,6 +128,7 @@ def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
         "vat_amount": vat[1] if vat else None,
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
+        "method": payment.method,  # "card", "sepa_debit"... (PaymentMethodKind values)
         "provider_id": payment.provider_id,
         "link_id": link.pk,
         "payment_id": str(payment.public_id),

@@ -620,3 +620,32 @@ def test_webhook_signed_malformed(known_payment, body, timestamp_offset, extra):
     else:
         assert response.status_code == 400, (body, signature, response.status_code)
         assert webhook_state() == before
+
+
+CHECKOUT_FIELDS = {
+    "method": field(*PaymentMethodKind.values, "SEPA_DEBIT", "card "),
+    "payment_method": field("pm_123", "pm_", "card_x"),
+    "attempt_key": field("a" * 24),
+    "email": field(*EMAILS),
+    "name": ANY_TEXT,
+    "recipient": ANY_TEXT,
+}
+
+
+@FUZZ
+@given(data=form_data(CHECKOUT_FIELDS))
+def test_customer_checkout_posts(shop, stripe_settings, data):
+    """What a customer's browser (or anyone with the link) posts to the pay page's endpoints: the
+    method chosen (card, SEPA...), the payment method and attempt key. Never a 5xx; a SetupIntent
+    at most, never a payment, unless the post is a usable one."""
+    link = PaymentLinkFactory(merchant=shop.merchant, amount=1500, payment_methods=["card"])
+    client = Client()
+    before = Payment.objects.count()
+    for name in ("links:setup", "links:attempt"):
+        response = client.post(reverse(name, args=[link.token]), data)
+        event(f"{name} HTTP {response.status_code}")
+        assert response.status_code < 500, (name, data)
+        if response.status_code == 400:
+            assert response.json()["status"] == "error"
+    if data.get("method") not in (None, "", "card"):
+        assert Payment.objects.count() == before  # only cards on this link

@@ -234,6 +234,7 @@ class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):
             "refunded_amount",
             "refund_state",
             "flag",
+            "method",
             "card_brand",
             "card_last4",
             "customer_email",

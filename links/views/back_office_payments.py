@@ -24,7 +24,7 @@ from vpos.money import AmountError, parse_amount, to_decimal
 from vpos.spreadsheet import Echo, spreadsheet_text
 
 from .. import payment_selectors as selectors
-from ..models import LinkKind, Payment, PaymentStatus
+from ..models import METHOD_LABELS, LinkKind, Payment, PaymentStatus, method_label
 
 STATUS_CHOICES = [
     ("", gettext_lazy("All statuses")),
@@ -40,6 +40,7 @@ CHANNEL_LABELS = {
     "moto": gettext_lazy("Phone or mail order (MOTO)"),
 }
 CHANNEL_CHOICES = [("", gettext_lazy("All channels")), *CHANNEL_LABELS.items()]
+METHOD_CHOICES = [("", gettext_lazy("All methods")), *METHOD_LABELS.items()]
 SORT_CHOICES = [
     ("-date", gettext_lazy("Newest first")),
     ("date", gettext_lazy("Oldest first")),
@@ -75,6 +76,9 @@ class PaymentFilterForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Link kind"), choices=KIND_CHOICES, required=False)
     channel = forms.ChoiceField(
         label=gettext_lazy("Channel"), choices=CHANNEL_CHOICES, required=False
+    )
+    method = forms.ChoiceField(
+        label=gettext_lazy("Payment method"), choices=METHOD_CHOICES, required=False
     )
     sort = forms.ChoiceField(label=gettext_lazy("Sort"), choices=SORT_CHOICES, required=False)
     format = forms.ChoiceField(
@@ -161,6 +165,7 @@ class PaymentFilterForm(forms.Form):
             link_id=data["link"],
             kind=data["kind"],
             channel=data["channel"],
+            method=data["method"],
         )
 
 
@@ -220,6 +225,7 @@ CSV_COLUMNS = (
     "link_id",
     "receipt__number",
     "is_moto",
+    "method",
 )
 
 
@@ -239,6 +245,7 @@ def _csv_header() -> list[str]:
         _("Link id"),
         _("Receipt number"),
         _("Channel"),
+        _("Payment method"),
     ]
 
 
@@ -263,6 +270,7 @@ def _csv_lines(
         link_id,
         receipt_number,
         is_moto,
+        method,
     ) in rows:
         when = created_at.astimezone(tz)
         total, back = str(to_decimal(amount, currency)), str(to_decimal(refunded, currency))
@@ -288,6 +296,7 @@ def _csv_lines(
             str(link_id),
             receipt_number or "",
             channels["moto" if is_moto else "online"],
+            method_label(method),
         ]
 
 

@@ -433,6 +433,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
         "Link id",
         "Receipt number",
         "Channel",
+        "Payment method",
     ]
     assert rows[1:] == [
         [
@@ -450,6 +451,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
             str(sample["course_2"].link_id),
             "",
             "Online",
+            "Card",
         ],
         [
             "2026-03-11T12:00:00+01:00",
@@ -466,6 +468,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
             str(sample["course_1"].link_id),
             "",
             "Online",
+            "Card",
         ],
         [
             "2026-03-10T12:00:00+01:00",
@@ -482,6 +485,7 @@ def test_csv_has_the_filtered_payments_with_every_column(client_as, shop, sample
             str(sample["dinner"].link_id),
             "2026-000007",
             "Online",
+            "Card",
         ],
     ]
 
@@ -571,6 +575,6 @@ def test_phone_and_mail_orders_show_as_such_in_the_list_and_csv_and_can_be_filte
     assert "Espresso at the counter" not in only_moto.text
     assert "Espresso at the counter" in only_online.text
     assert "Cake ordered by telephone" not in only_online.text
-    assert [row[-1] for row in rows[1:]] == ["Phone or mail order (MOTO)"]
+    assert [row[-2] for row in rows[1:]] == ["Phone or mail order (MOTO)"]
     assert online.pk != moto.pk
     assert client.get(list_url(shop), {"channel": "carrier-pigeon"}).status_code == 400
