@@ -312,6 +312,11 @@ def run_setup(link: PaymentLink, method: str = "card") -> JsonResponse:
 
 
 def decline_message(payment: Payment) -> str:
+    if payment.is_debit:  # Stripe's reasons speak of cards; the bank refused the debit
+        return _(
+            "Payment not completed: your bank refused the debit. Try again with another "
+            "account or pay by card."
+        )
     reason = decline_reason(payment.failure_code) or payment.failure_message
     reason = reason or _("The card was declined.")
     return _("Payment not completed: %(reason)s Try again or use another card.") % {

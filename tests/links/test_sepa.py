@@ -313,3 +313,17 @@ def test_the_dashboard_shows_debits_being_confirmed(link, stripe_api, client_as)
     figure = page.content.decode().split('id="being-confirmed"', 1)[1].split("</div>", 1)[0]
     assert "€150.00" in figure
     assert "1 payment awaits the customer's bank" in figure
+
+
+def test_a_refused_debit_is_not_called_a_declined_card(link, stripe_api, client):
+    payment = processing(link, stripe_api)
+    payment_apply(
+        payment_id=payment.pk,
+        provider_payment=answer(payment, PaymentState.NEEDS_PAYMENT_METHOD, failure_code="x"),
+        source="webhook",
+    )
+
+    result = client.get(reverse("links:result", args=[link.token, payment.public_id]) + "?lang=en")
+
+    assert "your bank refused the debit" in result.content.decode()
+    assert "card was declined" not in result.content.decode()
