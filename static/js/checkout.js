@@ -155,6 +155,12 @@
     var sepaFields = document.getElementById("sepa-fields");
     if (cardFields) cardFields.hidden = sepa;
     if (sepaFields) sepaFields.hidden = !sepa;
+    // A debit needs the account holder's name and an email: no longer optional.
+    Array.prototype.forEach.call(form.querySelectorAll(".vpos-optional"), function (hint) {
+      hint.hidden = sepa;
+    });
+    emailInput.required = sepa;
+    nameInput.required = sepa;
     clearError();
   }
   Array.prototype.forEach.call(form.querySelectorAll("input[name=method]"), function (radio) {
@@ -419,6 +425,7 @@
       // Stripe passes {error, complete, empty}; localstripe passes nothing.
       cardErrors.textContent = event && event.error ? event.error.message : "";
     });
+    if (form.querySelector("input[name=method]")) showMethod();
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       pay();

@@ -86,3 +86,19 @@ def test_a_refused_debit_is_processing_then_reopens_the_link(
     expect(page.locator("#pay-button")).to_be_visible()
     (email,) = [m for m in mail.outbox if m.to == ["giulia@example.com"]]
     assert link.public_url in email.body
+
+
+def test_choosing_the_debit_makes_name_and_email_required(page, live_server, stripe_settings, db):
+    shop = MerchantFactory(name="Bottega Sepa", legal_name="Bottega Sepa S.r.l.")
+    page.goto(checkout_url(live_server, make_link(shop, amount=900, description="Quaderno")))
+    email = page.locator("#checkout-email")
+    expect(page.locator(".vpos-optional").first).to_be_visible()
+    assert email.evaluate("input => input.required") is False
+
+    page.get_by_label("SEPA bank debit").check()
+
+    expect(page.locator(".vpos-optional").first).to_be_hidden()
+    assert email.evaluate("input => input.required") is True
+    page.get_by_label("Card", exact=True).check()
+    expect(page.locator("#sepa-fields")).to_be_hidden()
+    assert email.evaluate("input => input.required") is False
