@@ -567,5 +567,9 @@ def payments_reconcile(*, older_than: timedelta = timedelta(minutes=2), limit: i
             logger.warning("reconciliation of payment %s failed: %s", payment.pk, error)
         # Checked now: a debit still clearing (it can take days) goes to the back of the queue,
         # so a few hundred of them never keep the others from being looked at.
-        Payment.objects.filter(pk=payment.pk, status=payment.status).update(updated_at=now)
+        # Only debits: an unfinished 3-D Secure attempt must age, or it would keep a single-use
+        # link "being paid right now" for every other customer (ATTEMPT_HOLD).
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PROCESSING).update(
+            updated_at=now
+        )
     return settled

@@ -327,3 +327,29 @@ def test_a_refused_debit_is_not_called_a_declined_card(link, stripe_api, client)
 
     assert "your bank refused the debit" in result.content.decode()
     assert "card was declined" not in result.content.decode()
+
+
+def test_reconciliation_lets_an_unfinished_3d_secure_attempt_age(link, shop):
+    """Only debits go to the back of the queue: an abandoned authentication keeps its age, so
+    another customer may pay a single-use link once ATTEMPT_HOLD has passed."""
+    old = timezone.now() - timedelta(hours=1)
+    payment = Payment.objects.create(
+        merchant=shop.merchant,
+        link=link,
+        attempt_key=secrets.token_urlsafe(24),
+        amount=100,
+        currency="EUR",
+        status=PaymentStatus.REQUIRES_ACTION,
+        provider_id="pi_3ds_abandoned",
+    )
+    Payment.objects.filter(pk=payment.pk).update(updated_at=old)
+
+    def still_waiting(self, payment_id: str) -> ProviderPayment:
+        return ProviderPayment(
+            id=payment_id, state=PaymentState.NEEDS_ACTION, amount=100, currency="EUR"
+        )
+
+    with mock.patch.object(StripeProvider, "retrieve_payment", still_waiting):
+        payments_reconcile()
+    payment.refresh_from_db()
+    assert payment.updated_at == old
