@@ -317,8 +317,8 @@ def seed_link(run: str):
     merchant = Merchant.objects.create(
         name=f"Faults {run}",
         legal_name="Faults S.r.l.",
-        vat_number="12345678903",
-        tax_code="12345678903",
+        vat_number="12345670017",
+        tax_code="12345670017",
         address="Via Roma 1",
         postal_code="20121",
         city="Milano",

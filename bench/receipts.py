@@ -71,7 +71,7 @@ def seed(count: int) -> list:
     merchant = Merchant.objects.create(
         name="Bottega Bench",
         legal_name="Bottega Bench di Rossi S.r.l.",
-        vat_number="01234567897",
+        vat_number="01234560017",
         tax_code="RSSMRA80A01F205X",
         address="Via Roma 1",
         postal_code="20121",

@@ -102,7 +102,7 @@ def merchant(name: str) -> Any:
         name=name,
         defaults={
             "legal_name": "Bench S.r.l.",
-            "vat_number": "12345678903",
+            "vat_number": "12345670017",
             "address": "Via Roma 1",
             "postal_code": "20121",
             "city": "Milano",

@@ -95,6 +95,9 @@ class PaymentLink(models.Model):
     payment_methods = models.JSONField(_("payment methods"), default=list, blank=True)
     # Authorize now, capture later: the card is held, staff capture (all or less) or release it.
     authorize_only = models.BooleanField(_("authorize only"), default=False)
+    # The customer's invoice details given by the shop (merchants.fiscal.DETAIL_FIELDS): the pay
+    # page shows them read-only and every payment of the link is invoiced to them.
+    invoice_details = models.JSONField(_("invoice details"), default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -221,6 +224,9 @@ class Payment(models.Model):
     failure_code = models.CharField(_("failure code"), max_length=100, blank=True)
     failure_message = models.CharField(_("failure reason"), max_length=500, blank=True)
     is_moto = models.BooleanField(_("phone/mail order"), default=False)
+    # Who the invoice is made out to (merchants.fiscal.DETAIL_FIELDS), from the pay page or the
+    # link; empty: no invoice, the receipt only.
+    invoice_details = models.JSONField(_("invoice details"), default=dict, blank=True)
     via_shop_account = models.BooleanField(
         _("paid to the shop's own Stripe account"), default=False, editable=False
     )

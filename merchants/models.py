@@ -284,3 +284,83 @@ class PaymentAccount(models.Model):
     @property
     def webhook_secret(self) -> str:
         return decrypt(self.webhook_secret_encrypted)
+
+
+class InvoiceOffer(models.TextChoices):
+    OFF = "off", _("Off: receipts only")
+    ON_REQUEST = "request", _("On request: customers tick 'I need an invoice'")
+    BUSINESS = "business", _("Always asked: the pay page opens the invoice form")
+
+
+class InvoiceDelivery(models.TextChoices):
+    EXPORT = "export", _("Export: I hand the XML files to my intermediary or accountant")
+    PEC = "pec", _("PEC: vpos sends each XML file to the SDI's PEC address")
+
+
+class FiscalProfile(models.Model):
+    """What the shop's electronic invoices (FatturaPA) say about the shop and how they are
+    numbered and delivered. Owners edit it; without one, the shop issues receipts only."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="fiscal_profile"
+    )
+    invoicing = models.CharField(
+        _("invoices for customers"),
+        max_length=10,
+        choices=InvoiceOffer.choices,
+        default=InvoiceOffer.OFF,
+    )
+    regime = models.CharField(_("tax regime"), max_length=4, default="RF01")
+    vat_rate = models.PositiveSmallIntegerField(
+        _("default VAT rate"),
+        default=22,
+        help_text=_("Used when a link names no VAT rate of its own."),
+    )
+    vat_nature = models.CharField(
+        _("VAT exemption nature"),
+        max_length=5,
+        blank=True,
+        help_text=_("Required with a 0% rate, e.g. N2.2 for the flat-rate scheme."),
+    )
+    prices_include_vat = models.BooleanField(
+        _("link amounts include VAT"),
+        default=True,
+        help_text=_("Otherwise the link form adds the VAT to the amount you type."),
+    )
+    transmitter_code = models.CharField(
+        _("transmitter's tax code"),
+        max_length=28,
+        blank=True,
+        help_text=_(
+            "Leave empty if you send your invoices yourself; otherwise your intermediary's "
+            "codice fiscale or Partita IVA."
+        ),
+    )
+    delivery = models.CharField(
+        _("sending to the SDI"),
+        max_length=10,
+        choices=InvoiceDelivery.choices,
+        default=InvoiceDelivery.EXPORT,
+    )
+    sdi_pec = models.EmailField(
+        _("SDI PEC address"),
+        default="sdi01@pec.fatturapa.it",
+        help_text=_("The SDI gives you your own address after your first sending."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("fiscal profile")
+        verbose_name_plural = _("fiscal profiles")
+
+    def __str__(self) -> str:
+        return f"Fiscal profile of {self.merchant}"
+
+    @property
+    def offers_invoices(self) -> bool:
+        return self.invoicing != InvoiceOffer.OFF
+
+    @property
+    def transmitter_id(self) -> str:
+        """Who sends the file to the SDI (IdTrasmittente): the intermediary, or the shop."""
+        return self.transmitter_code or self.merchant.tax_code or self.merchant.vat_number

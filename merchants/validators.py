@@ -1,72 +1,19 @@
-"""Italian tax identifiers: Partita IVA and codice fiscale, checked with their check characters."""
+"""Italian tax identifiers (Partita IVA, codice fiscale) checked with python-stdnum, and the other
+codes a shop or an invoice carries."""
 
 import re
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-
-_CF_ODD = dict(
-    zip(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        [
-            1,
-            0,
-            5,
-            7,
-            9,
-            13,
-            15,
-            17,
-            19,
-            21,
-            1,
-            0,
-            5,
-            7,
-            9,
-            13,
-            15,
-            17,
-            19,
-            21,
-            2,
-            4,
-            18,
-            20,
-            11,
-            3,
-            6,
-            8,
-            12,
-            14,
-            16,
-            10,
-            22,
-            25,
-            24,
-            23,
-        ],
-        strict=True,
-    )
-)
-_CF_PERSON = re.compile(
-    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
-)
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import InvalidChecksum
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.it import codicefiscale, iva
 
 
 def partita_iva_is_valid(value: str) -> bool:
     """11 digits, the last one a Luhn-style check digit over the first ten."""
-    if not re.fullmatch(r"[0-9]{11}", value):
-        return False
-    total = 0
-    for position, char in enumerate(value[:10]):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10 == int(value[10])
+    return bool(re.fullmatch(r"[0-9]{11}", value)) and iva.is_valid(value)
 
 
 def codice_fiscale_is_valid(value: str) -> bool:
@@ -74,15 +21,7 @@ def codice_fiscale_is_valid(value: str) -> bool:
     value = value.upper()
     if len(value) == 11:
         return partita_iva_is_valid(value)
-    if not _CF_PERSON.match(value):
-        return False
-    total = 0
-    for position, char in enumerate(value[:15]):
-        if position % 2 == 0:
-            total += _CF_ODD[char]
-        else:
-            total += int(char) if char.isdigit() else ord(char) - ord("A")
-    return chr(ord("A") + total % 26) == value[15]
+    return len(value) == 16 and codicefiscale.is_valid(value)
 
 
 def validate_partita_iva(value: str) -> None:
@@ -102,6 +41,20 @@ def validate_codice_fiscale(value: str) -> None:
             ),
             code="invalid",
         )
+
+
+def validate_eu_vat_number(country: str, number: str) -> None:
+    """A VAT number of another EU country (without its country prefix), checked by its rules."""
+    try:
+        eu_vat.validate(f"{country}{number}")
+    except InvalidChecksum as error:
+        raise ValidationError(
+            _("This VAT number is not valid: its check digits do not match."), code="checksum"
+        ) from error
+    except StdnumError as error:
+        raise ValidationError(
+            _("This is not a valid VAT number for the country chosen."), code="invalid"
+        ) from error
 
 
 def validate_sdi_code(value: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -95,6 +97,8 @@ class ReceiptExport(models.Model):
     requested_by = models.ForeignKey(
         "merchants.User", on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # What the ZIP holds: "receipts" (their PDFs) or "invoices" (FatturaPA XML files and a CSV).
+    kind = models.CharField(max_length=10, default="receipts")
     date_from = models.DateField(_("from"))
     date_to = models.DateField(_("to"))
     status = models.CharField(
@@ -162,3 +166,107 @@ class RefundNote(models.Model):
     @property
     def filename(self) -> str:
         return f"refund-note-{self.number}.pdf"
+
+
+class InvoiceKind(models.TextChoices):
+    """FatturaPA's TipoDocumento of the documents vpos issues."""
+
+    INVOICE = "TD01", _("Invoice")
+    CREDIT_NOTE = "TD04", _("Credit note")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("To be sent")
+    EXPORTED = "exported", _("Exported")
+    SENT = "sent", _("Sent to the SDI")
+    FAILED = "failed", _("Not delivered")
+
+
+class Invoice(models.Model):
+    """An electronic invoice (TD01) of a payment, or a credit note (TD04) of a refund of an
+    invoiced payment. Numbered in the shop's own series per year inside the finalizing (or
+    refunding) transaction, like receipts; its FatturaPA XML is made then and never changes."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(_("type"), max_length=4, choices=InvoiceKind.choices)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="invoices")
+    refund = models.OneToOneField(
+        "links.Refund",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_note",
+    )
+    original = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_notes",
+        verbose_name=_("invoice credited"),
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    sequence = models.PositiveIntegerField(_("sequence"))
+    number = models.CharField(_("number"), max_length=20)
+    issued_at = models.DateTimeField(_("issued"))
+    issue_date = models.DateField(_("date"))  # in the shop's time zone: the invoice's Data
+    language = models.CharField(_("language"), max_length=5)
+    snapshot = models.JSONField(_("snapshot"))
+    amount = models.PositiveBigIntegerField(_("total"))
+    currency = models.CharField(_("currency"), max_length=3)
+    customer_name = models.CharField(_("customer"), max_length=200, blank=True)
+    customer_email = models.EmailField(_("customer email"), blank=True)
+    customer_tax_id = models.CharField(_("customer's tax ID"), max_length=30, blank=True)
+    file_name = models.CharField(_("file name"), max_length=40)
+    xml = models.TextField(_("XML"))
+    xml_sha256 = models.CharField(_("XML SHA-256"), max_length=64)
+    pdf = models.FileField(
+        _("PDF"), upload_to="invoices/", storage=documents_storage, blank=True, max_length=255
+    )
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    delivery_status = models.CharField(
+        _("sending"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    delivery_channel = models.CharField(_("sent by"), max_length=10, blank=True)
+    delivered_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivery_error = models.CharField(_("sending error"), max_length=500, blank=True)
+    delivery_ref = models.CharField(max_length=100, blank=True, editable=False)
+    schema_error = models.CharField(max_length=1000, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "kind", "year", "sequence"], name="invoice_unique_number"
+            ),
+            models.UniqueConstraint(fields=["merchant", "file_name"], name="invoice_unique_file"),
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(kind="TD01"),
+                name="invoice_one_per_payment",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "-issued_at"]),
+            models.Index(fields=["merchant", "delivery_status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == InvoiceKind.CREDIT_NOTE
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency, self.language)
+
+    @property
+    def filename(self) -> str:
+        """The courtesy copy's name: `invoice-FT-2026-000001.pdf`, `credit-note-NC-...pdf`."""
+        label = "credit-note" if self.is_credit_note else "invoice"
+        return f"{label}-{self.number}.pdf"

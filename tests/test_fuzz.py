@@ -105,8 +105,8 @@ EMAILS = ["a@example.com", "Mario.Rossi@Example.IT", "x@y", "@example.com", "a@b
 MERCHANT_FIELDS = {
     "name": field("Bottega Tre"),
     "legal_name": field("Bottega Tre S.r.l."),
-    "vat_number": field("12345678903", "IT12345678903", "12345678900", ""),
-    "tax_code": field("12345678903", "RSSMRA80A01H501U", ""),
+    "vat_number": field("12345670017", "IT12345670017", "12345678900", ""),
+    "tax_code": field("12345670017", "RSSMRA80A01H501U", ""),
     "address": field("Via Roma 1"),
     "postal_code": field("20121"),
     "city": field("Milano"),
@@ -159,8 +159,8 @@ REFUND_FIELDS = {
 VALID_MERCHANT = {
     "name": "Bottega Tre",
     "legal_name": "Bottega Tre S.r.l.",
-    "vat_number": "12345678903",
-    "tax_code": "12345678903",
+    "vat_number": "12345670017",
+    "tax_code": "12345670017",
     "address": "Via Roma 1",
     "postal_code": "20121",
     "city": "Milano",

@@ -63,6 +63,8 @@ class Event(StrEnum):
     # Proof
     RECEIPT_ISSUED = "receipt.issued"
     REFUND_NOTE_ISSUED = "refund_note.issued"
+    INVOICE_ISSUED = "invoice.issued"  # an invoice (TD01) or a credit note (TD04)
+    INVOICE_DELIVERED = "invoice.delivered"  # exported or sent to the SDI
     EXPORT_REQUESTED = "export.requested"
     # The shop, its team and its integrations
     SETTINGS_CHANGED = "settings.changed"

@@ -56,7 +56,7 @@ def test_customer_pays_a_link(page, live_server, stripe_settings, bottega):
     expect(page.locator("#checkout-description")).to_have_text("Giacca su misura")
     expect(page.locator("html")).to_have_attribute("lang", "it")
     expect(page.locator("footer")).to_contain_text("Bottega Rossi S.r.l.")
-    expect(page.locator("footer")).to_contain_text("12345678903")
+    expect(page.locator("footer")).to_contain_text("12345670017")
     expect(page.locator("footer")).to_contain_text("bottegarossi@pec.example.it")
     # The shop's colour reaches the pay button.
     pay = page.locator("#pay-button")

@@ -21,8 +21,8 @@ def _shop_form_data(merchant: Merchant | None = None, **overrides: Any) -> dict[
     data: dict[str, Any] = {
         "name": "Bottega Nuova",
         "legal_name": "Bottega Nuova S.r.l.",
-        "vat_number": "01234567897",
-        "tax_code": "01234567897",
+        "vat_number": "01234560017",
+        "tax_code": "01234560017",
         "address": "Via Dante 2",
         "postal_code": "10121",
         "city": "Torino",

@@ -195,7 +195,7 @@ def test_a_page_with_a_message_to_show_is_rendered(shop, owner_client):
         {
             "name": "Seconda Bottega",
             "legal_name": "Seconda Bottega S.r.l.",
-            "vat_number": "12345678903",
+            "vat_number": "12345670017",
             "address": "Via Po 2",
             "postal_code": "10121",
             "city": "Torino",

@@ -114,7 +114,7 @@ def test_partita_iva_is_stored_without_prefix_and_spaces(client_as, shop, shop_f
 
     assert response.status_code == 302
     shop.merchant.refresh_from_db()
-    assert shop.merchant.vat_number == "01234567897"
+    assert shop.merchant.vat_number == "01234560017"
     assert shop.merchant.sdi_code == "M5UXCR1"
 
 

@@ -31,7 +31,7 @@ def receipt_pdf_text(payment) -> str:
 def merchant(shop):
     merchant = shop.merchant
     merchant.legal_name = "Bottega Uno di Rossi S.r.l."
-    merchant.vat_number = "01234567897"
+    merchant.vat_number = "01234560017"
     merchant.tax_code = "RSSMRA80A01F205X"
     merchant.save()
     return merchant
@@ -68,7 +68,7 @@ def test_receipt_shows_number_amount_seller_customer_and_card(merchant, language
     assert "2026-000001" in text
     assert f"{AMOUNTS[language]['total']}" in text
     assert "Bottega Uno di Rossi S.r.l." in text
-    assert "01234567897" in text
+    assert "01234560017" in text
     assert "RSSMRA80A01F205X" in text
     assert "Mario Rossi" in text
     assert "mario.rossi@example.com" in text
@@ -140,7 +140,7 @@ def test_italian_receipt_labels_are_italian(merchant):
     assert "Importo pagato 122,00 €" in text
     assert "Imponibile 122,00 €" in text
     assert f"Esenzione IVA {reason}" in text
-    assert "P.IVA 01234567897" in text
+    assert "P.IVA 01234560017" in text
     assert "C.F. RSSMRA80A01F205X" in text
     assert "Payment receipt" not in text
 
@@ -151,7 +151,7 @@ def test_english_receipt_labels_the_legal_details(merchant):
     text = receipt_pdf_text(payment)
 
     assert "Payment receipt" in text
-    assert "VAT no. 01234567897" in text
+    assert "VAT no. 01234560017" in text
     assert "Tax code RSSMRA80A01F205X" in text
 
 

@@ -41,7 +41,7 @@ def logo_colours(pdf: bytes) -> list[tuple[int, int, int]]:
 def issued(shop) -> Receipt:
     merchant_update(
         merchant=shop.merchant,
-        data={"legal_name": "Vecchia Ragione Sociale S.r.l.", "vat_number": "01234567897"},
+        data={"legal_name": "Vecchia Ragione Sociale S.r.l.", "vat_number": "01234560017"},
         logo=png(RED),
     )
     payment = finalize(PaymentLinkFactory(merchant=shop.merchant, amount=12200, language="en"))
@@ -73,7 +73,7 @@ def test_rerendered_receipt_keeps_the_old_legal_details_and_logo(shop, issued, c
     data = stream_bytes(response)
     text = pdf_text(data)
     assert "Vecchia Ragione Sociale S.r.l." in text
-    assert "01234567897" in text
+    assert "01234560017" in text
     assert "Nuova Ragione Sociale" not in text
     assert "09876543217" not in text
     assert logo_colours(data) == [RED]

@@ -32,8 +32,8 @@ class MerchantFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Shop {n}")
     legal_name = factory.LazyAttribute(lambda o: f"{o.name} S.r.l.")
-    vat_number = "12345678903"
-    tax_code = "12345678903"
+    vat_number = "12345670017"
+    tax_code = "12345670017"
     address = "Via Roma 1"
     postal_code = "20121"
     city = "Milano"

@@ -14,8 +14,8 @@ DEMO_OPERATOR = "admin@demo.vpos.test"
 DEMO_SHOP = {
     "name": "Bottega Demo",
     "legal_name": "Bottega Demo S.r.l.",
-    "vat_number": "12345678903",
-    "tax_code": "12345678903",
+    "vat_number": "12345670017",
+    "tax_code": "12345670017",
     "address": "Via Roma 1",
     "postal_code": "20121",
     "city": "Milano",
