@@ -145,10 +145,8 @@ def _latin1_char(char: str) -> str:
     return base if base and all(ord(part) < 0x100 for part in base) else ""
 
 
-def latin1(value: str) -> str:
-    """`value` on one line in Basic Latin and Latin-1 only. Accented letters from outside Latin-1
-    lose their accent ("Dvořák" → "Dvorak"), typographic quotes and dashes become plain ones;
-    what has no such spelling (Greek, Cyrillic, CJK, emoji) raises a ValidationError naming it."""
+def _spell(value: str) -> tuple[str, list[str]]:
+    """`value` on one line spelled in Latin-1, and the characters that have no such spelling."""
     text = unicodedata.normalize("NFC", value).translate(_TRANSLITERATE)
     text = " ".join(text.split())  # one line, single spaces: FatturaPA strings are normalized
     out, refused = [], []
@@ -156,7 +154,16 @@ def latin1(value: str) -> str:
         spelled = _latin1_char(char)
         if not spelled or any(ord(part) < 0x20 or 0x7F <= ord(part) < 0xA0 for part in spelled):
             refused.append(char)
+            continue
         out.append(spelled)
+    return "".join(out), refused
+
+
+def latin1(value: str) -> str:
+    """`value` on one line in Basic Latin and Latin-1 only. Accented letters from outside Latin-1
+    lose their accent ("Dvořák" → "Dvorak"), typographic quotes and dashes become plain ones;
+    what has no such spelling (Greek, Cyrillic, CJK, emoji) raises a ValidationError naming it."""
+    text, refused = _spell(value)
     if refused:
         raise ValidationError(
             _(
@@ -166,7 +173,14 @@ def latin1(value: str) -> str:
             % {"chars": " ".join(dict.fromkeys(refused))},
             code="latin1",
         )
-    return "".join(out)
+    return text
+
+
+def latin1_lenient(value: str, limit: int) -> str:
+    """The shop's own text for an invoice: spelled in Latin-1 like `latin1()`, what has no such
+    spelling left out, cut to the field's length."""
+    text, _refused = _spell(value or "")
+    return " ".join(text.split())[:limit].strip()
 
 
 class InvoiceKind:

@@ -7,11 +7,10 @@ from django.http import FileResponse
 
 from vpos.documents import documents
 
-from .models import Receipt, RefundNote
-from .services import document_ensure_pdf
+from .services import Document, document_ensure_pdf
 
 
-def pdf_response(document: Receipt | RefundNote, *, inline: bool = False) -> FileResponse:
+def pdf_response(document: Document, *, inline: bool = False) -> FileResponse:
     """The document's PDF (rendered again first if its file is gone), never cached by a proxy."""
     document = document_ensure_pdf(document)
     response = FileResponse(

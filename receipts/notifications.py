@@ -11,11 +11,12 @@ from merchants.models import Membership, Role
 from vpos.models import OutboxEmail
 from vpos.outbox import EmailAbout, email_key, outbox_enqueue
 
-from .models import Receipt, RefundNote
-from .services import receipt_public_url, refund_note_public_url
+from .invoicing import invoice_public_url
+from .models import Invoice, Receipt, RefundNote
+from .services import Document, receipt_public_url, refund_note_public_url
 
 
-def _pdf_attached(document: Receipt | RefundNote | None) -> list[dict[str, str]]:
+def _pdf_attached(document: Document | None) -> list[dict[str, str]]:
     """The document's stored PDF as an email attachment (none before it is rendered)."""
     if document is None or not document.pdf:
         return []
@@ -104,4 +105,29 @@ def refund_send_email(*, refund: Refund, note: RefundNote) -> OutboxEmail | None
         reply_to=payment.merchant.contact_email,
         dedupe_key=email_key(EmailAbout.REFUND, refund.pk),
         attachments=attachments,
+    )
+
+
+def invoice_send_email(*, invoice: Invoice) -> OutboxEmail | None:
+    """Send the customer the courtesy copy of an invoice or a credit note (its PDF attached).
+    The electronic invoice itself reaches them through the SDI. Deduplicated per document."""
+    if not invoice.customer_email:
+        return None
+    payment = invoice.payment
+    return outbox_enqueue(
+        kind="invoice",
+        to=invoice.customer_email,
+        template="invoice",
+        context={
+            "invoice": invoice,
+            "payment": payment,
+            "link": payment.link,
+            "invoice_url": invoice_public_url(invoice),
+        },
+        language=invoice.language,
+        merchant=invoice.merchant,
+        ref=payment.link.email_ref,
+        reply_to=invoice.merchant.contact_email,
+        dedupe_key=email_key(EmailAbout.INVOICE, invoice.pk),
+        attachments=_pdf_attached(invoice),
     )

@@ -28,7 +28,10 @@ from vpos import retention
 from vpos.documents import document_name, documents
 from vpos.events import Event, record
 
-from .models import Receipt, ReceiptExport, ReceiptSequence, RefundNote
+from .models import Invoice, Receipt, ReceiptExport, ReceiptSequence, RefundNote
+
+# What a shop and its customers download: the proof of a payment, of a refund, an invoice.
+Document = Receipt | RefundNote | Invoice
 
 # The customer's link names the receipt and is signed without a time: the same URL in the email
 # and on the success page, whenever it is made. It expires DOWNLOAD_MAX_AGE after the receipt was
@@ -95,7 +98,7 @@ def _frozen_logo(merchant: Merchant) -> str:
     return name
 
 
-def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
+def payment_snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
     merchant, link = payment.merchant, payment.link
     vat = vat_breakdown(payment.amount, link.vat_rate)
     return {
@@ -137,7 +140,7 @@ def _snapshot(payment: Payment, issued_at: datetime) -> dict[str, Any]:
     }
 
 
-def _next_number(merchant: Any, year: int, series: str) -> int:
+def next_number(merchant: Any, year: int, series: str) -> int:
     """The next number of a series, under the sequence row's lock (held until commit)."""
     ReceiptSequence.objects.bulk_create(
         [ReceiptSequence(merchant=merchant, year=year, series=series)], ignore_conflicts=True
@@ -161,8 +164,8 @@ def receipt_issue(*, payment: Payment, at: datetime) -> Receipt:
         return existing
     merchant = payment.merchant
     year = at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).year
-    snapshot = _snapshot(payment, at)  # before the sequence lock: it may copy the logo
-    number = _next_number(merchant, year, "receipt")
+    snapshot = payment_snapshot(payment, at)  # before the sequence lock: it may copy the logo
+    number = next_number(merchant, year, "receipt")
     return Receipt.objects.create(
         merchant=merchant,
         payment=payment,
@@ -201,9 +204,15 @@ def _logo_data_uri(name: str) -> str:
         return ""
 
 
-def _document_html(document: Receipt | RefundNote, template: str) -> str:
+def _document_label(document: Document) -> str:
+    if isinstance(document, Invoice):
+        return _("Credit note") if document.is_credit_note else _("Invoice")
+    return _("Refund note") if isinstance(document, RefundNote) else _("Receipt")
+
+
+def _document_html(document: Document, template: str) -> str:
     with translation.override(document.language):
-        label = _("Refund note") if isinstance(document, RefundNote) else _("Receipt")
+        label = _document_label(document)
         return render_to_string(
             template,
             {
@@ -231,7 +240,7 @@ def render_pdf(html: str) -> bytes:
     )
 
 
-def _ensure_pdf(model: type[Receipt] | type[RefundNote], pk: int, template: str, folder: str):
+def ensure_pdf(model: type[Document], pk: int, template: str, folder: str) -> Any:
     """Render and store a document's PDF unless a stored copy exists. Safe to run again."""
     document = model.objects.select_related("merchant").get(pk=pk)
     if document.pdf and documents.exists(document.pdf.name):
@@ -253,7 +262,7 @@ def _ensure_pdf(model: type[Receipt] | type[RefundNote], pk: int, template: str,
 
 def receipt_ensure_pdf(*, receipt_id: int) -> Receipt:
     """Render and store the receipt's PDF unless a stored copy exists. Safe to run again."""
-    return _ensure_pdf(Receipt, receipt_id, "receipts/receipt_pdf.html", "receipts")
+    return ensure_pdf(Receipt, receipt_id, "receipts/receipt_pdf.html", "receipts")
 
 
 # --- Refund notes ------------------------------------------------------------------------------
@@ -268,7 +277,7 @@ def refund_note_issue(*, refund: Any, at: datetime) -> RefundNote:
     merchant = payment.merchant
     receipt = Receipt.objects.filter(payment=payment).first()
     year = at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone)).year
-    snapshot = _snapshot(payment, at)
+    snapshot = payment_snapshot(payment, at)
     snapshot.update(
         {
             "refund_amount": refund.amount,
@@ -279,7 +288,7 @@ def refund_note_issue(*, refund: Any, at: datetime) -> RefundNote:
             "receipt_date": receipt.issued_at.isoformat() if receipt else "",
         }
     )
-    number = _next_number(merchant, year, "refund")
+    number = next_number(merchant, year, "refund")
     return RefundNote.objects.create(
         merchant=merchant,
         refund=refund,
@@ -295,13 +304,15 @@ def refund_note_issue(*, refund: Any, at: datetime) -> RefundNote:
 
 def refund_note_ensure(*, refund: Any) -> RefundNote:
     note = RefundNote.objects.get(refund=refund)
-    return _ensure_pdf(RefundNote, note.pk, "receipts/refund_note_pdf.html", "refund-notes")
+    return ensure_pdf(RefundNote, note.pk, "receipts/refund_note_pdf.html", "refund-notes")
 
 
-def document_ensure_pdf(document: Receipt | RefundNote) -> Receipt | RefundNote:
-    """A receipt's or refund note's stored PDF, rendered first if it is missing."""
+def document_ensure_pdf(document: Document) -> Document:
+    """A receipt's, refund note's or invoice's stored PDF, rendered first if it is missing."""
+    if isinstance(document, Invoice):
+        return ensure_pdf(Invoice, document.pk, "receipts/invoice_pdf.html", "invoices")
     if isinstance(document, RefundNote):
-        return _ensure_pdf(RefundNote, document.pk, "receipts/refund_note_pdf.html", "refund-notes")
+        return ensure_pdf(RefundNote, document.pk, "receipts/refund_note_pdf.html", "refund-notes")
     return receipt_ensure_pdf(receipt_id=document.pk)
 
 
@@ -334,14 +345,20 @@ def refund_note_public_url(note: RefundNote) -> str:
     )
 
 
-def document_from_token(token: str) -> Receipt | RefundNote:
-    """The receipt or refund note a signed token names. Raises signing.SignatureExpired /
+_TOKEN_KEYS: tuple[tuple[type[Document], str], ...] = ((RefundNote, "f"), (Invoice, "i"))
+
+
+def document_from_token(token: str) -> Document:
+    """The receipt, refund note or invoice courtesy copy a signed token names. Raises signing.SignatureExpired /
     BadSignature. A link works for DOWNLOAD_MAX_AGE after the document was issued."""
     try:
         data = signing.Signer(salt=LINK_SALT).unsign_object(token)
     except signing.BadSignature:
         data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=DOWNLOAD_MAX_AGE)
-    model, key = (RefundNote, "f") if isinstance(data, dict) and "f" in data else (Receipt, "r")
+    model, key = next(
+        ((model, key) for model, key in _TOKEN_KEYS if isinstance(data, dict) and key in data),
+        (Receipt, "r"),
+    )
     try:
         document = model.objects.get(pk=int(data[key]), number=str(data["n"]))
     except (model.DoesNotExist, KeyError, TypeError, ValueError) as error:

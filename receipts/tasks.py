@@ -16,8 +16,9 @@ from links.providers import ProviderError
 from vpos.celery import TRANSIENT_ERRORS
 from vpos.logging import log_context
 
-from . import notifications, recovery, services
-from .models import ReceiptExport
+from . import invoicing, notifications, recovery, services
+from .fatturapa import schema
+from .models import Invoice, ReceiptExport
 
 logger = logging.getLogger(__name__)
 
@@ -107,3 +108,25 @@ def receipt_export_build(self, export_id: int) -> None:
             status=ReceiptExport.Status.FAILED, error=str(error)[:500]
         )
         raise
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
+def invoice_followups(invoice_id: int) -> None:
+    """After an invoice or a credit note was issued: check its XML against the official schema
+    (a file that breaks it is kept back and shown to the shop), render the courtesy copy, email it
+    to the customer. Safe to run again: the PDF is kept, the email deduplicated."""
+    invoice = Invoice.objects.select_related("merchant", "payment__link").filter(pk=invoice_id)
+    invoice = invoice.first()
+    if invoice is None:
+        return
+    with log_context(shop_id=invoice.merchant.public_id, payment_id=invoice.payment.public_id):
+        try:
+            schema.validate(invoice.xml)
+        except schema.InvalidInvoice as error:
+            Invoice.objects.filter(pk=invoice.pk).update(schema_error=str(error))
+            logger.error("invoice %s breaks the FatturaPA schema: %s", invoice.number, error)
+            return
+        invoice = invoicing.invoice_ensure_pdf(invoice.pk)
+        with transaction.atomic():
+            notifications.invoice_send_email(invoice=invoice)
+        logger.info("invoice follow-ups done: courtesy copy emailed")

@@ -13,6 +13,7 @@ KIND_LABELS = {
     "hold_released": _("Authorization released"),
     "hold_lapsing": _("Authorization about to lapse"),
     "debit_failed": _("Bank debit refused"),
+    "invoice": _("Invoice (courtesy copy)"),
     "email_confirmation": _("Email confirmation"),
     "password_reset_key": _("Password reset"),
 }

@@ -52,6 +52,7 @@ class EmailAbout(StrEnum):
     HOLD_RELEASED = "hold-released"
     HOLD_LAPSING = "hold-lapsing"
     DEBIT_FAILED = "debit-failed"
+    INVOICE = "invoice"
 
 
 def email_key(about: EmailAbout, *ids: object) -> str:

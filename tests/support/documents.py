@@ -38,6 +38,7 @@ def finalize(
         currency=payment.currency,
         card_brand=card_brand,
         card_last4=card_last4,
+        method=payment.method,
     )
     if at is None:
         return payment_apply(payment_id=payment.pk, provider_payment=paid, source="test")
