@@ -6,7 +6,7 @@ customer types on the pay page or a shop gives with a link: `InvoiceDetailsForm`
 plain dict, the shape stored on links and payments and read by the invoice builder.
 
 FatturaPA's text fields (`...LatinType`) take Basic Latin and Latin-1 only: `latin1()` turns what has
-an obvious Latin-1 spelling into it ("Łódź" → "Lodz") and refuses the rest with a message naming
+an obvious Latin-1 spelling into it ("Łódź" → "Lódz") and refuses the rest with a message naming
 the characters, so nothing outside Latin-1 is ever sent.
 """
 
@@ -161,7 +161,7 @@ def _spell(value: str) -> tuple[str, list[str]]:
 
 def latin1(value: str) -> str:
     """`value` on one line in Basic Latin and Latin-1 only. Accented letters from outside Latin-1
-    lose their accent ("Dvořák" → "Dvorak"), typographic quotes and dashes become plain ones;
+    lose their accent ("Dvořák" → "Dvorák"), typographic quotes and dashes become plain ones;
     what has no such spelling (Greek, Cyrillic, CJK, emoji) raises a ValidationError naming it."""
     text, refused = _spell(value)
     if refused:
