@@ -1,8 +1,9 @@
 """Erasing a customer's personal data on request (GDPR art. 17), keeping the fiscal documents.
 
-Receipts and refund notes are documents the shop must keep for `FISCAL_RETENTION_YEARS` (the
+Receipts, refund notes, invoices and credit notes are documents the shop must keep for `FISCAL_RETENTION_YEARS` (the
 name and email they carry included): they are counted, never changed. Everything else that names
-the customer by their email address is emptied: links, payments, the emails sent to them (bodies
+the customer by their email address is emptied: links, payments (with the invoice details they
+carried), the emails sent to them (bodies
 and recipient), webhook event bodies that carry the address, and the address in audit summaries.
 Each shop concerned gets an audit entry saying so, with the operator's reference and the counts,
 never the address.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -61,11 +62,14 @@ def customer_data_erase(
         result.fiscal_documents_kept = (
             payments.filter(receipt__isnull=False).count()
             + Refund.objects.filter(payment__in=payments, note__isnull=False).count()
+            + payments.aggregate(invoices=Count("invoices"))["invoices"]
         )
         result.counts["links"] = links.update(
-            customer_email="", customer_name="", customer_phone=""
+            customer_email="", customer_name="", customer_phone="", invoice_details={}
         )
-        result.counts["payments"] = payments.update(customer_email="", customer_name="")
+        result.counts["payments"] = payments.update(
+            customer_email="", customer_name="", invoice_details={}
+        )
         result.counts["emails"] = emails.update(
             to_email="", body_text="", body_html="", attachments=[], purged_at=now
         )

@@ -11,7 +11,8 @@ from django.utils import timezone
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from links.models import Payment, PaymentLink, Refund
 from links.notifications import link_send_email
-from receipts.models import Receipt
+from merchants.models import FiscalProfile
+from receipts.models import Invoice, Receipt
 from receipts.services import receipt_ensure_pdf, refund_note_issue
 from tests.support.documents import finalize
 from tests.support.factories import MerchantFactory, PaymentLinkFactory
@@ -150,3 +151,32 @@ def test_bad_arguments_are_refused_with_a_clear_message_and_change_nothing(custo
     with pytest.raises(CommandError, match=message):
         call_command("erase_customer_data", *args)
     assert Payment.objects.get(pk=customer["payment"].pk).customer_email == CARLA.lower()
+
+
+def test_erasure_empties_invoice_details_and_keeps_the_invoice(shop):
+    FiscalProfile.objects.create(merchant=shop.merchant, invoicing="request")
+    details = {
+        "kind": "private",
+        "first_name": "Carla",
+        "last_name": "Neri",
+        "tax_code": "RSSMRA85T10A562S",
+        "address": "Via Po 1",
+        "postal_code": "10121",
+        "city": "Torino",
+        "province": "TO",
+        "country": "IT",
+    }
+    link = PaymentLinkFactory(merchant=shop.merchant, customer_email=CARLA, invoice_details=details)
+    paid = finalize(link, customer_email=CARLA, invoice_details=details)
+    invoice = Invoice.objects.get(payment=paid)
+
+    erase()
+
+    link.refresh_from_db()
+    paid.refresh_from_db()
+    assert link.invoice_details == {}
+    assert paid.invoice_details == {}
+    # The invoice stays as issued: a fiscal document, kept for 10 years.
+    invoice.refresh_from_db()
+    assert invoice.customer_name == "Carla Neri"
+    assert "RSSMRA85T10A562S" in invoice.xml

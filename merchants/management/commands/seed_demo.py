@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from merchants.models import Membership, Merchant, Role, User
+from merchants.models import FiscalProfile, InvoiceOffer, Membership, Merchant, Role, User
 
 DEMO_PASSWORD = "vpos-demo-2026"  # noqa: S105 - printed on purpose: it is the demo login
 DEMO_USERS = [("owner@demo.vpos.test", Role.OWNER), ("staff@demo.vpos.test", Role.STAFF)]
@@ -43,6 +43,10 @@ class Command(BaseCommand):
         merchant = Merchant.objects.filter(name=DEMO_SHOP["name"]).first()
         if merchant is None:
             merchant = Merchant.objects.create(**DEMO_SHOP)
+        # Customers of the demo shop can ask for an electronic invoice on the pay page.
+        FiscalProfile.objects.get_or_create(
+            merchant=merchant, defaults={"invoicing": InvoiceOffer.ON_REQUEST}
+        )
         for email, role in DEMO_USERS:
             user = User.objects.filter(email=email).first() or User.objects.create_user(email)
             user.set_password(DEMO_PASSWORD)
