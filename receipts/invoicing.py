@@ -33,14 +33,20 @@ from merchants.validators import partita_iva_is_valid
 
 from . import fatturapa
 from .models import Invoice, InvoiceKind
-from .services import LINK_SALT, document_ensure_pdf, next_number, payment_snapshot, vat_breakdown
+from .services import (
+    FILE_SERIES,
+    FILE_SERIES_YEAR,
+    LINK_SALT,
+    document_ensure_pdf,
+    next_number,
+    payment_snapshot,
+    vat_breakdown,
+)
 
 logger = logging.getLogger(__name__)
 
 INVOICE_SERIES = "invoice"
 CREDIT_SERIES = "credit"
-FILE_SERIES = "sdi-file"  # the transmitter's file progressive: one series per shop, every year
-FILE_SERIES_YEAR = 0
 NUMBER_PREFIX = {InvoiceKind.INVOICE: "FT", InvoiceKind.CREDIT_NOTE: "NC"}
 FLAT_RATE_REGIME = "RF19"
 FLAT_RATE_NATURE = "N2.2"

@@ -4,11 +4,12 @@ Payments made after the backup are gone from the database while Stripe took the 
 receipt numbers issued for them would be issued again. Two halves:
 
 - While running: once a receipt (refund note) is numbered, its number is written into the
-  PaymentIntent's (Refund's) metadata (`vpos_receipt`, `vpos_refund_note`), next to the ids vpos
+  PaymentIntent's (Refund's) metadata (`vpos_receipt`, `vpos_refund_note`; with an e-invoice,
+  `vpos_invoice` or `vpos_credit_note` and its file name `vpos_invoice_file`), next to the ids vpos
   puts there at creation (`vpos_payment`, `vpos_link`, `vpos_shop`; `vpos_refund`).
 - After a restore, `recover_from_provider(since=...)` lists every PaymentIntent since then on the
-  platform account and each shop's own account, moves every shop's receipt and refund-note
-  sequences past any number the provider remembers, then recreates each missing payment (and
+  platform account and each shop's own account, moves every shop's receipt, refund-note, invoice,
+  credit-note and file sequences past any number the provider remembers, then recreates each missing payment (and
   refund) exactly once through the usual finalizer, so new receipts get new numbers.
 
 Running it again finds nothing to do: payments are matched by their public id and provider id,
@@ -42,12 +43,20 @@ from links.refunds import refund_recover
 from merchants.models import Merchant
 from vpos.events import Event, record
 
+from .models import Invoice, InvoiceKind
 from .services import sequence_move_past
 
 logger = logging.getLogger(__name__)
 
 RECEIPT_KEY = "vpos_receipt"
 REFUND_NOTE_KEY = "vpos_refund_note"
+# An invoice's (credit note's) number and file name: a number or a file name sent to the SDI must
+# never be issued twice, even when the payment itself is recovered without its invoice details.
+INVOICE_KEY = "vpos_invoice"
+CREDIT_NOTE_KEY = "vpos_credit_note"
+INVOICE_FILE_KEY = "vpos_invoice_file"
+NUMBER_KEYS = (RECEIPT_KEY, INVOICE_KEY, INVOICE_FILE_KEY)
+REFUND_NUMBER_KEYS = (REFUND_NOTE_KEY, CREDIT_NOTE_KEY, INVOICE_FILE_KEY)
 
 
 # --- while running: tell the provider the numbers ----------------------------------------------
@@ -60,9 +69,11 @@ def payment_number_to_provider(*, payment_id: int) -> bool:
     receipt = getattr(payment, "receipt", None) if payment is not None else None
     if receipt is None or not payment.provider_id:
         return False
-    provider_for_payment(payment).annotate_payment(
-        payment.provider_id, {RECEIPT_KEY: receipt.number}
-    )
+    numbers = {RECEIPT_KEY: receipt.number}
+    invoice = payment.invoices.filter(kind=InvoiceKind.INVOICE).first()
+    if invoice is not None:
+        numbers.update({INVOICE_KEY: invoice.number, INVOICE_FILE_KEY: invoice.file_name})
+    provider_for_payment(payment).annotate_payment(payment.provider_id, numbers)
     return True
 
 
@@ -72,9 +83,13 @@ def refund_number_to_provider(*, refund_id: int) -> bool:
     note = getattr(refund, "note", None) if refund is not None else None
     if note is None or not refund.provider_id:
         return False
-    provider_for_payment(refund.payment).annotate_refund(
-        refund.provider_id, {REFUND_NOTE_KEY: note.number}
-    )
+    numbers = {REFUND_NOTE_KEY: note.number}
+    credit_note = Invoice.objects.filter(refund=refund).first()
+    if credit_note is not None:
+        numbers.update(
+            {CREDIT_NOTE_KEY: credit_note.number, INVOICE_FILE_KEY: credit_note.file_name}
+        )
+    provider_for_payment(refund.payment).annotate_refund(refund.provider_id, numbers)
     return True
 
 
@@ -156,9 +171,13 @@ def recover_from_provider(*, since: datetime) -> Recovery:
     for item in found:
         if item.merchant is None:
             continue
-        numbers = [item.answer.metadata.get(RECEIPT_KEY, "")]
+        numbers = [item.answer.metadata.get(key, "") for key in NUMBER_KEYS]
         refunds_by_payment[item.answer.id] = item.provider.list_refunds(item.answer.id)
-        numbers += [r.metadata.get(REFUND_NOTE_KEY, "") for r in refunds_by_payment[item.answer.id]]
+        numbers += [
+            refund.metadata.get(key, "")
+            for refund in refunds_by_payment[item.answer.id]
+            for key in REFUND_NUMBER_KEYS
+        ]
         for number in filter(None, numbers):
             if sequence_move_past(merchant=item.merchant, number=number):
                 report.sequences_moved.append(f"{item.merchant.public_id} {number}")

@@ -46,21 +46,31 @@ def format_number(year: int, sequence: int) -> str:
     return f"{year}-{sequence:06d}"
 
 
-_NUMBER = re.compile(r"^(?:RF-)?(\d{4})-(\d{6,9})$")
+_NUMBER = re.compile(r"^(?:(RF|FT|NC)-)?(\d{4})-(\d{6,9})$")
+# The series of each number prefix: receipts have none, refund notes RF-, invoices FT-, their
+# credit notes NC- (receipts.invoicing).
+_SERIES = {None: "receipt", "RF": "refund", "FT": "invoice", "NC": "credit"}
+_FILE_NAME = re.compile(r"^[A-Z]{2}[A-Z0-9]{1,28}_([0-9A-Z]{5})\.xml$")
+FILE_SERIES = "sdi-file"  # an e-invoice file's progressive: one series per shop, every year
+FILE_SERIES_YEAR = 0
 
 
 def parse_number(number: str) -> tuple[str, int, int] | None:
-    """`2026-000042` → ("receipt", 2026, 42); `RF-2026-000007` → ("refund", 2026, 7); else None."""
+    """`2026-000042` → ("receipt", 2026, 42); `RF-2026-000007` → ("refund", 2026, 7);
+    `FT-2026-000003` → ("invoice", 2026, 3); `NC-...` → ("credit", ...); else None. An e-invoice
+    file name `IT01234567890_0000A.xml` → ("sdi-file", 0, 10)."""
+    file_match = _FILE_NAME.match(number or "")
+    if file_match is not None:
+        return FILE_SERIES, FILE_SERIES_YEAR, int(file_match.group(1), 36)
     match = _NUMBER.match(number or "")
     if match is None:
         return None
-    series = "refund" if number.startswith("RF-") else "receipt"
-    return series, int(match.group(1)), int(match.group(2))
+    return _SERIES[match.group(1)], int(match.group(2)), int(match.group(3))
 
 
 def sequence_move_past(*, merchant: Merchant, number: str) -> bool:
-    """After a restore: make sure the series of `number` never issues it (or anything before it)
-    again. True if the sequence had to move."""
+    """After a restore: make sure the series of `number` (a document number or an e-invoice file
+    name) never issues it (or anything before it) again. True if the sequence had to move."""
     parsed = parse_number(number)
     if parsed is None:
         return False

@@ -19,6 +19,8 @@ from merchants.models import FiscalProfile
 from receipts import tasks as receipt_tasks
 from receipts.fatturapa import schema
 from receipts.models import Invoice, InvoiceKind, Receipt
+from receipts.recovery import payment_number_to_provider
+from receipts.services import sequence_move_past
 from tests.support.documents import finalize, pdf_text, stream_bytes
 from tests.support.factories import PaymentLinkFactory
 from vpos.models import OutboxEmail
@@ -331,3 +333,37 @@ def test_a_file_that_breaks_the_schema_is_held_back(shop, profile):
     assert "Divisa" in invoice.schema_error
     assert not invoice.pdf
     assert not OutboxEmail.objects.filter(kind="invoice").exists()
+
+
+def test_after_a_restore_no_invoice_number_or_file_name_is_issued_twice(shop, profile):
+    """recover_from_provider moves the series past what the provider remembers (the numbers
+    and file names written into Stripe's metadata while running)."""
+    for remembered in ("FT-2026-000007", "NC-2026-000002", "IT12345670017_0000A.xml"):
+        assert sequence_move_past(merchant=shop.merchant, number=remembered)
+    assert not sequence_move_past(merchant=shop.merchant, number="FT-2026-000003")
+
+    payment = paid(shop.merchant, BUSINESS)
+    invoice = Invoice.objects.get(payment=payment)
+    note = Invoice.objects.get(refund=refund(payment, 1000))
+
+    assert invoice.number == "FT-2026-000008"
+    assert invoice.file_name == "IT12345670017_0000B.xml"
+    assert note.number == "NC-2026-000003"
+    assert note.file_name == "IT12345670017_0000C.xml"
+
+
+def test_the_provider_is_told_the_invoice_number_and_file(shop, profile):
+    payment = paid(shop.merchant, BUSINESS)
+    invoice = Invoice.objects.get(payment=payment)
+
+    with mock.patch("receipts.recovery.provider_for_payment") as provider_for:
+        assert payment_number_to_provider(payment_id=payment.pk)
+
+    provider_for.return_value.annotate_payment.assert_called_once_with(
+        payment.provider_id,
+        {
+            "vpos_receipt": payment.receipt.number,
+            "vpos_invoice": invoice.number,
+            "vpos_invoice_file": invoice.file_name,
+        },
+    )
