@@ -28,7 +28,9 @@ TIMELINE = {
     Event.RECEIPT_ISSUED: "receipt_issued",
     Event.PAYMENT_REFUNDED: "refunded",
     Event.REFUND_NOTE_ISSUED: "refund_note_issued",
+    Event.INVOICE_ISSUED: "invoice_issued",  # "credit_note_issued" for a credit note (TD04)
 }
+CREDIT_NOTE = "TD04"
 
 
 def _payment_of(obj: Any) -> Payment:
@@ -38,15 +40,19 @@ def _payment_of(obj: Any) -> Payment:
         return obj
     if isinstance(obj, Refund):
         return obj.payment
-    if hasattr(obj, "refund"):
-        return obj.refund.payment
+    refund = getattr(obj, "refund", None)  # a refund note's, or a credit note's
+    if refund is not None:
+        return refund.payment
     return obj.payment
 
 
 def timeline_write(recorded: Recorded) -> None:
+    kind = TIMELINE[recorded.event]
+    if recorded.event == Event.INVOICE_ISSUED and recorded.data.get("kind") == CREDIT_NOTE:
+        kind = "credit_note_issued"
     PaymentEvent.objects.create(
         payment=_payment_of(recorded.obj),
-        kind=TIMELINE[recorded.event],
+        kind=kind,
         message=recorded.summary[:500],
         data=recorded.data,
     )

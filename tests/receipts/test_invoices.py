@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 import pytest
+from django.urls import reverse
 
 from links.models import PaymentEvent, Refund
 from links.providers import ProviderRefund
@@ -367,3 +368,19 @@ def test_the_provider_is_told_the_invoice_number_and_file(shop, profile):
             "vpos_invoice_file": invoice.file_name,
         },
     )
+
+
+def test_the_payment_timeline_shows_the_invoice_and_the_credit_note(shop, profile, client_as):
+    payment = paid(shop.merchant, BUSINESS)
+    refund(payment, 1000)
+
+    page = client_as("staff").get(
+        reverse("links:payment_detail", args=[shop.merchant.public_id, payment.public_id]),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    kinds = list(payment.events.order_by("pk").values_list("kind", "message"))
+    assert ("invoice_issued", "FT-2026-000001") in kinds
+    assert ("credit_note_issued", "NC-2026-000001") in kinds
+    assert "Invoice issued" in page.text
+    assert "Credit note issued" in page.text
