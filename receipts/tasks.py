@@ -130,3 +130,20 @@ def invoice_followups(invoice_id: int) -> None:
         with transaction.atomic():
             notifications.invoice_send_email(invoice=invoice)
         logger.info("invoice follow-ups done: courtesy copy emailed")
+
+
+@shared_task(acks_late=True)
+def invoices_followups_sweep() -> int:
+    """Periodic: invoices whose follow-ups never ran (broker down at commit, worker killed): no
+    courtesy copy yet and no schema error, issued more than two minutes ago."""
+    now = timezone.now()
+    due = Invoice.objects.filter(
+        pdf="",
+        schema_error="",
+        issued_at__lt=now - timedelta(minutes=2),
+        issued_at__gt=now - timedelta(days=7),
+    ).values_list("pk", flat=True)[:200]
+    ids = list(due)
+    for invoice_id in ids:
+        invoice_followups.delay(invoice_id)
+    return len(ids)

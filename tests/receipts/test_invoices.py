@@ -5,7 +5,7 @@ schema vendored in receipts/fatturapa/."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
@@ -384,3 +384,22 @@ def test_the_payment_timeline_shows_the_invoice_and_the_credit_note(shop, profil
     assert ("credit_note_issued", "NC-2026-000001") in kinds
     assert "Invoice issued" in page.text
     assert "Credit note issued" in page.text
+
+
+def test_the_sweep_runs_follow_ups_whose_task_was_lost(
+    shop, profile, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):  # the task is never queued
+        invoice = Invoice.objects.get(payment=paid(shop.merchant, BUSINESS))
+    later = invoice.issued_at + timedelta(minutes=3)
+
+    with (
+        mock.patch("django.utils.timezone.now", return_value=later),
+        mock.patch.object(receipt_tasks.invoice_followups, "delay") as delay,
+    ):
+        assert receipt_tasks.invoices_followups_sweep() == 1
+    delay.assert_called_once_with(invoice.pk)
+
+    receipt_tasks.invoice_followups(invoice.pk)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert receipt_tasks.invoices_followups_sweep() == 0

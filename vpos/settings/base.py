@@ -266,6 +266,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "receipts.tasks.payments_followups_sweep",
         "schedule": 120.0,
     },
+    "invoices-followups-sweep": {
+        "task": "receipts.tasks.invoices_followups_sweep",
+        "schedule": 120.0,
+    },
     "refunds-reconcile": {"task": "links.tasks.refunds_reconcile", "schedule": 300.0},
     # Hourly, so that the owners' warning comes about a day before an authorization lapses.
     "holds-watch": {"task": "links.tasks.holds_watch", "schedule": crontab(minute=15)},
