@@ -320,7 +320,7 @@ class FiscalProfile(models.Model):
         _("VAT exemption nature"),
         max_length=5,
         blank=True,
-        help_text=_("Required with a 0% rate, e.g. N2.2 for the flat-rate scheme."),
+        help_text=_("Required when the rate is zero, e.g. N2.2 for the flat-rate scheme."),
     )
     prices_include_vat = models.BooleanField(
         _("link amounts include VAT"),

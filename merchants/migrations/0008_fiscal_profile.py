@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ('invoicing', models.CharField(choices=[('off', 'Off: receipts only'), ('request', "On request: customers tick 'I need an invoice'"), ('business', 'Always asked: the pay page opens the invoice form')], default='off', max_length=10, verbose_name='invoices for customers')),
                 ('regime', models.CharField(default='RF01', max_length=4, verbose_name='tax regime')),
                 ('vat_rate', models.PositiveSmallIntegerField(default=22, help_text='Used when a link names no VAT rate of its own.', verbose_name='default VAT rate')),
-                ('vat_nature', models.CharField(blank=True, help_text='Required with a 0% rate, e.g. N2.2 for the flat-rate scheme.', max_length=5, verbose_name='VAT exemption nature')),
+                ('vat_nature', models.CharField(blank=True, help_text='Required when the rate is zero, e.g. N2.2 for the flat-rate scheme.', max_length=5, verbose_name='VAT exemption nature')),
                 ('prices_include_vat', models.BooleanField(default=True, help_text='Otherwise the link form adds the VAT to the amount you type.', verbose_name='link amounts include VAT')),
                 ('transmitter_code', models.CharField(blank=True, help_text="Leave empty if you send your invoices yourself; otherwise your intermediary's codice fiscale or Partita IVA.", max_length=28, verbose_name="transmitter's tax code")),
                 ('delivery', models.CharField(choices=[('export', 'Export: I hand the XML files to my intermediary or accountant'), ('pec', "PEC: vpos sends each XML file to the SDI's PEC address")], default='export', max_length=10, verbose_name='sending to the SDI')),
