@@ -8,7 +8,7 @@ from .selectors import memberships_for_user
 # The pages under the owner's "Shop" menu: the menu is marked current on each of them.
 OWNER_MENU_PAGES = frozenset(
     {
-        "settings", "payment_account", "team", "invitation_revoke", "member_role",
+        "settings", "fiscal_profile", "payment_account", "team", "invitation_revoke", "member_role",
         "member_remove", "emails", "email_detail", "audit", "developers", "api_key_revoke",
         "webhooks", "webhook_detail",
     }

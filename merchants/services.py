@@ -17,7 +17,7 @@ from PIL import Image
 from vpos.events import Event, record
 from vpos.outbox import EmailAbout, email_key, outbox_enqueue
 
-from .models import Invitation, Membership, Merchant, Role, User
+from .models import FiscalProfile, Invitation, Membership, Merchant, Role, User
 
 INVITATION_VALID_FOR = timedelta(days=7)
 
@@ -242,3 +242,25 @@ def membership_set_preferences(*, membership: Membership, notify_payments: bool)
     membership.notify_payments = notify_payments
     membership.save(update_fields=["notify_payments"])
     return membership
+
+
+def fiscal_profile_update(
+    *, merchant: Merchant, data: dict[str, Any], actor: User | None = None
+) -> FiscalProfile:
+    """Save the shop's electronic invoicing settings (created on first save), audited."""
+    profile, _created = FiscalProfile.objects.get_or_create(merchant=merchant)
+    changed = sorted(name for name, value in data.items() if getattr(profile, name) != value)
+    for name, value in data.items():
+        setattr(profile, name, value)
+    profile.full_clean(exclude=["merchant"])
+    profile.save()
+    if changed:
+        record(
+            Event.SETTINGS_CHANGED,
+            merchant_id=merchant.pk,
+            obj=profile,
+            actor=actor,
+            summary=", ".join(f"invoicing.{name}" for name in changed),
+            data={"fields": [f"invoicing.{name}" for name in changed]},
+        )
+    return profile

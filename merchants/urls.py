@@ -10,6 +10,7 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("s/<uuid:shop_id>/two-factor/", views.totp_required, name="totp_required"),
     path("s/<uuid:shop_id>/settings/", views.shop_settings, name="settings"),
+    path("s/<uuid:shop_id>/settings/invoicing/", views.fiscal_profile, name="fiscal_profile"),
     path("s/<uuid:shop_id>/team/", views.team, name="team"),
     path(
         "s/<uuid:shop_id>/team/invitations/<int:invitation_id>/revoke/",

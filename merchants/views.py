@@ -24,12 +24,13 @@ from . import selectors, services
 from .access import SESSION_KEY, owner_without_totp, shop_view
 from .forms import (
     AuditFilterForm,
+    FiscalProfileForm,
     InvitationForm,
     MerchantForm,
     PreferencesForm,
     RoleForm,
 )
-from .models import Membership
+from .models import FiscalProfile, Membership
 from .selectors import (
     membership_for_user,
     memberships_for_user,
@@ -109,6 +110,27 @@ def shop_settings(request: HttpRequest, membership: Membership) -> HttpResponse:
         messages.success(request, _("Shop settings saved."))
         return redirect("merchants:settings", shop_id=merchant.public_id)
     return render(request, "merchants/settings.html", {"form": form})
+
+
+@shop_view(owner_only=True)
+def fiscal_profile(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Electronic invoicing: whether customers are offered invoices, the tax treatment, and how
+    the files reach the SDI."""
+    merchant = membership.merchant
+    profile = FiscalProfile.objects.filter(merchant=merchant).first() or FiscalProfile(
+        merchant=merchant
+    )
+    form = FiscalProfileForm(request.POST or None, instance=profile, merchant=merchant)
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        services.fiscal_profile_update(merchant=merchant, data=data, actor=request.user)
+        messages.success(request, _("Electronic invoicing settings saved."))
+        return redirect("merchants:fiscal_profile", shop_id=merchant.public_id)
+    return render(
+        request,
+        "merchants/fiscal_profile.html",
+        {"form": form, "missing": form.missing_shop_details()},
+    )
 
 
 @shop_view(owner_only=True)
