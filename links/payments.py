@@ -165,6 +165,7 @@ def checkout_attempt(
     return_url: Callable[[Payment], str] | None = None,
     customer_ip: str = "",
     user_agent: str = "",
+    invoice_details: dict | None = None,
 ) -> AttemptResult:
     """Charge the link's amount to a payment method the browser made with Stripe.js (`method`:
     its type). A mail or telephone order (`moto`) takes cards only; otherwise the link's methods.
@@ -172,7 +173,8 @@ def checkout_attempt(
     Three steps so that no money can move without our record of it: reserve a Payment row
     (committed), create the PaymentIntent unconfirmed and store its id (committed), then confirm.
     `return_url` names where a redirect-based method brings the customer back to; `customer_ip`
-    and `user_agent` are the customer's mandate acceptance, for the methods that need one.
+    and `user_agent` are the customer's mandate acceptance, for the methods that need one;
+    `invoice_details` who the payment's invoice is made out to (merchants.fiscal), if anyone.
     """
     # 1. Reserve, under the link's lock.
     with transaction.atomic():
@@ -210,6 +212,7 @@ def checkout_attempt(
             is_moto=moto,
             method="card" if moto else method,
             via_shop_account=uses_shop_account(locked.merchant),
+            invoice_details=invoice_details or locked.invoice_details,
         )
         record(Event.PAYMENT_STARTED, merchant_id=locked.merchant_id, obj=payment)
 

@@ -42,7 +42,9 @@ def link_payments(link: PaymentLink) -> QuerySet[Payment]:
 
 def link_for_checkout(token: str) -> PaymentLink | None:
     return (
-        PaymentLink.objects.select_related("merchant", "merchant__payment_account")
+        PaymentLink.objects.select_related(
+            "merchant", "merchant__payment_account", "merchant__fiscal_profile"
+        )
         .filter(token=token)
         .first()
     )

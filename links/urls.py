@@ -83,6 +83,7 @@ urlpatterns = [
     path("pay/<str:token>/", public_checkout.checkout, name="checkout"),
     path("pay/<str:token>/setup/", public_checkout.setup, name="setup"),
     path("pay/<str:token>/attempts/", public_checkout.attempt, name="attempt"),
+    path("pay/<str:token>/invoice/", public_checkout.invoice_check, name="invoice_check"),
     path(
         "pay/<str:token>/attempts/<uuid:payment_id>/complete/",
         public_checkout.attempt_complete,

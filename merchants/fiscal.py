@@ -197,6 +197,9 @@ class InvoiceDetailsForm(forms.Form):
     address) or a private person (name, surname, codice fiscale, address). On the pay page it
     carries the prefix `invoice`; the API and the link form use it as it is."""
 
+    # Hidden until the customer asks for an invoice: the browser must not demand these fields.
+    use_required_attribute = False
+
     kind = forms.ChoiceField(
         label=_("Invoice for"),
         choices=[(InvoiceKind.BUSINESS, _("A business")), (InvoiceKind.PRIVATE, _("A person"))],

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from vpos.models import AuditEntry, OutboxEmail
 
 from .caching import cached_membership
-from .models import Invitation, Membership, Merchant, User
+from .models import FiscalProfile, Invitation, InvoiceOffer, Membership, Merchant, User
 
 
 def memberships_for_user(user: User) -> QuerySet[Membership]:
@@ -77,3 +77,12 @@ def audit_entries(
     if date_to:
         entries = entries.filter(created_at__date__lte=date_to)
     return entries.order_by("-created_at", "-id")
+
+
+def invoice_offer(merchant: Merchant) -> str:
+    """Whether the shop's customers are offered invoices (an InvoiceOffer value); off without a
+    fiscal profile."""
+    try:
+        return merchant.fiscal_profile.invoicing
+    except FiscalProfile.DoesNotExist:
+        return InvoiceOffer.OFF

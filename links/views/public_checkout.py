@@ -24,6 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from merchants.fiscal import InvoiceDetailsForm
+from merchants.models import InvoiceOffer
+from merchants.selectors import invoice_offer
 from vpos.inputs import is_url_token
 from vpos.ratelimit import client_ip, limit, rate_limit
 
@@ -118,8 +121,24 @@ def _render_payable(
         "card_offered": offers(link, "card") or not offers(link, "sepa_debit"),
         "setup_url": f"{reverse('links:setup', args=[link.token])}?lang={language}",
         "attempt_url": f"{reverse('links:attempt', args=[link.token])}?lang={language}",
+        **_invoice_context(link, language),
     }
     return render_to_string("links/checkout.html", context)
+
+
+def _invoice_context(link: PaymentLink, language: str) -> dict:
+    """"I need an invoice" on the pay page: the form when the shop offers invoices, or the
+    details the shop already put on the link (shown, not asked)."""
+    offer = invoice_offer(link.merchant)
+    if link.invoice_details:
+        return {"invoice_details": link.invoice_details}
+    if offer == InvoiceOffer.OFF:
+        return {}
+    return {
+        "invoice_form": InvoiceDetailsForm(prefix=INVOICE_PREFIX),
+        "invoice_open": offer == InvoiceOffer.BUSINESS,
+        "invoice_check_url": f"{reverse('links:invoice_check', args=[link.token])}?lang={language}",
+    }
 
 
 @rate_limit("checkout", unknown_scope="checkout_unknown")
@@ -203,6 +222,33 @@ def checkout(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+INVOICE_PREFIX = "invoice"
+
+
+def invoice_details_posted(request: HttpRequest, link: PaymentLink) -> dict | JsonResponse:
+    """The invoice details of an attempt: the link's own, else what the customer typed when they
+    asked for an invoice and the shop offers them (an answer with a message per field when it is
+    wrong), else none."""
+    if link.invoice_details:
+        return link.invoice_details
+    if request.POST.get(f"{INVOICE_PREFIX}-requested") != "on":
+        return {}
+    if invoice_offer(link.merchant) == InvoiceOffer.OFF:
+        return {}
+    form = InvoiceDetailsForm(request.POST, prefix=INVOICE_PREFIX)
+    if form.is_valid():
+        return form.details()
+    return JsonResponse(
+        {
+            "status": "error",
+            "code": "invoice_details",
+            "message": _("Please check your invoice details: nothing was charged."),
+            "fields": {name: list(errors) for name, errors in form.errors.items()},
+        },
+        status=400,
+    )
+
+
 def _json_error(message: str, code: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"status": "error", "code": code, "message": message}, status=status)
 
@@ -251,6 +297,9 @@ def run_attempt(
         return _json_error(
             _("The card details could not be read. Please try again."), "bad_request"
         )
+    invoice_details = {} if moto else invoice_details_posted(request, link)
+    if isinstance(invoice_details, JsonResponse):  # wrong: nothing reserved, nothing charged
+        return invoice_details
     try:
         result = payments.checkout_attempt(
             link=link,
@@ -265,6 +314,7 @@ def run_attempt(
             return_url=return_url,
             customer_ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:500],
+            invoice_details=invoice_details,
         )
     except payments.CheckoutError as error:
         return _json_error(error.message, error.code, error.refusal)
@@ -357,6 +407,20 @@ def attempt(request: HttpRequest, token: str) -> JsonResponse:
         return f"{settings.SITE_URL}{path}{query}"
 
     return run_attempt(request, link, _public_urls(link), return_url=return_url)
+
+
+@transaction.non_atomic_requests
+@require_POST
+@_in_page_language
+@rate_limit("checkout", unknown_scope="checkout_unknown")
+def invoice_check(request: HttpRequest, token: str) -> JsonResponse:
+    """The customer's invoice details checked before the card is even read: the same answer as
+    a payment attempt would give, and nothing is written."""
+    link = _link_or_404(token)
+    details = invoice_details_posted(request, link)
+    if isinstance(details, JsonResponse):
+        return details
+    return JsonResponse({"status": "ok"})
 
 
 @transaction.non_atomic_requests

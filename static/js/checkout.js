@@ -13,6 +13,10 @@
  *   data-lang          the page's language, kept on the pages we go to
  *   data-msg-*         translated progress and error texts
  *
+ * "I need an invoice" (#invoice-section, data-check-url): the details are checked by the server
+ * before the card is read, and posted with the attempt as invoice-* fields; a wrong one comes back
+ * as {code: "invoice_details", fields: {name: [messages]}}, shown beside each field.
+ *
  * The card never reaches our server: Stripe.js turns it into a PaymentMethod id ("pm_..."),
  * and only that id (and its type: "card", "paypal"…) is posted. The server charges the link's
  * amount and answers JSON:
@@ -142,6 +146,89 @@
   // Offline, a SEPA debit beside the card: the choice, the IBAN (never posted to us), the mandate.
   var ibanInput = document.getElementById("sepa-iban");
   var mandateBox = document.getElementById("sepa-accept");
+
+  // "I need an invoice": the checkbox, the fields, the kind of customer (business or person).
+  var invoiceSection = document.getElementById("invoice-section");
+  var invoiceBox = document.getElementById("invoice-requested");
+  var invoiceFields = document.getElementById("invoice-fields");
+
+  function invoiceRequested() {
+    return !!(invoiceBox && invoiceBox.checked);
+  }
+
+  function showInvoice() {
+    if (!invoiceBox) return;
+    invoiceFields.hidden = !invoiceBox.checked;
+    var kind = form.querySelector("input[name='invoice-kind']:checked");
+    var chosen = kind ? kind.value : "business";
+    Array.prototype.forEach.call(invoiceFields.querySelectorAll("[data-invoice-for]"), function (part) {
+      part.hidden = part.getAttribute("data-invoice-for") !== chosen;
+    });
+  }
+  if (invoiceBox) {
+    invoiceBox.addEventListener("change", showInvoice);
+    Array.prototype.forEach.call(form.querySelectorAll("input[name='invoice-kind']"), function (radio) {
+      radio.addEventListener("change", showInvoice);
+    });
+    showInvoice();
+  }
+
+  // The invoice fields to post: none unless the customer asked for an invoice.
+  function invoiceData() {
+    var fields = {};
+    if (!invoiceRequested()) return fields;
+    fields["invoice-requested"] = "on";
+    Array.prototype.forEach.call(invoiceFields.querySelectorAll("input, select"), function (input) {
+      if (!input.name || input.name.indexOf("invoice-") !== 0) return;
+      if (input.type === "radio" && !input.checked) return;
+      fields[input.name] = input.value.trim();
+    });
+    return fields;
+  }
+
+  function clearInvoiceErrors() {
+    if (!invoiceFields) return;
+    Array.prototype.forEach.call(invoiceFields.querySelectorAll(".vpos-invoice-error"), function (box) {
+      box.remove();
+    });
+    Array.prototype.forEach.call(invoiceFields.querySelectorAll("[aria-invalid]"), function (input) {
+      input.removeAttribute("aria-invalid");
+      input.classList.remove("is-invalid");
+    });
+  }
+
+  // Each message beside its field, announced, the field marked invalid; the first one focused.
+  function showInvoiceErrors(fields) {
+    clearInvoiceErrors();
+    var first = null;
+    Object.keys(fields || {}).forEach(function (name) {
+      var input = invoiceFields.querySelector("[name='invoice-" + name + "']");
+      if (!input) return;
+      var box = document.createElement("div");
+      box.className = "invalid-feedback d-block vpos-invoice-error";
+      box.id = "invoice-" + name + "-error";
+      box.textContent = fields[name].join(" ");
+      var anchor = input.closest("fieldset") || input;
+      anchor.parentNode.insertBefore(box, anchor.nextSibling);
+      input.setAttribute("aria-invalid", "true");
+      input.classList.add("is-invalid");
+      var described = (input.getAttribute("aria-describedby") || "").replace(box.id, "").trim();
+      input.setAttribute("aria-describedby", (described + " " + box.id).trim());
+      if (!first) first = input;
+    });
+    if (first) first.focus();
+  }
+
+  // Resolves true when the payment may go on: no invoice asked for, or details the server took.
+  function checkInvoice() {
+    clearInvoiceErrors();
+    if (!invoiceRequested()) return Promise.resolve(true);
+    return postForm(invoiceSection.getAttribute("data-check-url"), invoiceData()).then(function (answer) {
+      if (answer.ok) return true;
+      handleAnswer(answer, false);
+      return false;
+    });
+  }
 
   function chosenMethod() {
     var checked = form.querySelector("input[name=method]:checked");
@@ -325,6 +412,12 @@
       default:
         break;
     }
+    if (body.code === "invoice_details") {
+      attemptKey = newAttemptKey();  // nothing was reserved nor charged
+      showError(body.message || message("invoice"));
+      showInvoiceErrors(body.fields);
+      return;
+    }
     if (answer.status === 410) {
       setBusy(true, message("closed"));
       errorBox.textContent = body.message || message("closed");
@@ -363,27 +456,32 @@
       accepted: mandateBox ? mandateBox.checked : false,
     };
 
-    flow(ctx)
-      .then(function (tokenized) {
-        if (tokenized.error) {
-          if (tokenized.http === 410) return handleAnswer({ status: 410, body: tokenized.error });
-          return showError(tokenized.error.message);
-        }
-        progress.textContent = message("paying");
-        return postForm(data.attemptUrl, {
-          payment_method: tokenized.paymentMethod,
-          method: tokenized.method || "card",
-          attempt_key: attemptKey,
-          email: email,
-          name: name,
-          recipient: recipientInput ? recipientInput.value : "",
-        }).then(function (answer) {
-          return handleAnswer(answer, false);
-        });
+    checkInvoice()
+      .then(function (invoiceOk) {
+        if (!invoiceOk) return;
+        return flow(ctx).then(charge);
       })
       .catch(function () {
         showError(message("generic"));
       });
+
+    function charge(tokenized) {
+      if (tokenized.error) {
+        if (tokenized.http === 410) return handleAnswer({ status: 410, body: tokenized.error });
+        return showError(tokenized.error.message);
+      }
+      progress.textContent = message("paying");
+      var fields = invoiceData();
+      fields.payment_method = tokenized.paymentMethod;
+      fields.method = tokenized.method || "card";
+      fields.attempt_key = attemptKey;
+      fields.email = email;
+      fields.name = name;
+      fields.recipient = recipientInput ? recipientInput.value : "";
+      return postForm(data.attemptUrl, fields).then(function (answer) {
+        return handleAnswer(answer, false);
+      });
+    }
   }
 
   // The Payment Element before there is a PaymentIntent: the link's amount, in the shop's
