@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from vpos.inputs import DayField
 
+from .models import DeliveryStatus, InvoiceKind
+
 MAX_EXPORT_DAYS = 400
 
 
@@ -44,3 +46,14 @@ class ExportForm(forms.Form):
             if (end - start).days + 1 > MAX_EXPORT_DAYS:  # both days included
                 raise forms.ValidationError(_("Export at most 400 days at a time."))
         return data
+
+
+class InvoiceFilterForm(ReceiptFilterForm):
+    """The invoices list: the receipts' search and dates, plus the type and the sending state."""
+
+    kind = forms.ChoiceField(
+        label=_("Type"), required=False, choices=[("", _("All")), *InvoiceKind.choices]
+    )
+    delivery = forms.ChoiceField(
+        label=_("Sending"), required=False, choices=[("", _("All")), *DeliveryStatus.choices]
+    )

@@ -28,7 +28,10 @@ from vpos import retention
 from vpos.documents import document_name, documents
 from vpos.events import Event, record
 
+from .delivery import invoices_export_build
 from .models import Invoice, Receipt, ReceiptExport, ReceiptSequence, RefundNote
+
+RECEIPTS_EXPORT, INVOICES_EXPORT = "receipts", "invoices"  # ReceiptExport.kind
 
 # What a shop and its customers download: the proof of a payment, of a refund, an invoice.
 Document = Receipt | RefundNote | Invoice
@@ -392,6 +395,9 @@ def export_build(*, export_id: int) -> ReceiptExport:
     export = ReceiptExport.objects.get(pk=export_id)
     if export.status == ReceiptExport.Status.DONE:
         return export
+    if export.kind == INVOICES_EXPORT:
+        invoices_export_build(export)
+        return export
     receipts = list(
         receipts_in_range(export.merchant_id, export.date_from, export.date_to).values_list(
             "pk", flat=True
@@ -433,11 +439,21 @@ def exports_purge(*, now: datetime) -> int:
 
 
 def export_request(
-    *, merchant: Merchant, requested_by: Any, date_from: date, date_to: date
+    *,
+    merchant: Merchant,
+    requested_by: Any,
+    date_from: date,
+    date_to: date,
+    kind: str = RECEIPTS_EXPORT,
 ) -> ReceiptExport:
-    """Ask for a ZIP of the receipts of a date range; it is built after commit, by a task."""
+    """Ask for a ZIP of the receipts (or the invoices' XML files, `kind="invoices"`) of a date
+    range; it is built after commit, by a task."""
     export = ReceiptExport.objects.create(
-        merchant=merchant, requested_by=requested_by, date_from=date_from, date_to=date_to
+        merchant=merchant,
+        requested_by=requested_by,
+        date_from=date_from,
+        date_to=date_to,
+        kind=kind,
     )
     record(Event.EXPORT_REQUESTED, merchant_id=merchant.pk, obj=export, actor=requested_by)
     return export

@@ -16,7 +16,7 @@ from links.providers import ProviderError
 from vpos.celery import TRANSIENT_ERRORS
 from vpos.logging import log_context
 
-from . import invoicing, notifications, recovery, services
+from . import delivery, invoicing, notifications, recovery, services
 from .fatturapa import schema
 from .models import Invoice, ReceiptExport
 
@@ -129,13 +129,16 @@ def invoice_followups(invoice_id: int) -> None:
         invoice = invoicing.invoice_ensure_pdf(invoice.pk)
         with transaction.atomic():
             notifications.invoice_send_email(invoice=invoice)
-        logger.info("invoice follow-ups done: courtesy copy emailed")
+        delivery.invoice_deliver(invoice_id=invoice.pk)
+        logger.info("invoice follow-ups done: courtesy copy emailed, file handed to its sender")
 
 
 @shared_task(acks_late=True)
 def invoices_followups_sweep() -> int:
     """Periodic: invoices whose follow-ups never ran (broker down at commit, worker killed): no
-    courtesy copy yet and no schema error, issued more than two minutes ago."""
+    courtesy copy yet and no schema error, issued more than two minutes ago. Also records the
+    PEC emails to the SDI that the outbox has sent."""
+    delivery.pec_deliveries_refresh()
     now = timezone.now()
     due = Invoice.objects.filter(
         pdf="",

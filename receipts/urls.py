@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import back_office, customer
+from .views import back_office, customer, invoices
 
 app_name = "receipts"
 
@@ -23,6 +23,22 @@ urlpatterns = [
         "s/<uuid:shop_id>/receipts/exports/<int:export_id>/download/",
         back_office.export_download,
         name="export_download",
+    ),
+    path("s/<uuid:shop_id>/invoices/", invoices.invoice_list, name="invoices"),
+    path(
+        "s/<uuid:shop_id>/invoices/exports/",
+        invoices.invoice_export_create,
+        name="invoice_export_create",
+    ),
+    path(
+        "s/<uuid:shop_id>/invoices/<uuid:invoice_id>/xml/",
+        invoices.invoice_xml,
+        name="invoice_xml",
+    ),
+    path(
+        "s/<uuid:shop_id>/invoices/<uuid:invoice_id>/pdf/",
+        invoices.invoice_pdf,
+        name="invoice_pdf",
     ),
     path("r/<str:token>/", customer.public_download, name="public_download"),
 ]

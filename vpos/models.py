@@ -14,6 +14,7 @@ KIND_LABELS = {
     "hold_lapsing": _("Authorization about to lapse"),
     "debit_failed": _("Bank debit refused"),
     "invoice": _("Invoice (courtesy copy)"),
+    "invoice_pec": _("Invoice sent to the SDI by PEC"),
     "email_confirmation": _("Email confirmation"),
     "password_reset_key": _("Password reset"),
 }

@@ -8,6 +8,7 @@ email is no longer queued, and classifies SMTP failures as transient (retry late
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import time
@@ -53,6 +54,7 @@ class EmailAbout(StrEnum):
     HOLD_LAPSING = "hold-lapsing"
     DEBIT_FAILED = "debit-failed"
     INVOICE = "invoice"
+    INVOICE_PEC = "invoice-pec"
 
 
 def email_key(about: EmailAbout, *ids: object) -> str:
@@ -147,6 +149,10 @@ def _build_message(email: OutboxEmail) -> EmailMultiAlternatives:
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     for attachment in email.attachments:
+        if "content_b64" in attachment:  # small files carried by the row itself (an XML invoice)
+            content = base64.b64decode(attachment["content_b64"])
+            message.attach(attachment["filename"], content, attachment["mimetype"])
+            continue
         # Receipts and refund notes live in the private documents storage (vpos/documents.py).
         storage = storages[attachment.get("storage", "default")]
         with storage.open(attachment["path"], "rb") as fh:

@@ -254,6 +254,8 @@ def _payment_page(
         "link": payment.link,
         "receipt": receipt,
         "refunds": payment.refunds.select_related("note").order_by("-created_at"),
+        # Its electronic invoice and credit notes (receipts.Invoice), if the customer asked.
+        "invoices": payment.invoices.defer("xml", "snapshot").order_by("issued_at", "id"),
         "timeline": selectors.payment_timeline(payment),
         "refund_form": refund_form,
         "refundable": refundable,

@@ -154,7 +154,7 @@ def export_download(request: HttpRequest, membership: Membership, export_id: int
     export = get_object_or_404(
         ReceiptExport, pk=export_id, merchant=membership.merchant, status=ReceiptExport.Status.DONE
     )
-    name = f"receipts-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
+    name = f"{export.kind}-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
     return FileResponse(
         documents.open(export.file.name, "rb"),
         as_attachment=True,
