@@ -18,8 +18,8 @@ from django.utils import timezone
 from integrations.api_keys import api_key_create
 from integrations.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from links.models import LinkChannel, Refund
-from merchants.models import Membership, Merchant
-from receipts.models import Receipt, ReceiptExport, RefundNote
+from merchants.models import FiscalProfile, Membership, Merchant
+from receipts.models import Invoice, Receipt, ReceiptExport, RefundNote
 from receipts.services import receipt_download_token, refund_note_issue
 from tests.support.documents import finalize
 from tests.support.factories import InvitationFactory, PaymentFactory, PaymentLinkFactory
@@ -42,6 +42,7 @@ PUBLIC = {
     "links:attempt",
     "links:attempt_complete",
     "links:attempt_return",
+    "links:invoice_check",
     "links:result",
     "links:stripe_webhook",
     "links:stripe_webhook_shop",
@@ -75,6 +76,7 @@ OBJECT_KWARGS = {
     "export_id",
     "note_id",
     "refund_id",
+    "invoice_id",
 }
 
 
@@ -154,6 +156,7 @@ class Objects:
     phone_link: Any
     terminal_link: Any
     terminal_payment: Any
+    invoice: Invoice
 
     def kwargs(self, route_name: str = "") -> dict[str, Any]:
         link, payment = self.link, self.payment
@@ -174,6 +177,7 @@ class Objects:
             "export_id": self.export.pk,
             "note_id": self.note.pk,
             "refund_id": self.refund.public_id,
+            "invoice_id": self.invoice.public_id,
         }
 
 
@@ -230,10 +234,26 @@ def make_objects(merchant: Merchant, member: Membership, inviter: Membership) ->
     phone_link = PaymentLinkFactory(merchant=merchant, channel=LinkChannel.PHONE)
     terminal_link = PaymentLinkFactory(merchant=merchant, channel=LinkChannel.TERMINAL)
     terminal_payment = PaymentFactory(link=terminal_link)
+    FiscalProfile.objects.get_or_create(merchant=merchant, defaults={"invoicing": "request"})
+    invoiced = finalize(PaymentLinkFactory(merchant=merchant), invoice_details=INVOICE_DETAILS)
+    invoice = Invoice.objects.get(payment=invoiced)
     return Objects(
         merchant, link, payment, receipt, export, invitation, member, email, key, raw,
-        endpoint, delivery, refund, note, phone_link, terminal_link, terminal_payment,
+        endpoint, delivery, refund, note, phone_link, terminal_link, terminal_payment, invoice,
     )  # fmt: skip
+
+
+INVOICE_DETAILS = {
+    "kind": "business",
+    "company": "Rossi Forniture S.r.l.",
+    "vat_number": "01234560017",
+    "sdi_code": "M5UXCR1",
+    "address": "Via Verdi 3",
+    "postal_code": "10121",
+    "city": "Torino",
+    "province": "TO",
+    "country": "IT",
+}
 
 
 def _url(route: Route, shop_id: Any, objects: Objects, token: str = "") -> str:
