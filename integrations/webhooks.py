@@ -38,13 +38,19 @@ from django.utils.translation import gettext_lazy
 
 from links.models import Payment, PaymentLink, Refund
 from merchants.models import Merchant, Role, User
+from receipts.models import Invoice
 from vpos import delivery as engine
 from vpos import retention
 from vpos.crypto import encrypt
 from vpos.events import Event, record
 from vpos.outbox import EmailAbout, email_key, outbox_enqueue
 
-from .api.serializers import LinkSerializer, PaymentSerializer, RefundSerializer
+from .api.serializers import (
+    InvoiceSerializer,
+    LinkSerializer,
+    PaymentSerializer,
+    RefundSerializer,
+)
 from .models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -62,6 +68,7 @@ EVENTS = {
     "link.paid": gettext_lazy("A link was paid (or reached its maximum payments)"),
     "link.expired": gettext_lazy("A link expired"),
     "link.deactivated": gettext_lazy("A link was deactivated"),
+    "invoice.issued": gettext_lazy("An electronic invoice or credit note was issued"),
 }
 RETRY_WINDOW = timedelta(hours=24)
 DISABLE_AFTER = timedelta(days=3)
@@ -199,6 +206,8 @@ def _payload_object(obj: Any) -> dict[str, Any]:
             "refund": RefundSerializer(obj).data,
             "payment": PaymentSerializer(obj.payment).data,
         }
+    if isinstance(obj, Invoice):
+        return {"invoice": InvoiceSerializer(obj).data}
     raise TypeError(type(obj))
 
 

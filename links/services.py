@@ -91,7 +91,10 @@ def link_create(
     api_key: Any = None,
     authorize_only: bool = False,
     payment_methods: list[str] | None = None,
+    invoice_details: dict[str, str] | None = None,
 ) -> PaymentLink:
+    """A new payment link. `invoice_details` (validated by merchants.fiscal) make every payment
+    of it invoiced to that customer."""
     validate_amount(amount, currency)
     payment_methods = validate_link_payment_methods(merchant, payment_methods or [])
     if expires_at is not None and expires_at <= timezone.now():
@@ -121,6 +124,7 @@ def link_create(
         metadata=metadata or {},
         authorize_only=authorize_only,
         payment_methods=payment_methods,
+        invoice_details=invoice_details or {},
     )
     # The fields' own rules only. The shop and the creator are the caller's objects, the amount
     # was checked above and the random token's uniqueness is the database's: their checks would

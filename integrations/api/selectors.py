@@ -8,7 +8,7 @@ from django.db.models import Prefetch, QuerySet
 
 from links.models import Payment, PaymentLink, Refund
 from merchants.models import Merchant
-from receipts.models import RefundNote
+from receipts.models import Invoice, RefundNote
 
 
 def api_links(merchant: Merchant) -> QuerySet[PaymentLink]:
@@ -33,3 +33,7 @@ def payment_refund(payment: Payment, public_id: uuid.UUID | str) -> Refund | Non
 
 def refund_note(payment: Payment, refund_id: uuid.UUID) -> RefundNote | None:
     return RefundNote.objects.filter(refund__payment=payment, refund__public_id=refund_id).first()
+
+
+def api_invoices(merchant: Merchant) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(merchant=merchant).select_related("payment", "refund", "original")

@@ -16,7 +16,10 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import humanize_datetime
 
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus, Refund
+from merchants.fiscal import DETAIL_FIELDS, invoice_details
+from merchants.fiscal import InvoiceKind as CustomerKind
 from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, PaymentMethodKind
+from receipts.models import DeliveryStatus, Invoice, InvoiceKind
 
 METADATA_MAX_KEYS = 20
 METADATA_KEY_LENGTH = 40
@@ -92,6 +95,38 @@ class MetadataField(serializers.Field):
         return value or {}
 
 
+class InvoiceDetailsSerializer(serializers.Serializer):
+    """Who a link's payments are invoiced to: a business (company, vat_number, sdi_code or pec,
+    address) or a private person (first_name, last_name, tax_code, address). Text fields take
+    Latin letters only (FatturaPA): others are spelled in Latin-1 where possible, else refused."""
+
+    kind = serializers.ChoiceField(choices=[CustomerKind.BUSINESS, CustomerKind.PRIVATE])
+    company = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    vat_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=30, help_text="Partita IVA, or EU VAT number."
+    )
+    tax_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=16, help_text="Codice fiscale."
+    )
+    sdi_code = serializers.CharField(
+        required=False, allow_blank=True, max_length=7, help_text="SDI recipient code."
+    )
+    pec = serializers.EmailField(required=False, allow_blank=True, max_length=256)
+    address = serializers.CharField(max_length=60)
+    postal_code = serializers.CharField(max_length=10)
+    city = serializers.CharField(max_length=60)
+    province = serializers.CharField(required=False, allow_blank=True, max_length=2)
+    country = serializers.CharField(required=False, max_length=2, default="IT")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            return invoice_details(attrs)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+
+
 class LinkCreateSerializer(serializers.Serializer):
     amount = AsciiIntegerField(min_value=1, max_value=2**53, help_text="Minor units.")
     currency = serializers.ChoiceField(choices=[code for code, _label in CURRENCY_CHOICES])
@@ -126,6 +161,12 @@ class LinkCreateSerializer(serializers.Serializer):
         help_text='Narrows the shop\'s payment methods for this link (e.g. ["card"]); '
         "empty or absent: the shop's. Each must be one the shop offers.",
     )
+    invoice = InvoiceDetailsSerializer(
+        required=False,
+        allow_null=True,
+        help_text="The customer's invoice details: each payment of the link gets an Italian "
+        "electronic invoice (FatturaPA) made out to them. The shop's fiscal profile must be set.",
+    )
 
 
 class EmptyAsNull:
@@ -154,6 +195,9 @@ class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
         child=serializers.ChoiceField(choices=PaymentMethodKind.values),
         help_text="The link's own payment methods; empty: the shop's.",
     )
+    invoice = serializers.SerializerMethodField(
+        help_text="The customer's invoice details, or null."
+    )
 
     class Meta:
         model = PaymentLink
@@ -178,11 +222,17 @@ class LinkSerializer(EmptyAsNull, serializers.ModelSerializer):
             "payment_methods",
             "channel",
             "authorize_only",
+            "invoice",
             "created_at",
             "paid_at",
             "closed_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(InvoiceDetailsSerializer(allow_null=True))
+    def get_invoice(self, link: PaymentLink) -> dict[str, str] | None:
+        details = link.invoice_details
+        return {name: details.get(name, "") for name in DETAIL_FIELDS} if details else None
 
 
 class RefundSerializer(serializers.ModelSerializer):
@@ -262,6 +312,62 @@ class PaymentSerializer(EmptyAsNull, serializers.ModelSerializer):
         return RefundSerializer(refunds, many=True).data
 
 
+INVOICE_KINDS = {InvoiceKind.INVOICE: "invoice", InvoiceKind.CREDIT_NOTE: "credit_note"}
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.SerializerMethodField(help_text='"invoice" (TD01) or "credit_note" (TD04).')
+    document_type = serializers.CharField(source="kind", help_text="FatturaPA TipoDocumento.")
+    date = serializers.DateField(source="issue_date", help_text="In the shop's time zone.")
+    payment = serializers.UUIDField(source="payment.public_id")
+    refund = serializers.SerializerMethodField(help_text="A credit note's refund, or null.")
+    original = serializers.SerializerMethodField(
+        help_text="The invoice a credit note corrects, or null."
+    )
+    taxable_amount = serializers.SerializerMethodField(help_text="Minor units.")
+    vat_amount = serializers.SerializerMethodField(help_text="Minor units.")
+    delivery_status = serializers.ChoiceField(choices=DeliveryStatus.values)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "document_type",
+            "date",
+            "issued_at",
+            "amount",
+            "taxable_amount",
+            "vat_amount",
+            "currency",
+            "customer_name",
+            "customer_tax_id",
+            "file_name",
+            "delivery_status",
+            "payment",
+            "refund",
+            "original",
+        ]
+        read_only_fields = fields
+
+    def get_kind(self, invoice: Invoice) -> str:
+        return INVOICE_KINDS[InvoiceKind(invoice.kind)]
+
+    def get_refund(self, invoice: Invoice) -> str | None:
+        return str(invoice.refund.public_id) if invoice.refund_id else None
+
+    def get_original(self, invoice: Invoice) -> str | None:
+        return str(invoice.original.public_id) if invoice.original_id else None
+
+    def get_taxable_amount(self, invoice: Invoice) -> int:
+        return int(invoice.snapshot.get("totals", {}).get("taxable", 0))
+
+    def get_vat_amount(self, invoice: Invoice) -> int:
+        return int(invoice.snapshot.get("totals", {}).get("vat", 0))
+
+
 class CaptureSerializer(serializers.Serializer):
     amount = AsciiIntegerField(
         min_value=1,
@@ -278,7 +384,23 @@ class RefundCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object", "additionalProperties": {"type": "array"}},
+            ]
+        },
+        "description": "Messages per field; a nested object (e.g. invoice) has its own fields.",
+    }
+)
+class FieldErrorsField(serializers.DictField):
+    pass
+
+
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(), required=False)
+    errors = FieldErrorsField(required=False)

@@ -28,6 +28,10 @@ urlpatterns = [
         views.RefundNotePdf.as_view(),
         name="refund_note",
     ),
+    path("invoices", views.invoices, name="invoices"),
+    path("invoices/<str:invoice_id>", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<str:invoice_id>/xml", views.InvoiceXml.as_view(), name="invoice_xml"),
+    path("invoices/<str:invoice_id>/pdf", views.InvoicePdf.as_view(), name="invoice_pdf"),
     path("schema", SpectacularAPIView.as_view(**_public), name="schema"),
     path(
         "docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema", **_public), name="docs"

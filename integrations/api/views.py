@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -54,6 +54,7 @@ from .idempotency import (
 from .serializers import (
     CaptureSerializer,
     ErrorSerializer,
+    InvoiceSerializer,
     LinkCreateSerializer,
     LinkSerializer,
     PaymentSerializer,
@@ -295,6 +296,7 @@ def _link_create(request: Request, data: dict[str, Any]) -> PaymentLink:
         payment_methods=sorted(data.get("payment_methods") or []),
         api_key=request.auth,
         authorize_only=data.get("authorize_only", False),
+        invoice_details=data.get("invoice") or {},
     )
 
 
@@ -604,3 +606,111 @@ class RefundNotePdf(APIView):
                 _("This refund has no refund note yet: only completed refunds have one.")
             )
         return pdf_response(note)
+
+
+# --- Invoices ---------------------------------------------------------------------------------
+
+
+class ByIssueDate(NewestFirst):
+    ordering = ("-issued_at", "-id")
+
+
+def _invoice_for_key(request: Request, invoice_id: str) -> Any:
+    try:
+        public_id = uuid.UUID(invoice_id)
+    except ValueError as error:
+        raise Http404 from error
+    invoice = selectors.api_invoices(shop_of(request)).filter(public_id=public_id).first()
+    if invoice is None:
+        raise Http404
+    return invoice
+
+
+def _date_param(request: Request, name: str) -> Any:
+    value = request.query_params.get(name, "")
+    if not value:
+        return None
+    try:
+        return drf_serializers.DateField().to_internal_value(value)
+    except drf_serializers.ValidationError as error:
+        raise exceptions.ValidationError({name: [_("Enter a date as YYYY-MM-DD.")]}) from error
+
+
+INVOICE_KIND_FILTER = {"invoice": "TD01", "credit_note": "TD04"}
+
+
+@extend_schema(
+    operation_id="invoices_list",
+    parameters=[
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=list(INVOICE_KIND_FILTER)),
+        OpenApiParameter("issued_from", OpenApiTypes.DATE, description="From this date on."),
+        OpenApiParameter("issued_to", OpenApiTypes.DATE, description="Up to this date."),
+        OpenApiParameter("payment", OpenApiTypes.UUID, description="A payment's invoices."),
+        CURSOR,
+        LIMIT,
+    ],
+    responses={200: paginated(InvoiceSerializer, "InvoicePage"), **ERRORS},
+)
+@api_view(["GET"])
+def invoices(request: Request) -> Response:
+    """The shop's electronic invoices and credit notes, newest first."""
+    queryset = selectors.api_invoices(shop_of(request))
+    kind = _choice(request, "kind", list(INVOICE_KIND_FILTER))
+    if kind:
+        queryset = queryset.filter(kind=INVOICE_KIND_FILTER[kind])
+    issued_from, issued_to = _date_param(request, "issued_from"), _date_param(request, "issued_to")
+    if issued_from:
+        queryset = queryset.filter(issue_date__gte=issued_from)
+    if issued_to:
+        queryset = queryset.filter(issue_date__lte=issued_to)
+    payment_id = request.query_params.get("payment", "")
+    if payment_id:
+        try:
+            queryset = queryset.filter(payment__public_id=uuid.UUID(payment_id))
+        except ValueError as error:
+            raise exceptions.ValidationError({"payment": [_("Enter a payment id.")]}) from error
+    paginator = ByIssueDate()
+    page = paginator.paginate_queryset(queryset, request)
+    return paginator.get_paginated_response(InvoiceSerializer(page, many=True).data)
+
+
+@extend_schema(operation_id="invoices_retrieve", responses={200: InvoiceSerializer, **ERRORS})
+@api_view(["GET"])
+def invoice_detail(request: Request, invoice_id: str) -> Response:
+    return Response(InvoiceSerializer(_invoice_for_key(request, invoice_id)).data)
+
+
+class InvoiceXml(APIView):
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="invoices_xml",
+        responses={
+            (200, "application/xml"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The FatturaPA file, as the SDI gets it"
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, invoice_id: str) -> HttpResponse:
+        invoice = _invoice_for_key(request, invoice_id)
+        response = HttpResponse(invoice.xml.encode("utf-8"), content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.file_name}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class InvoicePdf(APIView):
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="invoices_pdf",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The courtesy copy (copia di cortesia)"
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, invoice_id: str) -> FileResponse:
+        return pdf_response(_invoice_for_key(request, invoice_id))

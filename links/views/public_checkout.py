@@ -127,7 +127,7 @@ def _render_payable(
 
 
 def _invoice_context(link: PaymentLink, language: str) -> dict:
-    """"I need an invoice" on the pay page: the form when the shop offers invoices, or the
+    """ "I need an invoice" on the pay page: the form when the shop offers invoices, or the
     details the shop already put on the link (shown, not asked)."""
     offer = invoice_offer(link.merchant)
     if link.invoice_details:
