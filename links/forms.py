@@ -8,7 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES, Merchant, PaymentMethodKind
+from merchants.fiscal import InvoiceDetailsForm
+from merchants.models import (
+    CURRENCY_CHOICES,
+    LANGUAGE_CHOICES,
+    FiscalProfile,
+    Merchant,
+    PaymentMethodKind,
+)
 from vpos.inputs import AsciiIntegerField
 from vpos.money import AmountError, parse_amount
 
@@ -100,18 +107,53 @@ class LinkForm(forms.Form):
         ),
     )
 
+    invoice_customer = forms.BooleanField(
+        label=_("Invoice the customer"),
+        required=False,
+        help_text=_(
+            "Each payment of the link gets an electronic invoice made out to the customer below; "
+            "the pay page shows these details instead of asking."
+        ),
+    )
+
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.merchant = merchant
         self.fields["currency"].initial = merchant.default_currency
         self.fields["language"].initial = merchant.default_language
+        self.profile = FiscalProfile.objects.filter(merchant=merchant).first()
+        # The customer's invoice details, when the shop issues invoices (prefix "invoice").
+        self.invoice_form: InvoiceDetailsForm | None = None
+        if self.profile is not None and self.profile.offers_invoices:
+            self.invoice_form = InvoiceDetailsForm(self.data or None, prefix="invoice")
+        else:
+            del self.fields["invoice_customer"]
+        if self.prices_exclude_vat:
+            self.fields["amount"].label = _("Amount (VAT excluded)")
+            self.fields["amount"].help_text = _(
+                "Without VAT: the customer pays it with the VAT added (the link's rate, or the "
+                "shop's default)."
+            )
+
+    @property
+    def prices_exclude_vat(self) -> bool:
+        return self.profile is not None and not self.profile.prices_include_vat
+
+    def _with_vat(self, net: int, data: dict[str, Any]) -> int:
+        """What the customer pays for a net amount, when the shop types amounts without VAT."""
+        rate = data.get("vat_rate")
+        if rate is None and self.profile is not None:
+            rate = self.profile.vat_rate
+        if not self.prices_exclude_vat or not rate:
+            return net
+        return net + (net * rate * 2 + 100) // 200  # the VAT rounded half up
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         currency = data.get("currency")
         if currency and "amount" in data:
             try:
-                amount = parse_amount(data["amount"], currency)
+                amount = self._with_vat(parse_amount(data["amount"], currency), data)
             except AmountError:
                 self.add_error("amount", _("Enter an amount such as 19,99."))
             else:
@@ -121,6 +163,12 @@ class LinkForm(forms.Form):
                     self.add_error("amount", error)
                 else:
                     data["amount_minor"] = amount
+        data["invoice_details"] = {}
+        if data.get("invoice_customer") and self.invoice_form is not None:
+            if self.invoice_form.is_valid():
+                data["invoice_details"] = self.invoice_form.details()
+            else:
+                self.add_error("invoice_customer", _("Check the customer's invoice details below."))
         expiry = data.get("expiry")
         data["expires_at"] = None
         if expiry in EXPIRY_DELTAS:
@@ -167,6 +215,7 @@ class LinkForm(forms.Form):
             "vat_exemption": data.get("vat_exemption", ""),
             "authorize_only": data.get("authorize_only", False),
             "payment_methods": data.get("payment_methods") or [],
+            "invoice_details": data.get("invoice_details") or {},
         }
 
 
