@@ -27,6 +27,7 @@ from links.providers import PaymentState, ProviderError, ProviderPayment
 from merchants.models import (
     CURRENCY_CHOICES,
     LANGUAGE_CHOICES,
+    FiscalProfile,
     Invitation,
     Membership,
     Merchant,
@@ -649,3 +650,91 @@ def test_customer_checkout_posts(shop, stripe_settings, data):
             assert response.json()["status"] == "error"
     if data.get("method") not in (None, "", "card"):
         assert Payment.objects.count() == before  # only cards on this link
+
+
+# --- electronic invoices -------------------------------------------------------------------------
+
+# Names as customers type them: Latin, accented, other scripts, control characters.
+INVOICE_TEXT = field("Rossi S.r.l.", "Dvořák", "Αθήνα", "東京", "a\x00b", "Caffè “Roma”")
+INVOICE_FIELDS = {
+    "invoice-kind": field("business", "private", "alien"),
+    "invoice-company": INVOICE_TEXT,
+    "invoice-first_name": INVOICE_TEXT,
+    "invoice-last_name": INVOICE_TEXT,
+    "invoice-vat_number": field("01234560017", "IT01234560017", "01234560018", "DE136695976"),
+    "invoice-tax_code": field("RSSMRA85T10A562S", "RSSMRA85T10A562T", ""),
+    "invoice-sdi_code": field("M5UXCR1", "0000000", "ABC", ""),
+    "invoice-pec": field("a@pec.example.it", "nope", ""),
+    "invoice-address": INVOICE_TEXT,
+    "invoice-postal_code": field("10121", "1012", "ABCDE"),
+    "invoice-city": INVOICE_TEXT,
+    "invoice-province": field("TO", "Torino", ""),
+    "invoice-country": field("IT", "DE", "Italia", ""),
+}
+VALID_INVOICE = {
+    "invoice-kind": "business",
+    "invoice-company": "Rossi Forniture S.r.l.",
+    "invoice-vat_number": "01234560017",
+    "invoice-sdi_code": "M5UXCR1",
+    "invoice-address": "Via Verdi 3",
+    "invoice-postal_code": "10121",
+    "invoice-city": "Torino",
+    "invoice-province": "TO",
+    "invoice-country": "IT",
+}
+FISCAL_FIELDS = {
+    "invoicing": field("off", "request", "business", "always"),
+    "regime": field("RF01", "RF19", "RF03", ""),
+    "vat_rate": field("22", "0", "7", ""),
+    "vat_nature": field("", "N2.2", "N4", "N9"),
+    "prices_include_vat": field("on", ""),
+    "delivery": field("export", "pec", "fax"),
+    "sdi_pec": field("sdi01@pec.fatturapa.it", "nope"),
+    "transmitter_code": field("", "RSSMRA85T10A562S", "ABC"),
+}
+VALID_FISCAL = {
+    "invoicing": "request",
+    "regime": "RF01",
+    "vat_rate": "22",
+    "delivery": "export",
+    "sdi_pec": "sdi01@pec.fatturapa.it",
+}
+
+
+@FUZZ
+@given(data=form_data(FISCAL_FIELDS, VALID_FISCAL))
+def test_fiscal_profile(shop, owner, data):
+    before = list(FiscalProfile.objects.values())
+    response = owner.post(shop_url(shop, "merchants:fiscal_profile"), data)
+    event(f"HTTP {response.status_code}")
+    assert response.status_code in (200, 302), data
+    if response.status_code == 200:
+        assert list(FiscalProfile.objects.values()) == before, data
+
+
+@FUZZ
+@given(data=form_data({**LINK_FIELDS, **INVOICE_FIELDS}, {**VALID_LINK, **VALID_INVOICE}))
+def test_link_create_with_invoice_details(shop, owner, data):
+    FiscalProfile.objects.get_or_create(merchant=shop.merchant, defaults={"invoicing": "request"})
+    response = post_and_check(
+        owner, shop_url(shop, "links:create"), {**data, "invoice_customer": "on"}
+    )
+    if response.status_code == 302:
+        details = PaymentLink.objects.order_by("-pk").first().invoice_details
+        assert all(ord(char) < 0x100 for value in details.values() for char in value)
+
+
+@FUZZ
+@given(data=form_data(INVOICE_FIELDS, VALID_INVOICE))
+def test_invoice_check_on_the_pay_page(shop, data):
+    """A customer's invoice details: a clear 400 or an OK, never an error, and nothing written."""
+    FiscalProfile.objects.get_or_create(merchant=shop.merchant, defaults={"invoicing": "request"})
+    link = PaymentLinkFactory(merchant=shop.merchant)
+    before = snapshot()
+    response = Client().post(
+        reverse("links:invoice_check", args=[link.token]), {**data, "invoice-requested": "on"}
+    )
+    event(f"HTTP {response.status_code}")
+    assert response.status_code in (200, 400), data
+    assert response.json()["status"] in ("ok", "error")
+    assert snapshot() == before
