@@ -31,6 +31,8 @@ class ExportForm(forms.Form):
     date_to = DayField(label=_("To"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its page has the list's filters too, with fields of the same names: ids of its own.
+        kwargs.setdefault("auto_id", "export_%s")
         super().__init__(*args, **kwargs)
         today = timezone.localdate()
         first = today.replace(day=1)

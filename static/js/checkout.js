@@ -208,7 +208,8 @@
       box.className = "invalid-feedback d-block vpos-invoice-error";
       box.id = "invoice-" + name + "-error";
       box.textContent = fields[name].join(" ");
-      var anchor = input.closest("fieldset") || input;
+      // After the field itself; for the radio buttons, after their group.
+      var anchor = input.type === "radio" ? input.closest("fieldset") : input;
       anchor.parentNode.insertBefore(box, anchor.nextSibling);
       input.setAttribute("aria-invalid", "true");
       input.classList.add("is-invalid");

@@ -46,7 +46,10 @@ def test_customer_asks_for_an_invoice_fixes_the_vat_number_and_pays(
     fill_card(page, CARD_OK)
     page.locator("#pay-button").click()
 
-    expect(page.locator("#invoice-vat_number-error")).to_contain_text("check digit does not match")
+    # The message sits right under its field, which points at it.
+    error = page.locator("#id_invoice-vat_number + #invoice-vat_number-error")
+    expect(error).to_contain_text("check digit does not match")
+    expect(vat).to_have_attribute("aria-describedby", "invoice-vat_number-error")
     expect(vat).to_have_attribute("aria-invalid", "true")
     expect(vat).to_be_focused()
     expect(page.locator("#checkout-error")).to_contain_text("nothing was charged")

@@ -4,6 +4,7 @@ the accountant's ZIP (owners), and getting the files to the SDI (export or PEC).
 from __future__ import annotations
 
 import csv
+import re
 import io
 import zipfile
 
@@ -113,6 +114,10 @@ def test_an_empty_list_says_how_invoices_come(client_as, shop):
 
     assert "No invoices yet" in page.text
     assert "Set up electronic invoicing" in page.text
+    # The filters and the export form both have dates: each field has an id of its own.
+    ids = re.findall(r'id="([^"]+)"', page.text)
+    assert len(ids) == len(set(ids))
+    assert 'for="export_date_from"' in page.text
 
 
 def test_an_unknown_invoice_is_404(client_as, shop):
