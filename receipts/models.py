@@ -228,7 +228,7 @@ class Invoice(models.Model):
     delivery_status = models.CharField(
         _("sending"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
-    delivery_channel = models.CharField(_("sent by"), max_length=10, blank=True)
+    delivery_channel = models.CharField(_("sent by"), max_length=30, blank=True)
     delivered_at = models.DateTimeField(_("sent"), null=True, blank=True)
     delivery_error = models.CharField(_("sending error"), max_length=500, blank=True)
     delivery_ref = models.CharField(max_length=100, blank=True, editable=False)

@@ -36,6 +36,7 @@ from merchants.models import (
 )
 from receipts.models import ReceiptExport
 from tests.support.factories import PaymentFactory, PaymentLinkFactory
+from tests.support.invoices import BUSINESS, posted
 from tests.support.stripe import sign
 from vpos.models import OutboxEmail
 
@@ -671,17 +672,7 @@ INVOICE_FIELDS = {
     "invoice-province": field("TO", "Torino", ""),
     "invoice-country": field("IT", "DE", "Italia", ""),
 }
-VALID_INVOICE = {
-    "invoice-kind": "business",
-    "invoice-company": "Rossi Forniture S.r.l.",
-    "invoice-vat_number": "01234560017",
-    "invoice-sdi_code": "M5UXCR1",
-    "invoice-address": "Via Verdi 3",
-    "invoice-postal_code": "10121",
-    "invoice-city": "Torino",
-    "invoice-province": "TO",
-    "invoice-country": "IT",
-}
+VALID_INVOICE = posted(BUSINESS)
 FISCAL_FIELDS = {
     "invoicing": field("off", "request", "business", "always"),
     "regime": field("RF01", "RF19", "RF03", ""),

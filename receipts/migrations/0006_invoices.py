@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                 ('pdf', models.FileField(blank=True, max_length=255, storage=vpos.documents.documents_storage, upload_to='invoices/', verbose_name='PDF')),
                 ('pdf_sha256', models.CharField(blank=True, max_length=64, verbose_name='PDF SHA-256')),
                 ('delivery_status', models.CharField(choices=[('pending', 'To be sent'), ('exported', 'Exported'), ('sent', 'Sent to the SDI'), ('failed', 'Not delivered')], default='pending', max_length=10, verbose_name='sending')),
-                ('delivery_channel', models.CharField(blank=True, max_length=10, verbose_name='sent by')),
+                ('delivery_channel', models.CharField(blank=True, max_length=30, verbose_name='sent by')),
                 ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='sent')),
                 ('delivery_error', models.CharField(blank=True, max_length=500, verbose_name='sending error')),
                 ('delivery_ref', models.CharField(blank=True, editable=False, max_length=100)),

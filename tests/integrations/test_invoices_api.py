@@ -12,21 +12,13 @@ from integrations.models import WebhookDelivery, WebhookEndpoint
 from links.models import PaymentLink
 from merchants.models import FiscalProfile
 from receipts.models import Invoice
-from tests.receipts.test_invoices import PERSON, paid, refund
+from tests.receipts.test_invoices import paid, refund
 from tests.support.api import LINK
+from tests.support.invoices import BUSINESS, PERSON
 
 pytestmark = pytest.mark.django_db
 
-CUSTOMER = {
-    "kind": "business",
-    "company": "Rossi Forniture S.r.l.",
-    "vat_number": "IT01234560017",
-    "sdi_code": "m5uxcr1",
-    "address": "Via Verdi 3",
-    "postal_code": "10121",
-    "city": "Torino",
-    "province": "TO",
-}
+CUSTOMER = {**BUSINESS, "vat_number": "IT01234560017", "sdi_code": "m5uxcr1"}
 
 
 @pytest.fixture

@@ -8,26 +8,18 @@ import pytest
 from django.urls import reverse
 
 from links.models import Payment
+from merchants.fiscal import DETAIL_FIELDS
 from merchants.models import FiscalProfile
 from receipts.models import Invoice
 from tests.links.test_checkout_flow import Visitor
 from tests.support.factories import MerchantFactory, PaymentLinkFactory
+from tests.support.invoices import BUSINESS as CUSTOMER
+from tests.support.invoices import PERSON, posted
 from tests.support.stripe import card_payment_method
 
 pytestmark = pytest.mark.django_db
 
-BUSINESS = {
-    "invoice-requested": "on",
-    "invoice-kind": "business",
-    "invoice-company": "Rossi Forniture S.r.l.",
-    "invoice-vat_number": "01234560017",
-    "invoice-sdi_code": "M5UXCR1",
-    "invoice-address": "Via Verdi 3",
-    "invoice-postal_code": "10121",
-    "invoice-city": "Torino",
-    "invoice-province": "TO",
-    "invoice-country": "IT",
-}
+BUSINESS = {"invoice-requested": "on", **posted(CUSTOMER)}
 
 
 @pytest.fixture
@@ -142,21 +134,7 @@ def test_invoice_fields_are_ignored_when_the_shop_turned_invoices_off(link, stri
 
 
 def test_a_link_with_the_customer_details_shows_them_and_invoices_them(link, stripe_api):
-    details = {
-        "kind": "private",
-        "company": "",
-        "first_name": "Mario",
-        "last_name": "Rossi",
-        "vat_number": "",
-        "tax_code": "RSSMRA85T10A562S",
-        "sdi_code": "",
-        "pec": "",
-        "address": "Corso Italia 10",
-        "postal_code": "50123",
-        "city": "Firenze",
-        "province": "FI",
-        "country": "IT",
-    }
+    details = {**dict.fromkeys(DETAIL_FIELDS, ""), **PERSON, "pec": ""}
     link.invoice_details = details
     link.save()
     visitor = Visitor(link)

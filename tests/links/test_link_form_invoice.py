@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from links.models import PaymentLink
 from merchants.models import FiscalProfile
+from tests.support.invoices import BUSINESS, posted
 
 pytestmark = pytest.mark.django_db
 
@@ -20,18 +21,7 @@ LINK = {
     "expiry": "7d",
     "vat_rate": "22",
 }
-CUSTOMER = {
-    "invoice_customer": "on",
-    "invoice-kind": "business",
-    "invoice-company": "Rossi Forniture S.r.l.",
-    "invoice-vat_number": "01234560017",
-    "invoice-sdi_code": "M5UXCR1",
-    "invoice-address": "Via Verdi 3",
-    "invoice-postal_code": "10121",
-    "invoice-city": "Torino",
-    "invoice-province": "TO",
-    "invoice-country": "IT",
-}
+CUSTOMER = {"invoice_customer": "on", **posted(BUSINESS)}
 
 
 def url(shop) -> str:

@@ -4,8 +4,8 @@ the accountant's ZIP (owners), and getting the files to the SDI (export or PEC).
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 import zipfile
 
 import pytest
@@ -16,7 +16,8 @@ from merchants.models import FiscalProfile
 from receipts import delivery
 from receipts import tasks as receipt_tasks
 from receipts.models import DeliveryStatus, Invoice, ReceiptExport
-from tests.receipts.test_invoices import BUSINESS, PERSON, paid, refund
+from tests.receipts.test_invoices import paid, refund
+from tests.support.invoices import BUSINESS, PERSON
 from vpos.documents import documents
 from vpos.models import OutboxEmail
 from vpos.outbox import outbox_send

@@ -16,9 +16,9 @@ from merchants.models import FiscalProfile
 from receipts import tasks as receipt_tasks
 from receipts.models import Invoice, InvoiceKind
 from tests.receipts.test_concurrency import finalize_job
-from tests.receipts.test_invoices import BUSINESS, PERSON
 from tests.support.concurrency import run_concurrently
 from tests.support.factories import PaymentFactory, PaymentLinkFactory
+from tests.support.invoices import BUSINESS, PERSON
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,6 +18,7 @@ from receipts.invoicing import credit_note_issue
 from receipts.models import Invoice
 from tests.support.documents import finalize
 from tests.support.factories import PaymentLinkFactory
+from tests.support.invoices import BUSINESS
 
 pytestmark = pytest.mark.django_db
 
@@ -41,17 +42,7 @@ RATES = st.sampled_from([22, 10, 5, 4, None])
 
 
 def details_for(company: str, address: str, city: str) -> dict[str, str]:
-    return {
-        "kind": "business",
-        "company": company,
-        "vat_number": "01234560017",
-        "sdi_code": "M5UXCR1",
-        "address": address,
-        "postal_code": "10121",
-        "city": city,
-        "province": "TO",
-        "country": "IT",
-    }
+    return {**BUSINESS, "company": company, "address": address, "city": city}
 
 
 def money(root: ET.Element, path: str) -> Decimal:

@@ -24,33 +24,11 @@ from receipts.recovery import payment_number_to_provider
 from receipts.services import sequence_move_past
 from tests.support.documents import finalize, pdf_text, stream_bytes
 from tests.support.factories import PaymentLinkFactory
+from tests.support.invoices import BUSINESS, PERSON
 from vpos.models import OutboxEmail
 
 pytestmark = pytest.mark.django_db
 
-BUSINESS = {
-    "kind": "business",
-    "company": "Rossi Forniture S.r.l.",
-    "vat_number": "01234560017",
-    "sdi_code": "M5UXCR1",
-    "address": "Via Verdi 3",
-    "postal_code": "10121",
-    "city": "Torino",
-    "province": "TO",
-    "country": "IT",
-}
-PERSON = {
-    "kind": "private",
-    "first_name": "Mario",
-    "last_name": "Rossi",
-    "tax_code": "RSSMRA85T10A562S",
-    "pec": "mario.rossi@pec.example.it",
-    "address": "Corso Italia 10",
-    "postal_code": "50123",
-    "city": "Firenze",
-    "province": "FI",
-    "country": "IT",
-}
 AT = datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
 
 

@@ -23,6 +23,7 @@ from receipts.models import Invoice, Receipt, ReceiptExport, RefundNote
 from receipts.services import receipt_download_token, refund_note_issue
 from tests.support.documents import finalize
 from tests.support.factories import InvitationFactory, PaymentFactory, PaymentLinkFactory
+from tests.support.invoices import BUSINESS
 from vpos.crypto import encrypt
 from vpos.models import OutboxEmail
 
@@ -235,25 +236,12 @@ def make_objects(merchant: Merchant, member: Membership, inviter: Membership) ->
     terminal_link = PaymentLinkFactory(merchant=merchant, channel=LinkChannel.TERMINAL)
     terminal_payment = PaymentFactory(link=terminal_link)
     FiscalProfile.objects.get_or_create(merchant=merchant, defaults={"invoicing": "request"})
-    invoiced = finalize(PaymentLinkFactory(merchant=merchant), invoice_details=INVOICE_DETAILS)
+    invoiced = finalize(PaymentLinkFactory(merchant=merchant), invoice_details=BUSINESS)
     invoice = Invoice.objects.get(payment=invoiced)
     return Objects(
         merchant, link, payment, receipt, export, invitation, member, email, key, raw,
         endpoint, delivery, refund, note, phone_link, terminal_link, terminal_payment, invoice,
     )  # fmt: skip
-
-
-INVOICE_DETAILS = {
-    "kind": "business",
-    "company": "Rossi Forniture S.r.l.",
-    "vat_number": "01234560017",
-    "sdi_code": "M5UXCR1",
-    "address": "Via Verdi 3",
-    "postal_code": "10121",
-    "city": "Torino",
-    "province": "TO",
-    "country": "IT",
-}
 
 
 def _url(route: Route, shop_id: Any, objects: Objects, token: str = "") -> str:
