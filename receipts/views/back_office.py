@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -125,14 +125,23 @@ def receipt_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
 @shop_view()
 @require_POST
 def export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return export_start(request, membership, services.RECEIPTS_EXPORT, _list_page)
+
+
+def export_start(
+    request: HttpRequest, membership: Membership, kind: str, list_page: Callable[..., HttpResponse]
+) -> HttpResponse:
+    """Ask for a ZIP of `kind` ("receipts", "invoices"); its progress page follows. A wrong
+    period shows `list_page` again with the form's message."""
     form = ExportForm(request.POST)
     if not form.is_valid():
-        return _list_page(request, membership, export_form=form)
+        return list_page(request, membership, export_form=form)
     export = services.export_request(
         merchant=membership.merchant,
         requested_by=request.user,
         date_from=form.cleaned_data["date_from"],
         date_to=form.cleaned_data["date_to"],
+        kind=kind,
     )
     return redirect(
         "receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from merchants.access import shop_view
@@ -16,6 +16,7 @@ from .. import selectors, services
 from ..downloads import pdf_response
 from ..forms import ExportForm, InvoiceFilterForm
 from ..models import Invoice, ReceiptExport
+from .back_office import export_start
 
 
 def _page(
@@ -75,16 +76,4 @@ def invoice_pdf(request: HttpRequest, membership: Membership, invoice_id) -> Htt
 @shop_view(owner_only=True)
 @require_POST
 def invoice_export_create(request: HttpRequest, membership: Membership) -> HttpResponse:
-    form = ExportForm(request.POST)
-    if not form.is_valid():
-        return _page(request, membership, export_form=form)
-    export = services.export_request(
-        merchant=membership.merchant,
-        requested_by=request.user,
-        date_from=form.cleaned_data["date_from"],
-        date_to=form.cleaned_data["date_to"],
-        kind=services.INVOICES_EXPORT,
-    )
-    return redirect(
-        "receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk
-    )
+    return export_start(request, membership, services.INVOICES_EXPORT, _page)
