@@ -105,6 +105,8 @@ def test_the_customer_who_asked_gets_an_invoice_with_the_payment(link, stripe_ap
     )
 
     assert response.json()["status"] == "succeeded"
+    result = visitor.client.get(response.json()["redirect"] + "?lang=en")
+    assert "courtesy copy is emailed to rossi@example.com" in result.text
     payment = Payment.objects.get()
     assert payment.invoice_details["company"] == "Rossi Forniture S.r.l."
     invoice = Invoice.objects.get(payment=payment)
