@@ -209,11 +209,21 @@ def _csv_summary(invoices: list[Invoice]) -> str:
                 str(to_decimal(invoice.amount, invoice.currency)),
                 invoice.currency,
                 invoice.original.number if invoice.original_id else "",
-                invoice.get_delivery_status_display(),
+                _state_after_export(invoice),
                 invoice.file_name,
             ]
         )
     return out.getvalue()
+
+
+def _state_after_export(invoice: Invoice) -> str:
+    """The sending state the summary shows: a file waiting for an export is exported by it."""
+    if invoice.delivery_status == DeliveryStatus.PENDING and invoice.delivery_channel in (
+        "",
+        InvoiceDelivery.EXPORT,
+    ):
+        return str(DeliveryStatus.EXPORTED.label)
+    return invoice.get_delivery_status_display()
 
 
 def invoices_export_build(export: ReceiptExport) -> None:

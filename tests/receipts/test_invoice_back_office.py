@@ -163,6 +163,7 @@ def test_the_owner_exports_the_xml_files_with_a_summary_and_they_are_marked_expo
     by_number = {row[0]: row for row in rows[1:]}
     assert by_number["FT-2026-000001"][5:9] == ["100.00", "22.00", "122.00", "EUR"]
     assert by_number["NC-2026-000001"][9] == "FT-2026-000001"
+    assert {row[10] for row in rows[1:]} == {"Esportata"}  # in the shop's language
     statuses = set(Invoice.objects.values_list("delivery_status", flat=True))
     assert statuses == {DeliveryStatus.EXPORTED}
 
