@@ -183,6 +183,9 @@ class FiscalProfileForm(forms.ModelForm):
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.merchant = merchant
+        # Their section's heading names them already (templates/merchants/fiscal_profile.html).
+        self.fields["invoicing"].label = ""
+        self.fields["delivery"].label = ""
 
     def clean_transmitter_code(self) -> str:
         code = re.sub(r"\s", "", self.cleaned_data["transmitter_code"]).upper()

@@ -18,10 +18,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from links.models import LinkStatus, PaymentLink, PaymentStatus
-from merchants.models import Role
+from merchants.models import FiscalProfile, Role
 from receipts.services import receipt_issue
 from tests.support.browser import CARD_OK, checkout_url, fill_card, make_link
+from tests.support.documents import finalize
 from tests.support.factories import MembershipFactory, MerchantFactory, PaymentFactory
+from tests.support.invoices import BUSINESS
 
 pytestmark = pytest.mark.browser
 
@@ -83,13 +85,24 @@ def test_customer_pages_have_no_serious_violations(
 ):
     problems = []
     page = a11y_page(locale="it-IT")
+    # The shop asks every customer for invoice details: the pay page shows the invoice form open.
+    FiscalProfile.objects.create(merchant=bottega, invoicing="business")
 
     # Checkout of a payable link, in Italian and in English.
     for language in ("it", "en"):
         link = make_link(bottega, language=language, reference="ORD-1042")
         page.goto(checkout_url(live_server, link))
         expect(page.locator("#pay-button")).to_be_enabled()
+        expect(page.locator("#invoice-fields")).to_be_visible()
         problems += axe_problems(page)
+
+    # The invoice form with its messages under the fields.
+    page.locator("#invoice-requested").check()
+    fill_card(page, CARD_OK)
+    page.locator("#pay-button").click()
+    expect(page.locator(".vpos-invoice-error").first).to_be_visible()
+    problems += axe_problems(page)
+    page.locator("#invoice-requested").uncheck()
 
     # Success: a real payment through localstripe.
     fill_card(page, CARD_OK)
@@ -135,6 +148,8 @@ def test_shop_pages_have_no_serious_violations(a11y_page, live_server, stripe_se
     with transaction.atomic():  # as in finalization: the numbering lock needs a transaction
         receipt_issue(payment=payment, at=timezone.now())
     make_link(bottega, description="Still open")
+    FiscalProfile.objects.create(merchant=bottega, invoicing="request")
+    finalize(make_link(bottega, description="Invoiced"), invoice_details=BUSINESS)
 
     client = Client()
     client.force_login(owner)
@@ -160,6 +175,8 @@ def test_shop_pages_have_no_serious_violations(a11y_page, live_server, stripe_se
         reverse("merchants:team", args=[shop]),
         reverse("merchants:settings", args=[shop]),
         reverse("links:payment_account", args=[shop]),
+        reverse("merchants:fiscal_profile", args=[shop]),
+        reverse("receipts:invoices", args=[shop]),
     ]
     problems = []
     for url in urls:
