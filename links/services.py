@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchants.models import Merchant, PaymentMethodKind, User
+from merchants.models import InvoiceOffer, Merchant, PaymentMethodKind, User
+from merchants.selectors import invoice_offer
 from vpos.events import Event, record
 from vpos.inputs import single_line
 from vpos.money import MAXIMUM_AMOUNT, MINIMUM_AMOUNT, format_money
@@ -97,6 +98,14 @@ def link_create(
     of it invoiced to that customer."""
     validate_amount(amount, currency)
     payment_methods = validate_link_payment_methods(merchant, payment_methods or [])
+    if invoice_details and invoice_offer(merchant) == InvoiceOffer.OFF:
+        raise ValidationError(
+            _(
+                "This shop does not issue electronic invoices: an owner sets them up in the "
+                "shop's invoicing settings first."
+            ),
+            code="invoicing_off",
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError(_("The expiry must be in the future."), code="expiry_past")
     if kind == LinkKind.SINGLE:

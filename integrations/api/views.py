@@ -272,6 +272,7 @@ SERVICE_ERROR_FIELDS = {
     "expiry_past": "expires_at",
     "unknown_method": "payment_methods",
     "method_not_offered": "payment_methods",
+    "invoicing_off": "invoice",
 }
 
 

@@ -160,3 +160,15 @@ def test_invoice_issued_is_sent_to_subscribed_endpoints(tenants, profile, receiv
     assert (first["number"], first["kind"]) == ("FT-2026-000001", "invoice")
     assert (second["number"], second["kind"]) == ("NC-2026-000001", "credit_note")
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).events == ["invoice.issued"]
+
+
+def test_a_shop_that_issues_no_invoices_is_told_so(api, tenants):
+    FiscalProfile.objects.create(merchant=tenants[0].merchant, invoicing="off")
+
+    response = api.post_json("/api/v1/links", {**LINK, "invoice": CUSTOMER})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invoicing_off"
+    assert "does not issue electronic invoices" in body["errors"]["invoice"][0]
+    assert not PaymentLink.objects.exists()
