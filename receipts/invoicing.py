@@ -152,6 +152,13 @@ def _stamp_duty(nature: str, total: int, currency: str) -> int:
     )
 
 
+def _profile(merchant: Merchant) -> FiscalProfile:
+    profile = FiscalProfile.objects.filter(merchant=merchant).first()
+    if profile is None:
+        raise CannotInvoice(_("the shop has no fiscal profile"))
+    return profile
+
+
 def _local(at: datetime, merchant: Merchant) -> datetime:
     return at.astimezone(zoneinfo.ZoneInfo(merchant.time_zone))
 
@@ -169,7 +176,7 @@ def _issue(
     """Number, freeze and write one document (under the series' lock: call it inside the
     finalizing or refunding transaction)."""
     merchant = payment.merchant
-    profile = merchant.fiscal_profile
+    profile = _profile(merchant)
     local = _local(at, merchant)
     snapshot = payment_snapshot(payment, at)  # the courtesy copy's header, like a receipt's
     seller = _seller(merchant, profile)
@@ -230,9 +237,7 @@ def invoice_issue(*, payment: Payment, at: datetime) -> Invoice | None:
     existing = Invoice.objects.filter(payment=payment, kind=InvoiceKind.INVOICE).first()
     if existing is not None:
         return existing
-    if not FiscalProfile.objects.filter(merchant_id=payment.merchant_id).exists():
-        raise CannotInvoice(_("the shop has no fiscal profile"))
-    profile = payment.merchant.fiscal_profile
+    profile = _profile(payment.merchant)
     rate, nature, reference = _tax(payment, profile)
     local = _local(at, payment.merchant)
     description = _fit(payment.link.description, 1000) or "Pagamento"
@@ -295,18 +300,24 @@ def credit_note_issue(*, refund: Refund, at: datetime) -> Invoice | None:
 
 def issue_safely(payment: Payment, issue: Callable[[], Invoice | None]) -> Invoice | None:
     """Run `issue` in a savepoint: if the shop's data cannot make the invoice, the payment or
-    the refund still goes through, its number taken back, and the payment's timeline says why."""
+    the refund still goes through, its number taken back, and the payment's timeline says why.
+    Money recorded comes first: even an unexpected error here is logged, never raised into the
+    finalization that records the payment or the refund."""
     try:
         with transaction.atomic():
             return issue()
     except CannotInvoice as error:
-        PaymentEvent.objects.create(
-            payment=payment,
-            kind="invoice_not_issued",
-            message=_("No invoice was issued: %(reason)s.") % {"reason": error},
-        )
-        logger.warning("no invoice for payment %s: %s", payment.pk, error)
-        return None
+        reason = str(error)
+        logger.warning("no invoice for payment %s: %s", payment.pk, reason)
+    except Exception:  # see the docstring; the traceback goes to the log
+        reason = _("an unexpected error, reported to the operator")
+        logger.exception("no invoice for payment %s", payment.pk)
+    PaymentEvent.objects.create(
+        payment=payment,
+        kind="invoice_not_issued",
+        message=_("No invoice was issued: %(reason)s.") % {"reason": reason},
+    )
+    return None
 
 
 # --- The courtesy copy ----------------------------------------------------------------------------

@@ -381,3 +381,24 @@ def test_the_sweep_runs_follow_ups_whose_task_was_lost(
     receipt_tasks.invoice_followups(invoice.pk)
     with mock.patch("django.utils.timezone.now", return_value=later):
         assert receipt_tasks.invoices_followups_sweep() == 0
+
+
+def test_an_unexpected_error_while_invoicing_never_stops_the_payment(shop, profile):
+    with mock.patch("receipts.fatturapa.build_xml", side_effect=RuntimeError("bug")):
+        payment = paid(shop.merchant, BUSINESS)
+
+    assert payment.status == "succeeded"
+    assert Receipt.objects.filter(payment=payment).exists()
+    assert not Invoice.objects.exists()
+    event = PaymentEvent.objects.get(payment=payment, kind="invoice_not_issued")
+    assert "unexpected error" in event.message
+    # Its numbers went back with the savepoint.
+    assert Invoice.objects.get(payment=paid(shop.merchant, BUSINESS)).number == "FT-2026-000001"
+
+
+def test_a_shop_without_a_fiscal_profile_gets_no_invoice_and_is_told(shop):
+    payment = paid(shop.merchant, BUSINESS)
+
+    assert payment.status == "succeeded"
+    event = PaymentEvent.objects.get(payment=payment, kind="invoice_not_issued")
+    assert event.message
