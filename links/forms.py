@@ -32,7 +32,44 @@ EXPIRY_CHOICES = [
 EXPIRY_DELTAS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
-class LinkForm(forms.Form):
+class CustomerInvoiceForm(forms.Form):
+    """A link form's "Invoice the customer": when the shop issues invoices, the customer's
+    invoice details (merchants.fiscal.InvoiceDetailsForm, prefix "invoice", in `invoice_form`);
+    cleaned into `invoice_details` (empty unless ticked and valid)."""
+
+    invoice_customer = forms.BooleanField(
+        label=_("Invoice the customer"),
+        required=False,
+        help_text=_(
+            "Each payment of the link gets an electronic invoice made out to the customer below; "
+            "the pay page shows these details instead of asking."
+        ),
+    )
+
+    def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.merchant = merchant
+        self.profile = FiscalProfile.objects.filter(merchant=merchant).first()
+        self.invoice_form: InvoiceDetailsForm | None = None
+        if self.profile is not None and self.profile.offers_invoices:
+            self.invoice_form = InvoiceDetailsForm(self.data or None, prefix="invoice")
+        else:
+            del self.fields["invoice_customer"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["invoice_details"] = {}
+        if data.get("invoice_customer") and self.invoice_form is not None:
+            if self.invoice_form.is_valid():
+                data["invoice_details"] = self.invoice_form.details()
+            else:
+                self.add_error(
+                    "invoice_customer", _("Check the customer's invoice details below.")
+                )
+        return data
+
+
+class LinkForm(CustomerInvoiceForm):
     amount = forms.CharField(
         label=_("Amount"),
         max_length=20,
@@ -107,27 +144,10 @@ class LinkForm(forms.Form):
         ),
     )
 
-    invoice_customer = forms.BooleanField(
-        label=_("Invoice the customer"),
-        required=False,
-        help_text=_(
-            "Each payment of the link gets an electronic invoice made out to the customer below; "
-            "the pay page shows these details instead of asking."
-        ),
-    )
-
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.merchant = merchant
+        super().__init__(*args, merchant=merchant, **kwargs)
         self.fields["currency"].initial = merchant.default_currency
         self.fields["language"].initial = merchant.default_language
-        self.profile = FiscalProfile.objects.filter(merchant=merchant).first()
-        # The customer's invoice details, when the shop issues invoices (prefix "invoice").
-        self.invoice_form: InvoiceDetailsForm | None = None
-        if self.profile is not None and self.profile.offers_invoices:
-            self.invoice_form = InvoiceDetailsForm(self.data or None, prefix="invoice")
-        else:
-            del self.fields["invoice_customer"]
         if self.prices_exclude_vat:
             self.fields["amount"].label = _("Amount (VAT excluded)")
             self.fields["amount"].help_text = _(
@@ -305,7 +325,7 @@ class HoldForm(_ConfirmedAmountForm):
         return self._amount(text) if text else None
 
 
-class QuickLinkForm(forms.Form):
+class QuickLinkForm(CustomerInvoiceForm):
     """Phone orders and the virtual terminal: the few fields a clerk types with a customer waiting."""
 
     amount = forms.CharField(
@@ -337,8 +357,7 @@ class QuickLinkForm(forms.Form):
     def __init__(
         self, *args: Any, merchant: Merchant, with_phone: bool = True, **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.merchant = merchant
+        super().__init__(*args, merchant=merchant, **kwargs)
         if not with_phone:
             del self.fields["customer_phone"]
 

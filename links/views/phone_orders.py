@@ -49,6 +49,7 @@ def _quick_link(
         expires_at=timezone.now() + QUICK_LINK_EXPIRY,
         channel=channel,
         authorize_only=data.get("authorize_only", False),
+        invoice_details=data.get("invoice_details") or {},
     )
 
 

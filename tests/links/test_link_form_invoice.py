@@ -92,3 +92,31 @@ def test_amounts_typed_without_vat_are_charged_with_it(
 
     assert response.status_code == 302
     assert PaymentLink.objects.get().amount == charged
+
+
+@pytest.mark.parametrize("actor", ["owner", "staff"])
+def test_a_phone_order_carries_the_customer_invoice_details(client_as, shop, profile, actor):
+    client = client_as(actor)
+    url = reverse("links:phone_order_new", args=[shop.merchant.public_id])
+    assert "Invoice the customer" in client.get(url).text
+
+    response = client.post(
+        url, {"amount": "122,00", "description": "Ordine telefonico", **CUSTOMER}
+    )
+
+    assert response.status_code == 302
+    link = PaymentLink.objects.get()
+    assert link.channel == "phone"
+    assert link.invoice_details["vat_number"] == "01234560017"
+
+
+def test_a_phone_order_with_wrong_invoice_details_is_not_created(client_as, shop, profile):
+    url = reverse("links:phone_order_new", args=[shop.merchant.public_id])
+
+    response = client_as("owner").post(
+        url, {"amount": "122,00", "description": "Ordine", **CUSTOMER, "invoice-city": ""}
+    )
+
+    assert response.status_code == 400
+    assert "Check the customer&#x27;s invoice details below" in response.text
+    assert not PaymentLink.objects.exists()
