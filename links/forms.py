@@ -63,9 +63,7 @@ class CustomerInvoiceForm(forms.Form):
             if self.invoice_form.is_valid():
                 data["invoice_details"] = self.invoice_form.details()
             else:
-                self.add_error(
-                    "invoice_customer", _("Check the customer's invoice details below.")
-                )
+                self.add_error("invoice_customer", _("Check the customer's invoice details below."))
         return data
 
 
