@@ -17,7 +17,7 @@ from merchants.models import (
     PaymentMethodKind,
 )
 from vpos.inputs import AsciiIntegerField
-from vpos.money import AmountError, parse_amount
+from vpos.money import AmountError, parse_amount, with_vat
 
 from .models import VAT_RATE_CHOICES, LinkKind, LinkStatus
 from .services import validate_amount, validate_link_payment_methods
@@ -162,9 +162,7 @@ class LinkForm(CustomerInvoiceForm):
         rate = data.get("vat_rate")
         if rate is None and self.profile is not None:
             rate = self.profile.vat_rate
-        if not self.prices_exclude_vat or not rate:
-            return net
-        return net + (net * rate * 2 + 100) // 200  # the VAT rounded half up
+        return with_vat(net, rate) if self.prices_exclude_vat and rate else net
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -181,12 +179,6 @@ class LinkForm(CustomerInvoiceForm):
                     self.add_error("amount", error)
                 else:
                     data["amount_minor"] = amount
-        data["invoice_details"] = {}
-        if data.get("invoice_customer") and self.invoice_form is not None:
-            if self.invoice_form.is_valid():
-                data["invoice_details"] = self.invoice_form.details()
-            else:
-                self.add_error("invoice_customer", _("Check the customer's invoice details below."))
         expiry = data.get("expiry")
         data["expires_at"] = None
         if expiry in EXPIRY_DELTAS:

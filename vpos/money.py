@@ -29,6 +29,11 @@ def to_decimal(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-exponent(currency))
 
 
+def with_vat(net: int, rate: int) -> int:
+    """A net amount with VAT at `rate` percent added, the VAT rounded half up."""
+    return net + (net * rate * 2 + 100) // 200
+
+
 def babel_locale(language: str | None = None) -> str:
     language = (language or translation.get_language() or "it").split("-")[0]
     return _LOCALES.get(language, "en_IE")
