@@ -9,15 +9,19 @@ browser, the provider's webhook, reconciliation); the first does the work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchants.fiscal import invoice_details
+from merchants.models import InvoiceOffer
+from merchants.selectors import invoice_offer
 from vpos.events import Event, record
 from vpos.inflight import mark_money_in_flight
 from vpos.inputs import single_line
@@ -152,6 +156,19 @@ def _abandon(payment: Payment) -> None:
         record(Event.PAYMENT_ABANDONED, merchant_id=payment.merchant_id, obj=payment)
 
 
+def attempt_invoice_details(
+    link: PaymentLink, *, requested: bool, typed: Mapping[str, Any]
+) -> dict[str, str]:
+    """Who a payment of `link` is invoiced to: the customer the shop put on the link; else, when
+    the customer asked for an invoice and the shop offers them, the details they typed (a
+    ValidationError with a message per field when wrong); else nobody (an empty dict)."""
+    if link.invoice_details:
+        return link.invoice_details
+    if not requested or invoice_offer(link.merchant) == InvoiceOffer.OFF:
+        return {}
+    return invoice_details(typed)
+
+
 def checkout_attempt(
     *,
     link: PaymentLink,
@@ -212,7 +229,7 @@ def checkout_attempt(
             is_moto=moto,
             method="card" if moto else method,
             via_shop_account=uses_shop_account(locked.merchant),
-            invoice_details=invoice_details or locked.invoice_details,
+            invoice_details=locked.invoice_details or invoice_details or {},
         )
         record(Event.PAYMENT_STARTED, merchant_id=locked.merchant_id, obj=payment)
 

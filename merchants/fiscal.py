@@ -22,11 +22,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .validators import (
+    partita_iva_is_valid,
     validate_codice_fiscale,
     validate_eu_vat_number,
     validate_partita_iva,
     validate_sdi_code,
 )
+
+# The flat-rate scheme (forfettario) invoices without VAT, always with this nature.
+FLAT_RATE_REGIME, FLAT_RATE_NATURE = "RF19", "N2.2"
 
 REGIME_CHOICES = [
     ("RF01", _("RF01 — Ordinary")),
@@ -81,6 +85,27 @@ NATURA_REFERENCE = {
     "N6.9": "Inversione contabile",
     "N7": "IVA assolta in altro stato UE",
 }
+
+
+def shop_details_missing(shop: Any) -> list[Any]:
+    """What a shop's legal details (merchants.Merchant) lack to be the seller of a valid invoice,
+    as a person reads it; empty when nothing is missing."""
+    missing: list[Any] = []
+    italian = shop.country == "IT"
+    if italian and not partita_iva_is_valid(shop.vat_number or ""):
+        missing.append(_("a valid Partita IVA"))
+    elif not shop.vat_number:
+        missing.append(_("the VAT number"))
+    if not shop.legal_name:
+        missing.append(_("the legal name"))
+    if not (shop.address and shop.city):
+        missing.append(_("the address"))
+    if italian and not re.fullmatch(r"[0-9]{5}", shop.postal_code or ""):
+        missing.append(_("a 5-digit postal code"))
+    if italian and not re.fullmatch(r"[A-Za-z]{2}", shop.province or ""):
+        missing.append(_("the province"))
+    return missing
+
 
 EU_COUNTRIES = [
     "AT",

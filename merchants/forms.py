@@ -13,14 +13,8 @@ from vpos.inputs import DayField
 from vpos.models import Action
 
 from .fiscal import NATURA_CHOICES, REGIME_CHOICES
-from .models import FiscalProfile, InvoiceOffer, Membership, Merchant, Role
-from .validators import (
-    codice_fiscale_is_valid,
-    partita_iva_is_valid,
-    validate_codice_fiscale,
-    validate_partita_iva,
-    validate_sdi_code,
-)
+from .models import FiscalProfile, Membership, Merchant, Role
+from .validators import validate_codice_fiscale, validate_partita_iva, validate_sdi_code
 
 LOGO_FORMATS = {"PNG", "JPEG", "WEBP"}
 LOGO_MAX_SOURCE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
@@ -145,12 +139,11 @@ class AuditFilterForm(forms.Form):
 
 
 INVOICE_VAT_RATES = [(22, "22%"), (10, "10%"), (5, "5%"), (4, "4%"), (0, "0%")]
-FLAT_RATE_REGIME, FLAT_RATE_NATURE = "RF19", "N2.2"
 
 
 class FiscalProfileForm(forms.ModelForm):
-    """The shop's electronic invoicing: what the owner chooses, checked against what a valid
-    FatturaPA file needs from the shop."""
+    """The shop's electronic invoicing: what the owner chooses. FiscalProfile.clean() checks it
+    against what a valid FatturaPA file needs."""
 
     regime = forms.ChoiceField(label=_("Tax regime"), choices=REGIME_CHOICES)
     vat_rate = forms.TypedChoiceField(
@@ -180,70 +173,13 @@ class FiscalProfileForm(forms.ModelForm):
         ]
         widgets = {"invoicing": forms.RadioSelect, "delivery": forms.RadioSelect}
 
-    def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.merchant = merchant
         # Their section's heading names them already (templates/merchants/fiscal_profile.html).
         self.fields["invoicing"].label = ""
         self.fields["delivery"].label = ""
 
     def clean_transmitter_code(self) -> str:
+        """Typed as it comes (spaces, an IT prefix on a Partita IVA); the model checks it."""
         code = re.sub(r"\s", "", self.cleaned_data["transmitter_code"]).upper()
-        if code.startswith("IT") and len(code) == 13:
-            code = code[2:]
-        if code and not codice_fiscale_is_valid(code):
-            raise ValidationError(
-                _("Enter your intermediary's codice fiscale or Partita IVA, or leave it empty.")
-            )
-        return code
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("regime") == FLAT_RATE_REGIME:
-            if data.get("vat_rate") != 0:
-                self.add_error(
-                    "vat_rate",
-                    _("The flat-rate scheme (RF19) invoices without VAT: choose 0% and N2.2."),
-                )
-            elif data.get("vat_nature") not in ("", FLAT_RATE_NATURE):
-                self.add_error(
-                    "vat_nature", _("The flat-rate scheme (RF19) invoices with nature N2.2.")
-                )
-            else:
-                data["vat_nature"] = FLAT_RATE_NATURE
-        if data.get("vat_rate") == 0 and not data.get("vat_nature"):
-            self.add_error(
-                "vat_nature", _("Choose the nature of the operation: invoices without VAT need it.")
-            )
-        if data.get("vat_rate"):
-            data["vat_nature"] = ""
-        if data.get("invoicing", InvoiceOffer.OFF) != InvoiceOffer.OFF:
-            missing = self.missing_shop_details()
-            if missing:
-                raise ValidationError(
-                    _(
-                        "To issue electronic invoices, complete the shop's legal details first: "
-                        "%(missing)s."
-                    )
-                    % {"missing": ", ".join(str(item) for item in missing)},
-                    code="shop_details",
-                )
-        return data
-
-    def missing_shop_details(self) -> list[Any]:
-        """What the shop's settings lack for a valid invoice (its seller block)."""
-        shop = self.merchant
-        missing: list[Any] = []
-        if shop.country == "IT" and not partita_iva_is_valid(shop.vat_number or ""):
-            missing.append(_("a valid Partita IVA"))
-        elif not shop.vat_number:
-            missing.append(_("the VAT number"))
-        if not shop.legal_name:
-            missing.append(_("the legal name"))
-        if not (shop.address and shop.city):
-            missing.append(_("the address"))
-        if shop.country == "IT" and not re.fullmatch(r"[0-9]{5}", shop.postal_code or ""):
-            missing.append(_("a 5-digit postal code"))
-        if shop.country == "IT" and not re.fullmatch(r"[A-Za-z]{2}", shop.province or ""):
-            missing.append(_("the province"))
-        return missing
+        return code[2:] if code.startswith("IT") and len(code) == 13 else code

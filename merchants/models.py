@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 import uuid
 import zoneinfo
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -14,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from vpos.crypto import EncryptedTextField, decrypt
 
-from .validators import validate_hex_color
+from .fiscal import FLAT_RATE_NATURE, FLAT_RATE_REGIME, shop_details_missing
+from .validators import codice_fiscale_is_valid, validate_hex_color
 
 CURRENCY_CHOICES = [
     ("EUR", "EUR — Euro"),
@@ -355,6 +358,42 @@ class FiscalProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Fiscal profile of {self.merchant}"
+
+    def clean(self) -> None:
+        """The tax treatment a valid invoice can state, and a shop that can be its seller.
+        Settles the nature: N2.2 under the flat-rate scheme, none with a VAT rate."""
+        errors: dict[str, Any] = {}
+        if self.regime == FLAT_RATE_REGIME:
+            if self.vat_rate != 0:
+                errors["vat_rate"] = _(
+                    "The flat-rate scheme (RF19) invoices without VAT: choose 0% and N2.2."
+                )
+            elif self.vat_nature not in ("", FLAT_RATE_NATURE):
+                errors["vat_nature"] = _("The flat-rate scheme (RF19) invoices with nature N2.2.")
+            else:
+                self.vat_nature = FLAT_RATE_NATURE
+        if self.vat_rate:
+            self.vat_nature = ""
+        elif not self.vat_nature and "vat_rate" not in errors:
+            errors["vat_nature"] = _(
+                "Choose the nature of the operation: invoices without VAT need it."
+            )
+        if self.transmitter_code and not codice_fiscale_is_valid(self.transmitter_code):
+            errors["transmitter_code"] = _(
+                "Enter your intermediary's codice fiscale or Partita IVA, or leave it empty."
+            )
+        if errors:
+            raise ValidationError(errors)
+        missing = shop_details_missing(self.merchant) if self.offers_invoices else []
+        if missing:
+            raise ValidationError(
+                _(
+                    "To issue electronic invoices, complete the shop's legal details first: "
+                    "%(missing)s."
+                )
+                % {"missing": ", ".join(str(item) for item in missing)},
+                code="shop_details",
+            )
 
     @property
     def offers_invoices(self) -> bool:

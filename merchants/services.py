@@ -247,12 +247,15 @@ def membership_set_preferences(*, membership: Membership, notify_payments: bool)
 def fiscal_profile_update(
     *, merchant: Merchant, data: dict[str, Any], actor: User | None = None
 ) -> FiscalProfile:
-    """Save the shop's electronic invoicing settings (created on first save), audited."""
-    profile, _created = FiscalProfile.objects.get_or_create(merchant=merchant)
-    changed = sorted(name for name, value in data.items() if getattr(profile, name) != value)
+    """Save the shop's electronic invoicing settings (created on first save), audited. Raises
+    ValidationError when they could not make a valid invoice (FiscalProfile.clean)."""
+    profile = FiscalProfile.objects.filter(merchant=merchant).first()
+    profile = profile or FiscalProfile(merchant=merchant)
     for name, value in data.items():
         setattr(profile, name, value)
     profile.full_clean(exclude=["merchant"])
+    before = FiscalProfile.objects.filter(pk=profile.pk).values(*data).first() or {}
+    changed = sorted(name for name in data if before.get(name) != getattr(profile, name))
     profile.save()
     if changed:
         record(

@@ -22,6 +22,7 @@ from vpos.outbox import outbox_resend
 
 from . import selectors, services
 from .access import SESSION_KEY, owner_without_totp, shop_view
+from .fiscal import shop_details_missing
 from .forms import (
     AuditFilterForm,
     FiscalProfileForm,
@@ -120,16 +121,17 @@ def fiscal_profile(request: HttpRequest, membership: Membership) -> HttpResponse
     profile = FiscalProfile.objects.filter(merchant=merchant).first() or FiscalProfile(
         merchant=merchant
     )
-    form = FiscalProfileForm(request.POST or None, instance=profile, merchant=merchant)
+    form = FiscalProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        # As the model's clean() settled them (the nature that goes with the regime and rate).
+        data = {name: getattr(form.instance, name) for name in form.Meta.fields}
         services.fiscal_profile_update(merchant=merchant, data=data, actor=request.user)
         messages.success(request, _("Electronic invoicing settings saved."))
         return redirect("merchants:fiscal_profile", shop_id=merchant.public_id)
     return render(
         request,
         "merchants/fiscal_profile.html",
-        {"form": form, "missing": form.missing_shop_details()},
+        {"form": form, "missing": shop_details_missing(merchant)},
     )
 
 

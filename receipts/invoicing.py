@@ -27,9 +27,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from links.models import Payment, PaymentEvent, Refund
-from merchants.fiscal import NATURA_REFERENCE, invoice_recipient_name, latin1_lenient
+from merchants.fiscal import (
+    FLAT_RATE_NATURE,
+    FLAT_RATE_REGIME,
+    NATURA_REFERENCE,
+    invoice_recipient_name,
+    latin1_lenient,
+    shop_details_missing,
+)
 from merchants.models import FiscalProfile, Merchant
-from merchants.validators import partita_iva_is_valid
 
 from . import fatturapa
 from .models import Invoice, InvoiceKind
@@ -48,8 +54,6 @@ logger = logging.getLogger(__name__)
 INVOICE_SERIES = "invoice"
 CREDIT_SERIES = "credit"
 NUMBER_PREFIX = {InvoiceKind.INVOICE: "FT", InvoiceKind.CREDIT_NOTE: "NC"}
-FLAT_RATE_REGIME = "RF19"
-FLAT_RATE_NATURE = "N2.2"
 # Stamp duty (imposta di bollo) on an invoice without VAT above €77.47: declared, paid virtually.
 STAMP_DUTY = 200
 STAMP_DUTY_ABOVE = 7747
@@ -64,30 +68,28 @@ def format_number(kind: str, year: int, sequence: int) -> str:
     return f"{NUMBER_PREFIX[InvoiceKind(kind)]}-{year}-{sequence:06d}"
 
 
-def _fit(value: str, limit: int) -> str:
-    return latin1_lenient(value, limit)
-
-
 def _phone(value: str) -> str:
     digits = "".join(value.split())
     return digits if 5 <= len(digits) <= 12 and digits.isascii() else ""
 
 
 def _seller(merchant: Merchant, profile: FiscalProfile) -> dict[str, str]:
-    if merchant.country == "IT" and not partita_iva_is_valid(merchant.vat_number or ""):
-        raise CannotInvoice(_("the shop has no valid Partita IVA in its settings"))
-    if not merchant.vat_number:
-        raise CannotInvoice(_("the shop has no VAT number in its settings"))
+    missing = shop_details_missing(merchant)
+    if missing:
+        raise CannotInvoice(
+            _("the shop's settings lack %(missing)s")
+            % {"missing": ", ".join(str(item) for item in missing)}
+        )
     tax_code = (merchant.tax_code or "").upper()
     return {
-        "name": _fit(merchant.legal_name or merchant.name, 80),
+        "name": latin1_lenient(merchant.legal_name or merchant.name, 80),
         "vat_country": merchant.country,
         "vat_number": merchant.vat_number,
         "tax_code": tax_code if tax_code.isalnum() and 11 <= len(tax_code) <= 16 else "",
         "regime": profile.regime,
-        "address": _fit(merchant.address, 60),
+        "address": latin1_lenient(merchant.address, 60),
         "postal_code": merchant.postal_code,
-        "city": _fit(merchant.city, 60),
+        "city": latin1_lenient(merchant.city, 60),
         "province": (merchant.province or "").upper(),
         "country": merchant.country,
         "email": merchant.contact_email if len(merchant.contact_email) >= 7 else "",
@@ -98,9 +100,9 @@ def _seller(merchant: Merchant, profile: FiscalProfile) -> dict[str, str]:
 def _buyer(details: dict[str, str], email: str) -> dict[str, str]:
     buyer = {key: str(details.get(key) or "") for key in details}
     for key, limit in (("company", 80), ("first_name", 60), ("last_name", 60)):
-        buyer[key] = _fit(buyer.get(key, ""), limit)
-    buyer["address"] = _fit(buyer.get("address", ""), 60)
-    buyer["city"] = _fit(buyer.get("city", ""), 60)
+        buyer[key] = latin1_lenient(buyer.get(key, ""), limit)
+    buyer["address"] = latin1_lenient(buyer.get("address", ""), 60)
+    buyer["city"] = latin1_lenient(buyer.get("city", ""), 60)
     buyer["country"] = buyer.get("country") or "IT"
     buyer["email"] = email
     return buyer
@@ -121,12 +123,12 @@ def _tax(payment: Payment, profile: FiscalProfile) -> tuple[int, str, str]:
     link = payment.link
     if profile.regime == FLAT_RATE_REGIME:
         nature = FLAT_RATE_NATURE
-        return 0, nature, _fit(link.vat_exemption, 100) or NATURA_REFERENCE[nature]
+        return 0, nature, latin1_lenient(link.vat_exemption, 100) or NATURA_REFERENCE[nature]
     rate = link.vat_rate if link.vat_rate is not None else profile.vat_rate
     if rate:
         return rate, "", ""
     nature = profile.vat_nature or FLAT_RATE_NATURE
-    return 0, nature, _fit(link.vat_exemption, 100) or NATURA_REFERENCE.get(nature, "")
+    return 0, nature, latin1_lenient(link.vat_exemption, 100) or NATURA_REFERENCE.get(nature, "")
 
 
 def _amounts(gross: int, rate: int, nature: str, reference: str, description: str):
@@ -170,13 +172,13 @@ def _issue(
     at: datetime,
     gross: int,
     fiscal_extra: dict[str, Any],
+    profile: FiscalProfile,
     refund: Refund | None = None,
     original: Invoice | None = None,
 ) -> Invoice:
     """Number, freeze and write one document (under the series' lock: call it inside the
     finalizing or refunding transaction)."""
     merchant = payment.merchant
-    profile = _profile(merchant)
     local = _local(at, merchant)
     snapshot = payment_snapshot(payment, at)  # the courtesy copy's header, like a receipt's
     seller = _seller(merchant, profile)
@@ -226,7 +228,9 @@ def _issue(
 
 def _paid_reason(payment: Payment, local: datetime) -> str:
     method = "addebito SEPA" if payment.method == "sepa_debit" else "carta di pagamento"
-    return _fit(f"Pagata il {local:%d/%m/%Y} con {method} (rif. {payment.provider_id or ''})", 200)
+    return latin1_lenient(
+        f"Pagata il {local:%d/%m/%Y} con {method} (rif. {payment.provider_id or ''})", 200
+    )
 
 
 def invoice_issue(*, payment: Payment, at: datetime) -> Invoice | None:
@@ -240,7 +244,7 @@ def invoice_issue(*, payment: Payment, at: datetime) -> Invoice | None:
     profile = _profile(payment.merchant)
     rate, nature, reference = _tax(payment, profile)
     local = _local(at, payment.merchant)
-    description = _fit(payment.link.description, 1000) or "Pagamento"
+    description = latin1_lenient(payment.link.description, 1000) or "Pagamento"
     lines, summary, totals = _amounts(payment.amount, rate, nature, reference, description)
     extra = {
         "lines": lines,
@@ -256,7 +260,12 @@ def invoice_issue(*, payment: Payment, at: datetime) -> Invoice | None:
         },
     }
     return _issue(
-        kind=InvoiceKind.INVOICE, payment=payment, at=at, gross=payment.amount, fiscal_extra=extra
+        kind=InvoiceKind.INVOICE,
+        payment=payment,
+        at=at,
+        gross=payment.amount,
+        fiscal_extra=extra,
+        profile=profile,
     )
 
 
@@ -272,13 +281,15 @@ def credit_note_issue(*, refund: Refund, at: datetime) -> Invoice | None:
         return None
     first = original.snapshot["fiscal"]["summary"][0]
     rate, nature = first["rate"], first.get("nature", "")
-    description = _fit(f"Storno fattura {original.number}: {payment.link.description}", 1000)
+    description = latin1_lenient(
+        f"Storno fattura {original.number}: {payment.link.description}", 1000
+    )
     lines, summary, totals = _amounts(
         refund.amount, rate, nature, first.get("reference", ""), description
     )
     reasons = [f"Rimborso della fattura n. {original.number} del {original.issue_date:%d/%m/%Y}"]
     if refund.reason:
-        reasons.append(_fit(refund.reason, 200))
+        reasons.append(latin1_lenient(refund.reason, 200))
     extra = {
         "lines": lines,
         "summary": summary,
@@ -293,6 +304,7 @@ def credit_note_issue(*, refund: Refund, at: datetime) -> Invoice | None:
         at=at,
         gross=refund.amount,
         fiscal_extra=extra,
+        profile=_profile(payment.merchant),
         refund=refund,
         original=original,
     )

@@ -39,7 +39,7 @@ from links import authorizations, services
 from links import refunds as refund_services
 from links.models import LinkChannel, LinkStatus, Payment, PaymentLink, PaymentStatus
 from links.selectors import receipt_of
-from receipts.downloads import pdf_response
+from receipts.downloads import pdf_response, xml_response
 from vpos.inputs import parse_id, single_line
 from vpos.views import page_not_found
 
@@ -694,11 +694,7 @@ class InvoiceXml(APIView):
         },
     )
     def get(self, request: Request, invoice_id: str) -> HttpResponse:
-        invoice = _invoice_for_key(request, invoice_id)
-        response = HttpResponse(invoice.xml.encode("utf-8"), content_type="application/xml")
-        response["Content-Disposition"] = f'attachment; filename="{invoice.file_name}"'
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return xml_response(_invoice_for_key(request, invoice_id))
 
 
 class InvoicePdf(APIView):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from merchants.fiscal import InvoiceDetailsForm
+from merchants.fiscal import DETAIL_FIELDS, InvoiceDetailsForm
 from merchants.models import InvoiceOffer
 from merchants.selectors import invoice_offer
 from vpos.inputs import is_url_token
@@ -226,27 +227,28 @@ INVOICE_PREFIX = "invoice"
 
 
 def invoice_details_posted(request: HttpRequest, link: PaymentLink) -> dict | JsonResponse:
-    """The invoice details of an attempt: the link's own, else what the customer typed when they
-    asked for an invoice and the shop offers them (an answer with a message per field when it is
-    wrong), else none."""
-    if link.invoice_details:
-        return link.invoice_details
-    if request.POST.get(f"{INVOICE_PREFIX}-requested") != "on":
-        return {}
-    if invoice_offer(link.merchant) == InvoiceOffer.OFF:
-        return {}
-    form = InvoiceDetailsForm(request.POST, prefix=INVOICE_PREFIX)
-    if form.is_valid():
-        return form.details()
-    return JsonResponse(
-        {
-            "status": "error",
-            "code": "invoice_details",
-            "message": _("Please check your invoice details: nothing was charged."),
-            "fields": {name: list(errors) for name, errors in form.errors.items()},
-        },
-        status=400,
-    )
+    """The invoice details of an attempt (links.payments.attempt_invoice_details) from what the
+    page posted (`invoice-requested`, `invoice-<field>`), or the answer that names each wrong
+    field."""
+    typed = {
+        name: request.POST[f"{INVOICE_PREFIX}-{name}"]
+        for name in DETAIL_FIELDS
+        if f"{INVOICE_PREFIX}-{name}" in request.POST
+    }
+    try:
+        return payments.attempt_invoice_details(
+            link, requested=request.POST.get(f"{INVOICE_PREFIX}-requested") == "on", typed=typed
+        )
+    except ValidationError as error:
+        return JsonResponse(
+            {
+                "status": "error",
+                "code": "invoice_details",
+                "message": _("Please check your invoice details: nothing was charged."),
+                "fields": error.message_dict,
+            },
+            status=400,
+        )
 
 
 def _json_error(message: str, code: str, status: int = 400) -> JsonResponse:

@@ -13,7 +13,7 @@ from merchants.models import Membership
 from merchants.selectors import invoice_offer
 
 from .. import selectors, services
-from ..downloads import pdf_response
+from ..downloads import pdf_response, xml_response
 from ..forms import ExportForm, InvoiceFilterForm
 from ..models import Invoice, ReceiptExport
 from .back_office import export_start
@@ -59,12 +59,7 @@ def _invoice(membership: Membership, invoice_id) -> Invoice:
 @shop_view()
 def invoice_xml(request: HttpRequest, membership: Membership, invoice_id) -> HttpResponse:
     """The FatturaPA file, as the SDI gets it."""
-    invoice = _invoice(membership, invoice_id)
-    response = HttpResponse(invoice.xml.encode("utf-8"), content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.file_name}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return xml_response(_invoice(membership, invoice_id))
 
 
 @shop_view()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from merchants.models import FiscalProfile
+from merchants.services import fiscal_profile_update
 from vpos.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +89,18 @@ def test_invoices_wait_for_the_shop_legal_details(client_as, shop):
     assert not FiscalProfile.objects.exists()
     # Receipts only needs nothing more.
     assert client.post(url(shop), {**VALID, "invoicing": "off"}).status_code == 302
+
+
+def test_the_service_holds_the_same_rules_as_the_page(shop):
+    """Whoever saves the settings (the page, a command), the rules are the model's."""
+    with pytest.raises(ValidationError) as refused:
+        fiscal_profile_update(
+            merchant=shop.merchant, data={"regime": "RF19", "vat_rate": 22, "invoicing": "request"}
+        )
+
+    assert "vat_rate" in refused.value.message_dict
+    assert not FiscalProfile.objects.exists()
+    profile = fiscal_profile_update(
+        merchant=shop.merchant, data={"regime": "RF19", "vat_rate": 0, "invoicing": "request"}
+    )
+    assert profile.vat_nature == "N2.2"
