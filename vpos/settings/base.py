@@ -258,6 +258,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 # Workers log through LOGGING below (JSON in production), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queues by kind of work, so that each scales and fails on its own (docs/deploy.md, "Workers"):
+# a slow PDF never delays a confirmation email, a shop's slow webhook endpoint never delays either.
+# `make run` starts one worker for all of them; compose.yaml one worker per group.
+CELERY_QUEUE_NAMES = ("default", "email", "documents", "webhooks")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "vpos.tasks.outbox_send": {"queue": "email"},
+    "receipts.tasks.receipt_render": {"queue": "documents"},
+    "receipts.tasks.receipt_export_build": {"queue": "documents"},
+    "receipts.tasks.invoice_followups": {"queue": "documents"},
+    "links.tasks.payments_export_build": {"queue": "documents"},
+    "integrations.tasks.webhook_send": {"queue": "webhooks"},
+    "integrations.tasks.webhooks_retry_due": {"queue": "webhooks"},
+}
 CELERY_BEAT_SCHEDULE: dict = {
     "outbox-resend-stuck": {"task": "vpos.tasks.outbox_sweep", "schedule": 300.0},
     "payments-reconcile": {"task": "links.tasks.payments_reconcile", "schedule": 60.0},
