@@ -1,5 +1,6 @@
-"""The emails that carry proof: the customer's confirmation with the receipt, the shop's
-notification of a payment, and the customer's refund note. All go through the outbox, deduplicated,
+"""The emails that carry proof: the customer's confirmation with the link to the receipt, the
+shop's notification of a payment, the customer's refund note (a link too: the confirmations never
+wait for a PDF) and the invoice's courtesy copy (attached). All go through the outbox, deduplicated,
 so every retry of the follow-ups sends each once."""
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
     sent = []
     context = {"payment": payment, "link": link}
     receipt = Receipt.objects.filter(payment=payment).first()
-    attachments = _pdf_attached(receipt)
     if receipt is not None:
         context["receipt"] = receipt
         context["receipt_url"] = receipt_public_url(receipt)
@@ -58,7 +58,6 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
                 ref=link.email_ref,
                 reply_to=merchant.contact_email,
                 dedupe_key=email_key(EmailAbout.PAYMENT_CONFIRMATION, payment.pk),
-                attachments=attachments,
             )
         )
     recipients = (
@@ -83,11 +82,11 @@ def payment_send_confirmations(*, payment: Payment) -> list[OutboxEmail]:
 
 
 def refund_send_email(*, refund: Refund, note: RefundNote) -> OutboxEmail | None:
-    """Tell the customer about a refund, with the refund note attached. Deduplicated per refund."""
+    """Tell the customer about a refund, with the signed link to its note. Deduplicated per
+    refund."""
     payment = refund.payment
     if not payment.customer_email:
         return None
-    attachments = _pdf_attached(note)
     return outbox_enqueue(
         kind="refund",
         to=payment.customer_email,
@@ -104,7 +103,6 @@ def refund_send_email(*, refund: Refund, note: RefundNote) -> OutboxEmail | None
         ref=payment.link.email_ref,
         reply_to=payment.merchant.contact_email,
         dedupe_key=email_key(EmailAbout.REFUND, refund.pk),
-        attachments=attachments,
     )
 
 

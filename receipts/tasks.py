@@ -18,14 +18,17 @@ from vpos.logging import log_context
 
 from . import delivery, invoicing, notifications, recovery, services
 from .fatturapa import schema
-from .models import Invoice, ReceiptExport
+from .models import Invoice, Receipt, ReceiptExport, RefundNote
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
 def payment_followups(payment_id: int) -> None:
-    """After a payment succeeded: the receipt PDF, then the confirmation emails."""
+    """After a payment succeeded: the confirmation emails at once, with the signed link to the
+    receipt; its PDF is rendered apart, on the documents queue (`receipt_render`), so a slow or
+    failing render never holds up a confirmation. The link renders it on demand if the customer
+    opens it first."""
     payment = (
         Payment.objects.select_related("link", "merchant", "receipt").filter(pk=payment_id).first()
     )
@@ -33,34 +36,56 @@ def payment_followups(payment_id: int) -> None:
         return
     with log_context(shop_id=payment.merchant.public_id, payment_id=payment.public_id):
         receipt = getattr(payment, "receipt", None)
-        if receipt is not None:
-            services.receipt_ensure_pdf(receipt_id=receipt.pk)
         with transaction.atomic():
             notifications.payment_send_confirmations(payment=payment)
             Payment.objects.filter(pk=payment.pk).update(followups_done_at=timezone.now())
-        logger.info("payment follow-ups done: receipt and confirmation emails queued")
-    if receipt is not None and settings.PROVIDER_RECORDS_NUMBERS:
-        payment_number_to_provider.delay(payment.pk)
+        logger.info("payment follow-ups done: confirmation emails queued")
+    if receipt is not None:
+        receipt_render.delay(receipt.pk)
+        if settings.PROVIDER_RECORDS_NUMBERS:
+            payment_number_to_provider.delay(payment.pk)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
+def receipt_render(receipt_id: int) -> None:
+    """Render and store a receipt's PDF (documents queue). Safe to run again: a stored copy is
+    kept."""
+    services.receipt_ensure_pdf(receipt_id=receipt_id)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
+def refund_note_render(note_id: int) -> None:
+    """Render and store a refund note's PDF (documents queue). Safe to run again."""
+    services.document_ensure_pdf(RefundNote.objects.get(pk=note_id))
 
 
 @shared_task(acks_late=True)
 def payments_followups_sweep() -> int:
-    """Periodic: follow-ups whose task was lost (broker down at commit, worker killed)."""
+    """Periodic: follow-ups whose task was lost (broker down at commit, worker killed), and
+    receipts and refund notes whose PDF was never rendered."""
+    now = timezone.now()
+    window = {"__lt": now - timedelta(minutes=2), "__gt": now - timedelta(days=7)}
     due = Payment.objects.filter(
         status=PaymentStatus.SUCCEEDED,
         followups_done_at__isnull=True,
-        succeeded_at__lt=timezone.now() - timedelta(minutes=2),
-        succeeded_at__gt=timezone.now() - timedelta(days=7),
+        **{f"succeeded_at{op}": at for op, at in window.items()},
     ).values_list("pk", flat=True)[:200]
     ids = list(due)
     for payment_id in ids:
         payment_followups.delay(payment_id)
+    for model, task in ((Receipt, receipt_render), (RefundNote, refund_note_render)):
+        unrendered = model.objects.filter(
+            pdf="", **{f"issued_at{op}": at for op, at in window.items()}
+        ).values_list("pk", flat=True)[:200]
+        for document_id in unrendered:
+            task.delay(document_id)
     return len(ids)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS)
 def refund_followups(refund_id: int) -> None:
-    """After a refund: the refund note's PDF and the customer's email with it."""
+    """After a refund: the customer's email at once, with the signed link to the refund note;
+    the note's PDF is rendered apart, on the documents queue."""
     refund = (
         Refund.objects.select_related("payment", "payment__link", "merchant")
         .filter(pk=refund_id)
@@ -68,9 +93,10 @@ def refund_followups(refund_id: int) -> None:
     )
     if refund is None:
         return
-    note = services.refund_note_ensure(refund=refund)
+    note = RefundNote.objects.get(refund=refund)
     with transaction.atomic():
         notifications.refund_send_email(refund=refund, note=note)
+    refund_note_render.delay(note.pk)
     if settings.PROVIDER_RECORDS_NUMBERS:
         refund_number_to_provider.delay(refund.pk)
 

@@ -31,7 +31,7 @@ from links.refunds import refund_create, refunds_reconcile
 from receipts import tasks as receipt_tasks
 from receipts.models import Receipt, RefundNote
 from tests.support.concurrency import run_concurrently
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stream_bytes
 from tests.support.factories import PaymentLinkFactory
 from tests.support.faults import database_gone
 from tests.support.stripe import CARD_OK, charge_event, payment_intent, post_webhook, sign
@@ -206,8 +206,8 @@ def test_refund_note_pdf_names_the_receipt_and_the_amount(link, paid, refund):
     assert "Giacca su misura" in text
 
 
-def test_the_customer_gets_one_refund_email_with_the_note_attached(
-    link, paid, refund, django_capture_on_commit_callbacks
+def test_the_customer_gets_one_refund_email_with_the_link_to_the_note(
+    link, paid, refund, client_as, django_capture_on_commit_callbacks
 ):
     payment = paid()
     mail.outbox.clear()
@@ -215,16 +215,19 @@ def test_the_customer_gets_one_refund_email_with_the_note_attached(
     refund(payment, "8,00")
 
     note = RefundNote.objects.get(refund__payment=payment)
+    assert note.pdf  # rendered apart, on the documents queue
     email = OutboxEmail.objects.get(kind="refund")
     assert email.to_email == CUSTOMER
     assert email.status == OutboxEmail.Status.SENT
-    assert [a["filename"] for a in email.attachments] == [note.filename]
+    assert email.attachments == []  # a link: the email never waits for the PDF
     assert note.number in email.body_text
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
     assert sent.to == [CUSTOMER]
-    assert [name for name, _content, _type in sent.attachments] == [note.filename]
-    assert sent.attachments[0][1].startswith(b"%PDF-")
+    [url] = re.findall(r"http://testserver(/r/[^\s\"<]+/)", sent.body)
+    response = client_as("anonymous").get(url)
+    assert response.status_code == 200
+    assert note.number in pdf_text(stream_bytes(response))
 
     # The follow-up task running again (a retry, a redelivered message) sends nothing more.
     with django_capture_on_commit_callbacks(execute=True):

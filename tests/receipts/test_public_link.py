@@ -1,4 +1,4 @@
-"""The customer's signed receipt link and the confirmation email that carries it and the PDF."""
+"""The customer's signed receipt link and the confirmation email that carries it."""
 
 from __future__ import annotations
 
@@ -134,38 +134,48 @@ def test_a_link_sent_before_links_were_stable_still_works_until_its_time(receipt
         assert client_as("anonymous").get(public_url(sent)).status_code == 410
 
 
-def test_confirmation_email_carries_the_signed_link_and_the_pdf(
+def test_confirmation_email_carries_the_signed_link_to_the_pdf(
     link, client_as, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         payment = finalize(link, customer_email="cliente@example.com")
     receipt = Receipt.objects.get(payment=payment)
-    assert receipt.pdf  # rendered before the emails were composed
+    assert receipt.pdf  # rendered apart, by the documents queue's task
 
     stored = OutboxEmail.objects.get(kind="payment_confirmation")
     assert stored.to_email == "cliente@example.com"
     assert stored.status == OutboxEmail.Status.SENT
-    assert stored.attachments == [
-        {
-            "storage": "documents",
-            "path": receipt.pdf.name,
-            "filename": receipt.filename,
-            "mimetype": "application/pdf",
-        }
-    ]
+    assert stored.attachments == []  # a link: the confirmation never waits for the PDF
     link_in_text = re.search(r"http://testserver/r/[^\s\"<]+/", stored.body_text)
     assert link_in_text, stored.body_text
     assert link_in_text.group(0) in stored.body_html
 
     [sent] = [m for m in mail.outbox if m.to == ["cliente@example.com"]]
-    [(filename, content, mimetype)] = sent.attachments
-    assert (filename, mimetype) == (receipt.filename, "application/pdf")
-    with receipt.pdf.open("rb") as fh:
-        assert content == fh.read()
     assert link_in_text.group(0) in sent.body
 
     # The link in the email opens the same receipt, for anyone holding it.
     response = client_as("anonymous").get(link_in_text.group(0).removeprefix("http://testserver"))
+    assert response.status_code == 200
+    assert receipt.number in pdf_text(stream_bytes(response))
+
+
+def test_a_stuck_documents_queue_does_not_hold_up_the_confirmation(
+    link, client_as, django_capture_on_commit_callbacks
+):
+    """The documents worker is down (its tasks wait in the queue): the customer still gets the
+    confirmation at once, and its link renders the receipt when opened."""
+    with (
+        mock.patch("receipts.tasks.receipt_render.delay") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        payment = finalize(link, customer_email="cliente@example.com")
+    receipt = Receipt.objects.get(payment=payment)
+    queued.assert_called_once_with(receipt.pk)
+    assert not receipt.pdf
+
+    [sent] = [m for m in mail.outbox if m.to == ["cliente@example.com"]]
+    url = re.search(r"http://testserver(/r/[^\s\"<]+/)", sent.body).group(1)
+    response = client_as("anonymous").get(url)
     assert response.status_code == 200
     assert receipt.number in pdf_text(stream_bytes(response))
 

@@ -27,9 +27,11 @@ def celery_worker(tmp_path):
     """A worker thread for an app configured like `vpos.celery.app` but not eager.
 
     A fresh app, so nothing the eager tests left in the project app's connection pools matters,
-    and a queue of its own, so no other worker on the same broker can take the task.
+    and queues of its own (the project's, renamed), so no other worker on the same broker can take
+    the task. Yields the project queue names mapped to this worker's, and the runs.
     """
-    queue = f"vpos-test-{uuid.uuid4().hex[:8]}"
+    prefix = f"vpos-test-{uuid.uuid4().hex[:8]}"
+    queues = {name: f"{prefix}-{name}" for name in settings.CELERY_QUEUE_NAMES}
     worker_app = Celery("vpos", set_as_current=False)
     worker_app.config_from_object("django.conf:settings", namespace="CELERY")
     transport_options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
@@ -43,7 +45,11 @@ def celery_worker(tmp_path):
         }
     worker_app.conf.update(
         task_always_eager=False,
-        task_default_queue=queue,
+        task_default_queue=queues["default"],
+        task_routes={
+            task: {"queue": queues[route["queue"]]}
+            for task, route in settings.CELERY_TASK_ROUTES.items()
+        },
         broker_transport_options=transport_options,
     )
     runs: list[tuple[str, bool, str | None]] = []
@@ -55,8 +61,10 @@ def celery_worker(tmp_path):
     task_prerun.connect(record, weak=False)
     worker_app.set_current()  # `outbox_send` (a shared task) now resolves to this app
     try:
-        with start_worker(worker_app, perform_ping_check=False, shutdown_timeout=30):
-            yield queue, runs
+        with start_worker(
+            worker_app, perform_ping_check=False, shutdown_timeout=30, queues=list(queues.values())
+        ):
+            yield queues, runs
     finally:
         # start_worker made the worker app the default too, which threads started later (the
         # concurrency tests) would resolve shared tasks against.
@@ -77,7 +85,7 @@ def wait_for(condition, timeout: float = 30.0) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_sends_a_committed_email_once(celery_worker):
-    queue, runs = celery_worker
+    queues, runs = celery_worker
     with transaction.atomic():
         email = outbox_store(
             kind="test",
@@ -90,7 +98,8 @@ def test_worker_sends_a_committed_email_once(celery_worker):
         lambda: OutboxEmail.objects.get(pk=email.pk).status == OutboxEmail.Status.SENT
     ), OutboxEmail.objects.get(pk=email.pk).last_error
     email.refresh_from_db()
-    assert runs == [("vpos.tasks.outbox_send", False, queue)]  # via the broker, not eager
+    # Via the broker, not eager, on the email queue.
+    assert runs == [("vpos.tasks.outbox_send", False, queues["email"])]
     assert email.attempts == 1
     assert [(message.to, message.subject) for message in mail.outbox] == [
         (["worker@example.com"], "Sent by the worker")

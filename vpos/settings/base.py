@@ -266,9 +266,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "vpos.tasks.outbox_send": {"queue": "email"},
     "receipts.tasks.receipt_render": {"queue": "documents"},
+    "receipts.tasks.refund_note_render": {"queue": "documents"},
     "receipts.tasks.receipt_export_build": {"queue": "documents"},
     "receipts.tasks.invoice_followups": {"queue": "documents"},
-    "links.tasks.payments_export_build": {"queue": "documents"},
     "integrations.tasks.webhook_send": {"queue": "webhooks"},
     "integrations.tasks.webhooks_retry_due": {"queue": "webhooks"},
 }
