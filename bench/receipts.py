@@ -209,12 +209,18 @@ def memory(label: str, render: Callable[[int], bytes], *, renders: int, budget: 
 
 
 def memory_ours(database_url: str) -> None:
-    """In a fresh process set up as a Celery worker is (Django, no migrations): render_pdf."""
+    """In a fresh process set up as the documents worker is (vpos.documents_worker: Django with
+    the apps rendering needs, no migrations), render_pdf, as its `receipt_render` task does."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     import django
 
+    import vpos.documents_worker  # noqa: F401 - the lean worker's settings switch
+
     django.setup()
+    from django.conf import settings
+
+    assert settings.DOCUMENTS_WORKER, "not set up as the documents worker"
     from receipts.models import Receipt
 
     receipts = list(Receipt.objects.order_by("pk"))
@@ -223,7 +229,7 @@ def memory_ours(database_url: str) -> None:
 
     __import__("weasyprint")
     print(
-        f"\n[fresh process, ours] VmRSS after django.setup() and loading {len(receipts)} receipts"
+        f"\n[fresh process, ours: the documents worker] VmRSS after django.setup() and loading {len(receipts)} receipts"
         f" {before:.1f} MiB, after importing weasyprint {rss_mib():.1f} MiB"
     )
     memory(

@@ -9,7 +9,8 @@ os.environ.setdefault("OWNERS_REQUIRE_TOTP", "false")
 
 from vpos.settings.production import *  # noqa: F403
 
-ROOT_URLCONF = "bench.urls"
+if not DOCUMENTS_WORKER:  # noqa: F405 - the lean worker keeps its own routes
+    ROOT_URLCONF = "bench.urls"
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
 SESSION_COOKIE_SECURE = False

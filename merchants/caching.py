@@ -230,8 +230,11 @@ def _row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
 
 
 def connect_signals() -> None:
-    """Every model of the shop apps: a write to any of them changes what the pages show."""
+    """Every model of the shop apps: a write to any of them changes what the pages show. (The
+    documents worker installs only the apps it needs: vpos.documents_worker.)"""
     for label in ("merchants", "links", "receipts", "integrations"):
+        if not apps.is_installed(label):
+            continue
         for model in apps.get_app_config(label).get_models():
             post_save.connect(_row_changed, sender=model, dispatch_uid=f"bo-save-{model.__name__}")
             post_delete.connect(

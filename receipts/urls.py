@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import back_office, customer, invoices
+from . import public_urls
+from .views import back_office, invoices
 
 app_name = "receipts"
 
@@ -40,5 +41,5 @@ urlpatterns = [
         invoices.invoice_pdf,
         name="invoice_pdf",
     ),
-    path("r/<str:token>/", customer.public_download, name="public_download"),
+    *public_urls.urlpatterns,
 ]

@@ -326,7 +326,7 @@ def test_services_are_hardened_and_pinned():
     for name, service in services.items():
         assert "no-new-privileges:true" in service["security_opt"], name
         assert service["read_only"] is True, name
-        if name in {"web", "worker", "beat"}:
+        if name in {"web", "beat"} or name.startswith("worker"):
             assert service["build"] == ".", name  # the Dockerfile's image, never pulled
             continue
         repository, _, tag = service["image"].partition(":")
@@ -428,3 +428,23 @@ def test_production_requires_owners_to_use_two_factor_authentication():
     assert on.returncode == off.returncode == 0, on.stderr + off.stderr
     assert on.stdout.strip().splitlines()[-1] == "True"
     assert off.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_compose_runs_one_worker_per_queue_group_covering_every_queue():
+    """Each worker consumes its own queues (so a slow PDF never delays an email); together they
+    consume all of them; the documents queue's is the lean documents worker."""
+    workers = {
+        name: service["command"]
+        for name, service in compose()["services"].items()
+        if name.startswith("worker")
+    }
+    queues = {
+        name: command[command.index("--queues") + 1].split(",") for name, command in workers.items()
+    }
+    consumed = [queue for names in queues.values() for queue in names]
+    assert sorted(consumed) == sorted(settings.CELERY_QUEUE_NAMES)  # each queue once
+    [documents] = [name for name, names in queues.items() if "documents" in names]
+    assert workers[documents][:3] == ["celery", "-A", "vpos.documents_worker"]
+    assert all(
+        workers[name][:3] == ["celery", "-A", "vpos"] for name in workers if name != documents
+    )

@@ -1,5 +1,7 @@
-"""The payment provider seam (see `base`): the interface, its Stripe implementation, and the one
-place that decides which account a shop's payments use (`accounts`)."""
+"""The payment provider seam (see `base`): the interface, and the one place that decides which
+account a shop's payments use and which implementation serves it (`accounts`). The Stripe
+implementation (`links.providers.stripe`) is named by settings.PAYMENT_PROVIDER and imported by
+whoever needs it by name, so that importing this package does not load Stripe's SDK."""
 
 from .accounts import (
     accounts_to_search,
@@ -29,7 +31,6 @@ from .base import (
     ProviderSetup,
     WebhookEvent,
 )
-from .stripe import StripeProvider, decline_reason
 
 __all__ = [
     "CardDeclined",
@@ -43,11 +44,9 @@ __all__ = [
     "ProviderPayment",
     "ProviderRefund",
     "ProviderSetup",
-    "StripeProvider",
     "WebhookEvent",
     "accounts_to_search",
     "credentials_for",
-    "decline_reason",
     "is_live",
     "moto_enabled",
     "payment_account_connect",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from merchants.models import Merchant, PaymentAccount, User
@@ -19,7 +20,12 @@ from vpos.events import Event, record
 
 from ..models import Payment
 from .base import Credentials, PaymentProvider, ProviderError
-from .stripe import StripeProvider
+
+
+def _provider_class() -> type[PaymentProvider]:
+    """The implementation named by settings.PAYMENT_PROVIDER (Stripe's). Named, not imported, so
+    a process that never talks to the provider (the documents worker) never loads its SDK."""
+    return import_string(settings.PAYMENT_PROVIDER)
 
 
 def _account(merchant: Merchant | None) -> PaymentAccount | None:
@@ -44,7 +50,7 @@ def _credentials(account: PaymentAccount) -> Credentials:
 
 
 def platform_provider() -> PaymentProvider:
-    return StripeProvider(platform_credentials())
+    return _provider_class()(platform_credentials())
 
 
 def credentials_for(merchant: Merchant | None) -> Credentials:
@@ -55,7 +61,7 @@ def credentials_for(merchant: Merchant | None) -> Credentials:
 
 def provider_for(merchant: Merchant | None) -> PaymentProvider:
     """The provider for the shop's new payments (the platform's without a shop)."""
-    return StripeProvider(credentials_for(merchant))
+    return _provider_class()(credentials_for(merchant))
 
 
 def provider_for_payment(payment: Payment) -> PaymentProvider:
@@ -69,7 +75,7 @@ def provider_for_payment(payment: Payment) -> PaymentProvider:
             permanent=True,
             code="account_disconnected",
         )
-    return StripeProvider(_credentials(account))
+    return _provider_class()(_credentials(account))
 
 
 def accounts_to_search() -> list[tuple[PaymentProvider, Merchant | None]]:
@@ -79,7 +85,7 @@ def accounts_to_search() -> list[tuple[PaymentProvider, Merchant | None]]:
     if platform_credentials().secret_key:
         accounts.append((platform_provider(), None))
     for account in PaymentAccount.objects.select_related("merchant"):
-        accounts.append((StripeProvider(_credentials(account)), account.merchant))
+        accounts.append((_provider_class()(_credentials(account)), account.merchant))
     return accounts
 
 
@@ -120,7 +126,7 @@ def payment_account_connect(
     if ("_live_" in secret_key) != ("_live_" in publishable_key):
         raise ValidationError(_("Both keys must be test keys or both live keys."))
     try:
-        StripeProvider(
+        _provider_class()(
             Credentials(secret_key, publishable_key, webhook_secret)
         ).verify_credentials()
     except ProviderError as error:

@@ -36,7 +36,8 @@ from ..forms import CheckoutAttemptForm
 from ..methods import OFFLINE_METHODS, link_payment_methods, offers
 from ..models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from ..page_cache import LANGUAGES, cached_page, page_cache_key
-from ..providers import ProviderError, decline_reason, provider_for
+from ..providers import ProviderError, provider_for
+from ..providers.stripe import decline_reason
 from ..recipients import recipient_from, recipient_token
 from ..selectors import receipt_of
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xmlschema
+if TYPE_CHECKING:
+    import xmlschema
 
 HERE = Path(__file__).resolve().parent
 SCHEMA = HERE / "Schema_del_file_xml_FatturaPA_v1.2.2.xsd"
@@ -19,7 +21,13 @@ class InvalidInvoice(ValueError):
 @lru_cache(maxsize=1)
 def fatturapa_schema() -> xmlschema.XMLSchema:
     """Loaded once per process (about half a second). The schema imports XML-Signature from a
-    remote address: it is mapped to the local copy, and nothing is ever fetched."""
+    remote address: it is mapped to the local copy, and nothing is ever fetched.
+
+    xmlschema (12 MiB resident) is loaded here, on the first invoice a process checks, not when
+    the module is imported: the documents worker that only renders receipts stays lean
+    (docs/performance.md, "Receipts")."""
+    import xmlschema
+
     return xmlschema.XMLSchema(
         str(SCHEMA),
         locations={"http://www.w3.org/2000/09/xmldsig#": str(SIGNATURE_SCHEMA)},

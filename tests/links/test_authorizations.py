@@ -17,7 +17,8 @@ from links import authorizations, tasks
 from links.authorizations import payment_capture, payment_release
 from links.models import LinkKind, LinkStatus, Payment, PaymentEvent, PaymentLink, PaymentStatus
 from links.payments import CheckoutError, checkout_attempt
-from links.providers import ProviderError, StripeProvider, provider_for_payment
+from links.providers import ProviderError, provider_for_payment
+from links.providers.stripe import StripeProvider
 from links.refunds import refund_create, refund_remainder
 from receipts.models import Receipt
 from tests.support.factories import PaymentLinkFactory

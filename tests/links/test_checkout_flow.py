@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from links import payments, services
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
-from links.providers import ProviderError, StripeProvider
+from links.providers import ProviderError
+from links.providers.stripe import StripeProvider
 from receipts.services import receipt_public_url
 from tests.support.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
 from tests.support.faults import checkout_recording, database_gone

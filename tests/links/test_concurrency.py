@@ -24,7 +24,8 @@ from links.payments import (
     payment_refresh,
     payments_reconcile,
 )
-from links.providers import PaymentState, ProviderPayment, StripeProvider, provider_for
+from links.providers import PaymentState, ProviderPayment, provider_for
+from links.providers.stripe import StripeProvider
 from receipts import tasks as receipt_tasks
 from receipts.models import Receipt
 from tests.support.concurrency import run_concurrently

@@ -26,7 +26,8 @@ from links import refunds as refunds_module
 from links import tasks
 from links.models import Payment, PaymentEvent, PaymentLink, PaymentStatus, Refund
 from links.payments import payment_refresh
-from links.providers import ProviderError, StripeProvider
+from links.providers import ProviderError
+from links.providers.stripe import StripeProvider
 from links.refunds import refund_create, refunds_reconcile
 from receipts import tasks as receipt_tasks
 from receipts.models import Receipt, RefundNote

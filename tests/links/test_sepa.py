@@ -24,7 +24,8 @@ from links.payments import (
     payment_refresh,
     payments_reconcile,
 )
-from links.providers import PaymentState, ProviderPayment, StripeProvider
+from links.providers import PaymentState, ProviderPayment
+from links.providers.stripe import StripeProvider
 from links.refunds import refund_create
 from receipts.models import Receipt
 from tests.support.api import ApiClient

@@ -66,6 +66,27 @@ MIDDLEWARE = [
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ROOT_URLCONF = "vpos.urls"
+
+# The documents worker (vpos/documents_worker.py: PDFs, invoices' files, exports) installs only the
+# apps rendering needs and the customers' routes, and so stays small: no admin, sign-in pages, API
+# or Stripe SDK (docs/deploy.md, "Workers"). tests/vpos/test_documents_worker.py holds it to that.
+DOCUMENTS_WORKER = env.bool("VPOS_DOCUMENTS_WORKER", default=False)
+DOCUMENTS_WORKER_APPS = (
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.forms",
+    "vpos",
+    "merchants",
+    "links",
+    "receipts",
+)
+if DOCUMENTS_WORKER:
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if app in DOCUMENTS_WORKER_APPS]
+    ROOT_URLCONF = "vpos.urls_documents"
+    MIDDLEWARE: list[str] = []  # it serves no request (and the system checks import these)
 WSGI_APPLICATION = "vpos.wsgi.application"
 
 TEMPLATES = [
@@ -317,6 +338,8 @@ if REDIS_CACHE_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Stripe ----------------------------------------------------------------------------------
+# The payment provider implementation (links.providers.base.PaymentProvider), by name.
+PAYMENT_PROVIDER = "links.providers.stripe.StripeProvider"
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")

@@ -1,0 +1,120 @@
+"""The lean documents worker (vpos/documents_worker.py): it loads only what rendering needs, has
+every task of the documents queue, writes the same customer links as the web, and its tasks
+record no event that an app it leaves out would act on (the webhooks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from integrations.webhooks import EVENTS
+from merchants.models import FiscalProfile
+from receipts import tasks as receipt_tasks
+from receipts.models import Invoice, ReceiptExport, RefundNote
+from receipts.services import INVOICES_EXPORT, RECEIPTS_EXPORT
+from tests.receipts.test_invoices import paid, refund
+from tests.support.invoices import BUSINESS
+from vpos import events
+
+PROBE = """
+import json, sys
+import vpos.documents_worker
+import django
+django.setup()
+from django.conf import settings
+from django.urls import reverse
+from vpos.celery import app
+app.loader.import_default_modules()
+print(json.dumps({
+    "apps": list(settings.INSTALLED_APPS),
+    "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
+    "modules": sorted({name.split(".")[0] for name in sys.modules}),
+    "link": reverse("receipts:public_download", args=["abc"]),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def lean() -> dict:
+    """What a process set up as the documents worker has loaded."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+    env.pop("VPOS_DOCUMENTS_WORKER", None)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_leaves_out_the_admin_sign_in_api_and_their_sdks(lean):
+    assert "integrations" not in lean["apps"]
+    assert not {"allauth", "rest_framework", "drf_spectacular", "django.contrib.admin"} & set(
+        lean["apps"]
+    )
+    assert not {"stripe", "rest_framework", "allauth", "xmlschema", "aiohttp"} & set(
+        lean["modules"]
+    )
+
+
+def test_it_has_every_task_of_the_documents_queue(lean):
+    documents = {
+        task for task, route in settings.CELERY_TASK_ROUTES.items() if route["queue"] == "documents"
+    }
+    assert documents
+    assert documents <= set(lean["tasks"]), documents - set(lean["tasks"])
+
+
+def test_its_customer_links_are_the_webs(lean):
+    assert lean["link"] == reverse("receipts:public_download", args=["abc"])
+
+
+@pytest.fixture
+def recorded():
+    """Every event recorded while the fixture is active."""
+    seen: list[str] = []
+
+    def note(event) -> None:
+        seen.append(str(event.event))
+
+    saved = {event: list(subscribers) for event, subscribers in events._subscribers.items()}
+    events.subscribe(note, *events.Event)
+    yield seen
+    events._subscribers.clear()
+    events._subscribers.update(saved)
+
+
+@pytest.mark.django_db
+def test_its_tasks_record_no_event_that_a_webhook_publishes(
+    shop, recorded, django_capture_on_commit_callbacks
+):
+    FiscalProfile.objects.create(merchant=shop.merchant, invoicing="request")
+    with django_capture_on_commit_callbacks(execute=False):
+        payment = paid(shop.merchant, BUSINESS)
+        refund(payment, 1000)
+    recorded.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt_tasks.receipt_render(payment.receipt.pk)
+        receipt_tasks.refund_note_render(RefundNote.objects.get().pk)
+        for invoice in Invoice.objects.all():
+            receipt_tasks.invoice_followups(invoice.pk)
+        for kind in (RECEIPTS_EXPORT, INVOICES_EXPORT):
+            export = ReceiptExport.objects.create(
+                merchant=shop.merchant,
+                kind=kind,
+                date_from=payment.succeeded_at.date(),
+                date_to=payment.succeeded_at.date(),
+            )
+            receipt_tasks.receipt_export_build(export.pk)
+    assert recorded  # the tasks did record (deliveries), so the check below means something
+    assert not set(recorded) & set(EVENTS)
