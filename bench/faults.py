@@ -175,7 +175,10 @@ def start_smtp(delay: float, record_early: bool = False):
 
 
 def start_worker(name: str, log: Path) -> subprocess.Popen:
-    """`celery -A vpos worker -c 2 -l warning` in its own process group (killed as a whole)."""
+    """`celery -A vpos worker -c 2 -l warning` on every queue (settings.CELERY_QUEUE_NAMES), in
+    its own process group (killed as a whole)."""
+    from django.conf import settings
+
     with log.open("ab") as out:
         return subprocess.Popen(
             [
@@ -191,6 +194,8 @@ def start_worker(name: str, log: Path) -> subprocess.Popen:
                 "warning",
                 "-n",
                 f"{name}@%h",
+                "-Q",
+                ",".join(settings.CELERY_QUEUE_NAMES),
                 "--without-gossip",
                 "--without-mingle",
             ],

@@ -68,8 +68,18 @@ def _create_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-@contextlib.contextmanager
-def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[str]:
+@dataclass
+class Server:
+    """A gunicorn started by gunicorn_start: its master process and its base URL."""
+
+    process: subprocess.Popen
+    base: str
+
+
+def gunicorn_start(workers: int = 2, threads: int = 1, *, own_group: bool = False) -> Server:
+    """Start gunicorn on a free loopback port and wait until /healthz answers. `own_group`: in a
+    process group of its own, so that os.killpg takes the master and its workers at once (a
+    killed machine) without touching this process."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
@@ -89,19 +99,36 @@ def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[str]:
         ],
         cwd=ROOT,
         env=env,
+        start_new_session=own_group,
     )
-    base = f"http://127.0.0.1:{port}"
+    server = Server(process, f"http://127.0.0.1:{port}")
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - loopback only
+                urllib.request.urlopen(server.base + "/healthz", timeout=1)  # noqa: S310
                 break
             except OSError:
                 time.sleep(0.1)
-        yield base
+    except BaseException:
+        gunicorn_stop(server)
+        raise
+    return server
+
+
+def gunicorn_stop(server: Server) -> None:
+    """SIGTERM (graceful) and wait; nothing to do if it is gone already (killed)."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int = 2, threads: int = 1) -> Iterator[str]:
+    server = gunicorn_start(workers, threads)
+    try:
+        yield server.base
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
+        gunicorn_stop(server)
 
 
 def expect_page(url: str, status: int, text: str) -> None:

@@ -63,6 +63,15 @@ class FlowError(Exception):
     """An answer that a browser would not have continued with."""
 
 
+class NotSucceeded(FlowError):
+    """The attempt was answered, but not `succeeded` (e.g. pending: the outcome is settled
+    later); `answer` is checkout.js's JSON, with the payment's public id."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(f"attempt: {answer}")
+        self.answer = answer
+
+
 class Browser:
     """One customer: a cookie jar on the shop's server, and localstripe's Stripe.js."""
 
@@ -124,8 +133,15 @@ class Run:
         }
 
 
-def pay(browser: Browser, page_url: str) -> str:
-    """The customer's whole flow; returns the payment's public id."""
+def pay(
+    browser: Browser,
+    page_url: str,
+    *,
+    attempt_key: str | None = None,
+    email: str = "customer@example.com",
+) -> str:
+    """The customer's whole flow; returns the payment's public id. `attempt_key`: checkout.js
+    makes a fresh random one per attempt unless given."""
     page = browser.expect(browser.http.get(page_url, timeout=30)).text
     setup_url, attempt_url = (
         re.search(rf'data-{name}-url="([^"]+)"', page).group(1) for name in ("setup", "attempt")
@@ -137,14 +153,14 @@ def pay(browser: Browser, page_url: str) -> str:
     payment_method = browser.confirm_card(setup["client_secret"])
     fields = {
         "payment_method": payment_method,
-        "attempt_key": secrets.token_hex(16),  # checkout.js: a fresh random key per attempt
-        "email": "customer@example.com",
+        "attempt_key": attempt_key or secrets.token_hex(16),
+        "email": email,
     }
     answer = browser.expect(
         browser.http.post(browser.base + attempt_url, data=fields, headers=headers, timeout=60)
     ).json()
     if answer.get("status") != "succeeded":
-        raise FlowError(f"attempt: {answer}")
+        raise NotSucceeded(answer)
     result = browser.expect(browser.http.get(browser.base + answer["redirect"], timeout=30)).text
     if 'data-payment-status="succeeded"' not in result:
         raise FlowError("the result page does not say succeeded")
@@ -331,6 +347,33 @@ def purge_followups() -> None:
     print(f"  dropped {app.control.purge()} queued follow-up tasks (no Celery worker in this run)")
 
 
+def environment(stripe_base: str, redis_url: str) -> dict[str, str]:
+    """Read by the settings, here and in gunicorn: the provider, its keys, limits, Redis."""
+    return {
+        "STRIPE_API_BASE": stripe_base,
+        "STRIPE_SECRET_KEY": SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+        "RATELIMIT_CHECKOUT": RAISED_LIMIT,
+        "RATELIMIT_CHECKOUT_ATTEMPT": RAISED_LIMIT,
+        "RATELIMIT_CHECKOUT_LINK": RAISED_LIMIT,  # every flow pays the same link
+        "RATELIMIT_ENABLED": "True",
+        "REDIS_URL": redis_url,
+    }
+
+
+def reusable_link(shop: str, description: str) -> Any:
+    """A new reusable link of 19.99 EUR of the benchmark shop called `shop`."""
+    from links.models import LinkKind, PaymentLink
+
+    return PaymentLink.objects.create(
+        merchant=seed.merchant(shop),
+        amount=1999,
+        currency="EUR",
+        description=f"{description} {uuid.uuid4().hex[:8]}",
+        kind=LinkKind.REUSABLE,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -346,29 +389,9 @@ def main() -> None:
     from tests.support.localstripe import LocalStripe
 
     with LocalStripe() as localstripe:
-        # Read by the settings, here and in gunicorn: the provider, its keys, limits, Redis.
-        os.environ.update(
-            {
-                "STRIPE_API_BASE": localstripe.base_url,
-                "STRIPE_SECRET_KEY": SECRET_KEY,
-                "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
-                "RATELIMIT_CHECKOUT": RAISED_LIMIT,
-                "RATELIMIT_CHECKOUT_ATTEMPT": RAISED_LIMIT,
-                "RATELIMIT_CHECKOUT_LINK": RAISED_LIMIT,  # every flow pays the same link
-                "RATELIMIT_ENABLED": "True",
-                "REDIS_URL": REDIS_URL,
-            }
-        )
+        os.environ.update(environment(localstripe.base_url, REDIS_URL))
         harness.setup_django()
-        from links.models import LinkKind, PaymentLink
-
-        link = PaymentLink.objects.create(
-            merchant=seed.merchant("Payflow bench"),
-            amount=1999,
-            currency="EUR",
-            description=f"Payflow {uuid.uuid4().hex[:8]}",
-            kind=LinkKind.REUSABLE,
-        )
+        link = reusable_link("Payflow bench", "Payflow")
         print(
             f"full pay flow: {args.clients} clients for {args.seconds:g} s (at most "
             f"{args.max_flows} flows) per measurement, best of {args.rounds}; gunicorn "
