@@ -66,6 +66,12 @@ BENCHMARKS = (
         ("--renders", "60", "--budget", "30", "--rounds", "2", "--per-round", "3"),
     ),
     Benchmark("backoffice", "bench/backoffice.py", ("--also", "1000000"), ("--seconds", "2")),
+    Benchmark(
+        "twonode",
+        "bench/twonode.py",
+        (),
+        ("--one-node-seconds", "3", "--seconds", "8", "--kill-after", "4"),
+    ),
 )
 
 
@@ -585,6 +591,61 @@ def backoffice_section(doc: dict[str, Any] | None, summary: Summary) -> tuple[st
     return text, f"Ratio to the bare view by the shop's number of payments:\n\n{growth}"
 
 
+def twonode_section(doc: dict[str, Any] | None, summary: Summary) -> str:
+    text = intro(doc)
+    rows = rows_of(doc, "twonode")
+    if not rows:
+        return text
+    row = rows[0]
+    db, rates, problems = row["database"], row["flows_per_second"], row["problems"]
+    summary.append(
+        [
+            "two nodes: exactly-once, gapless, one confirmation, node killed",
+            f"`{doc['command']}`",
+            f"{db['succeeded']:,} payments, {db['receipts']:,} receipts numbered 1..N, "
+            f"{db['confirmations_received']:,} confirmations received; "
+            f"{row['in_flight']} flows under way at the kill; "
+            + ("; ".join(problems) if problems else "no violation"),
+            "no loss",
+            met(row["ok"]),
+        ]
+    )
+    summary.append(
+        [
+            "two nodes vs one: throughput",
+            f"`{doc['command']}`",
+            f"**{ratio_text(row['ratio'])}** ({rates['two_nodes']:.1f} vs "
+            f"{rates['one_node']:.1f} flows/s; {rates['after_kill']:.1f} on B after the kill)",
+            "—",
+            "—",
+        ]
+    )
+    measured = table(
+        ["phase", "flows/s"],
+        [
+            ["one node (A)", f"{rates['one_node']:.1f}"],
+            ["two nodes (A and B)", f"{rates['two_nodes']:.1f}"],
+            ["after A was killed (B)", f"{rates['after_kill']:.1f}"],
+        ],
+    )
+    checks = "\n".join(
+        f"- {name}: "
+        + (f"**{', '.join(map(str, problems[name][:3]))}**" if name in problems else "none")
+        for name in row["checks"]
+    )
+    return (
+        f"{text}\n\n{row['clients']} clients; {row['one_node_seconds']:g} s on A alone, then "
+        f"{row['seconds']:g} s on both nodes with A killed after {row['kill_after']:g} s.\n\n"
+        f"{measured}\n\nRatio two nodes / one node: **{ratio_text(row['ratio'])}**. "
+        f"{db['flows']:,} flows ({db['flows_succeeded']:,} seen succeeded), {row['in_flight']} "
+        f"under way when A died; requests sent again to B after a failure: "
+        f"{row['failovers'] or 'none'}. In the database: payments {db['payment_statuses']}, "
+        f"{db['receipts']:,} receipts; at localstripe {db['intents_charged']:,} PaymentIntents "
+        f"charged; {db['confirmation_rows']:,} confirmation rows in the outbox, "
+        f"{db['confirmations_received']:,} received by the SMTP sink. Violations:\n\n{checks}"
+    )
+
+
 # --- The document -----------------------------------------------------------------------------
 
 
@@ -598,6 +659,7 @@ def render(documents: dict[str, dict[str, Any] | None], info: dict[str, str], me
         "payflow": payflow_section,
         "notifications": notifications_section,
         "receipts": receipts_section,
+        "twonode": twonode_section,
     }
     for name, writer in writers.items():
         sections[name] = writer(documents.get(name), summary)
