@@ -70,7 +70,7 @@ BENCHMARKS = (
         "twonode",
         "bench/twonode.py",
         (),
-        ("--one-node-seconds", "3", "--seconds", "8", "--kill-after", "4"),
+        ("--one-node-seconds", "5", "--seconds", "10", "--kill-after", "5"),
     ),
 )
 
