@@ -502,14 +502,14 @@ def redis_restart(count: int) -> int:
         f"  payment_apply: {qs.filter(status='succeeded').count()} succeeded, exceptions raised to "
         f"the caller after commit: {dict(errors) or 'none'}"
     )
-    queued_tasks = redis_cli("-n", "8", "llen", "celery")
+    queued_tasks = redis_cli("-n", "8", "llen", "default")
     undone = qs.filter(followups_done_at__isnull=True).count()
     print(f"  follow-up tasks on the broker: {queued_tasks}; payments without follow-ups: {undone}")
 
     log = Path(tempfile.gettempdir()) / f"vpos-faults-worker-{run}.log"
     worker = start_worker(f"faults-r-{run}", log)
     try:
-        wait_until(lambda: redis_cli("-n", "8", "llen", "celery") == "0", 60, 0.5)
+        wait_until(lambda: redis_cli("-n", "8", "llen", "default") == "0", 60, 0.5)
         time.sleep(3)
         # payments_followups_sweep without its 2-minute grace: the same query, run now.
         missing = list(
