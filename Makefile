@@ -159,6 +159,7 @@ bench: bench-deps
 	$(PY) bench/api.py
 	$(PY) bench/payflow.py
 	$(PY) bench/twonode.py
+	$(PY) bench/finalize.py
 
 # All of them with their figures written to docs/performance.md (about 25 minutes, more on the
 # first run, which seeds the 1,000,000-payment shops). --quick: a smoke run, to var/bench/quick/.

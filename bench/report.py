@@ -53,6 +53,7 @@ BENCHMARKS = (
     Benchmark("load", "bench/load.py", (), ("--seconds", "5")),
     Benchmark("api", "bench/api.py", (), ("--seconds", "2")),
     Benchmark("payflow", "bench/payflow.py", (), ("--seconds", "3", "--rounds", "1")),
+    Benchmark("finalize", "bench/finalize.py", (), ("--quick",)),
     Benchmark(
         "notifications",
         "bench/notifications.py",
@@ -415,6 +416,76 @@ def payflow_section(doc: dict[str, Any] | None, summary: Summary) -> str:
     )
 
 
+def finalize_section(doc: dict[str, Any] | None, summary: Summary) -> str:
+    """Finalizations per second of one shop (and one link) against many shops, by processes."""
+    text = intro(doc)
+    rows, checks = rows_of(doc, "finalize"), rows_of(doc, "check")
+    if not rows:
+        return text
+    cell = {(r["variant"], r["processes"]): r for r in rows}
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    counts = sorted({r["processes"] for r in rows})
+    check = checks[0] if checks else None
+    top = cell.get(("one shop", counts[-1]))
+    if top:
+        base = cell[("many shops", counts[-1])]
+        alone = cell.get(("one shop", counts[0]), top)  # the hold without CPU contention
+        summary.append(
+            [
+                f"finalizations/s, one shop, {counts[-1]} processes",
+                f"`{doc['command']}`",
+                f"{top['per_second']:.0f}/s, **{ratio_text(top['ratio'])}** of many shops "
+                f"({base['per_second']:.0f}/s); sequence lock wait {ms(top['sequence_wait_ms'])} "
+                f"ms per finalization; held {ms(alone['hold_ms'])} ms with "
+                f"{alone['processes']} process{'es' if alone['processes'] > 1 else ''} "
+                f"(ceiling ≈ {1000 / max(alone['hold_ms'], 0.01):.0f}/s per shop)",
+                "— (checks: each payment finalized once, receipt numbers gapless)",
+                met(check["ok"] if check else None),
+            ]
+        )
+    rates = table(
+        ["processes", *(f"{v} /s (ratio)" for v in variants)],
+        [
+            [
+                str(k),
+                *(
+                    f"{cell[(v, k)]['per_second']:.1f} ({ratio_text(cell[(v, k)]['ratio'])})"
+                    if (v, k) in cell
+                    else "—"
+                    for v in variants
+                ),
+            ]
+            for k in counts
+        ],
+    )
+    locks = table(
+        ["variant", "processes", "payments", "sequence wait ms", "link wait ms", "hold ms"],
+        [
+            [
+                r["variant"],
+                str(r["processes"]),
+                num(r["payments"]),
+                ms(r["sequence_wait_ms"]),
+                ms(r["link_wait_ms"]),
+                ms(r["hold_ms"]),
+            ]
+            for r in rows
+        ],
+    )
+    text += f"\n\nFinalizations per second, best of the rounds (ratio to many shops):\n\n{rates}"
+    text += f"\n\nPer finalization, averaged:\n\n{locks}"
+    if check:
+        text += (
+            f"\n\n{check['payments']:,} payments finalized, {check['succeeded']:,} succeeded, "
+            f"{check['receipts']:,} receipts, {check['succeeded_events']:,} 'succeeded' entries "
+            f"on {check['payments_with_event']:,} timelines, {check['counted_on_links']:,} "
+            f"counted on their links; {check['shops']} shops, {check['shops_with_gaps']} with a "
+            f"gap or duplicate in their receipt numbers. Check: "
+            f"**{'passed' if check['ok'] else 'FAILED'}**."
+        )
+    return text
+
+
 def notifications_section(doc: dict[str, Any] | None, summary: Summary) -> str:
     text = intro(doc)
     qr, emails, checks = rows_of(doc, "qr"), rows_of(doc, "email"), rows_of(doc, "email_check")
@@ -657,6 +728,7 @@ def render(documents: dict[str, dict[str, Any] | None], info: dict[str, str], me
         "load": load_section,
         "api": api_section,
         "payflow": payflow_section,
+        "finalize": finalize_section,
         "notifications": notifications_section,
         "receipts": receipts_section,
         "twonode": twonode_section,
