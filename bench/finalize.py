@@ -25,7 +25,8 @@ number of payments, three ways, side by side in the same round:
 Figures: payments / wall time of the round, best of `--rounds` interleaved rounds; the ratio of
 each to many shops at the same K. Lock wait: time in the sequence row's SELECT … FOR UPDATE (and
 the link row's), taken around those statements by a connection `execute_wrapper` in this script
-only. Hold: from the sequence lock granted to the commit, the section that cannot overlap within
+only; for many shops it is the statement's own time (no one else locks their rows), what one shop
+adds to it is the queue on its row. Hold: from the sequence lock granted to the commit, the section that cannot overlap within
 a shop: 1000 / hold ms is one shop's ceiling.
 
 Afterwards every payment must have succeeded exactly once (one receipt, one "succeeded" entry on
