@@ -91,12 +91,16 @@ def user(db) -> User:
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """allauth keeps its rate-limit counters in the cache, the checkout its pages: every test
-    starts with an empty cache."""
+    """allauth keeps its rate-limit counters in the cache, the checkout its pages and each
+    process what it counted of clients (vpos.ratelimit.LOCAL_COUNTS): every test starts with an
+    empty cache."""
     from django.core.cache import caches
+
+    from vpos.ratelimit import LOCAL_COUNTS
 
     caches["default"].clear()
     caches["local"].clear()
+    LOCAL_COUNTS.forget()
 
 
 # --- Stripe test mode, offline: one localstripe for the session -------------------------------

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +19,7 @@ from links.payments import payment_refresh
 from tests.support.factories import PaymentLinkFactory
 from tests.support.localstripe import stripe_client
 from tests.support.stripe import payment_intent
+from vpos import ratelimit
 from vpos.logging import JsonFormatter, RequestContextFilter
 from vpos.models import OutboxEmail
 
@@ -281,6 +283,82 @@ def test_setup_intents_of_one_link_are_limited_whoever_asks(
     # Another link is not affected.
     other = reverse("links:setup", args=[PaymentLinkFactory().token])
     assert client.post(other).status_code == 200
+
+
+class Clock:
+    """A process's clock, moved by the test: 5 s into a 10-minute window (and so into a
+    1-minute one), whatever the real time."""
+
+    def __init__(self) -> None:
+        self.now = 600.0 * 2_900_000 + 5
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_busy_page_asks_the_shared_count_once_per_sync_interval(
+    client, settings, limiter_cache, monkeypatch
+):
+    """The checkout page does not pay a round trip to Redis on every request: one per client and
+    process every RATELIMIT_SYNC_SECONDS, and every request is still counted."""
+    settings.RATELIMIT_SYNC_SECONDS = 1
+    clock = Clock()
+    monkeypatch.setattr(ratelimit.LOCAL_COUNTS, "clock", clock)
+    url = reverse("links:checkout", args=[PaymentLinkFactory().token])
+    with mock.patch.object(ratelimit, "_add_shared", wraps=ratelimit._add_shared) as round_trips:
+        assert _statuses(lambda: client.get(url), 30) == [200] * 30
+        assert round_trips.call_count == 1
+        clock.now += 1  # the interval has passed: the next request syncs, with the 29 counted
+        assert client.get(url).status_code == 200
+        assert round_trips.call_count == 2
+    key, _limit, _left = ratelimit._window("checkout", "127.0.0.1", clock.now)
+    assert caches["default"].get(key) == 31
+
+
+def test_a_guesser_blocked_on_one_node_is_blocked_on_every_node_within_the_interval(
+    settings, limiter_cache
+):
+    """Two processes (two nodes) share the counts: a guesser stopped through one is stopped by
+    the other as soon as it syncs, at most RATELIMIT_SYNC_SECONDS later."""
+    settings.RATELIMIT_SYNC_SECONDS = 2
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
+    clock = Clock()
+    node_a, node_b = ratelimit.LocalCounts(clock), ratelimit.LocalCounts(clock)
+    ip = "198.51.100.23"
+
+    def page(node: ratelimit.LocalCounts) -> int | None:
+        return node.hit("checkout", ip, unless_over="checkout_unknown")
+
+    assert page(node_a) is None  # browsing both nodes
+    assert page(node_b) is None
+    for _guess in range(3):  # three unknown tokens through node A: counted at once
+        ratelimit.hit("checkout_unknown", ip, at=clock.now)
+        node_a.forget(ip)
+    assert page(node_a) == 595  # blocked at once where it guessed, to the window's end
+    clock.now += 1.9
+    assert page(node_b) is None  # node B has not synced yet: the bounded delay
+    clock.now += 0.1
+    assert page(node_b) == 593  # synced: blocked on every node
+    assert page(ratelimit.LocalCounts(clock)) == 593  # and on a process that just started
+
+
+def test_counts_of_every_process_add_up_and_stop_the_client(settings, limiter_cache):
+    """A client over its limit through several processes is stopped by each once it syncs; what
+    each counted meanwhile is added to the shared count, never lost."""
+    settings.RATELIMIT_SYNC_SECONDS = 1
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "8/60"}
+    clock = Clock()
+    node_a, node_b = ratelimit.LocalCounts(clock), ratelimit.LocalCounts(clock)
+    ip = "198.51.100.24"
+    assert [node_a.hit("checkout", ip) for _ in range(5)] == [None] * 5
+    assert [node_b.hit("checkout", ip) for _ in range(3)] == [None] * 3
+    clock.now += 1
+    assert node_a.hit("checkout", ip) is None  # knows 7 of the 9 made: B's last 2 are B's
+    assert node_b.hit("checkout", ip) == 54  # knows all 10: over the limit
+    clock.now += 1
+    assert node_a.hit("checkout", ip) == 53  # synced: stopped on every node
+    key, _limit, _left = ratelimit._window("checkout", ip, clock.now)
+    assert caches["default"].get(key) == 11  # every request counted once
 
 
 def test_rate_limits_can_be_switched_off(client, settings):

@@ -5,14 +5,22 @@ attempts, whoever makes them). Limits live in settings.RATELIMITS as "count/seco
 the client IP is allauth's (REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT
 proxies), so log-in and checkout limits agree on who a client is. Logins, sign-ups and password
 resets are limited by allauth itself (ACCOUNT_RATE_LIMITS), the REST API by DRF throttles.
+
+Pages (GET) are counted by each process and told to the shared cache at most every
+RATELIMIT_SYNC_SECONDS per client (`LocalCounts`): a busy checkout page costs no round trip to
+Redis on most requests, and what every process and node knows (a client over its limit, a
+guesser blocked) reaches each of them within that delay. Requests that change something (POST:
+SetupIntents, card attempts) and unknown tokens are counted in the shared cache at once.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
@@ -34,19 +42,20 @@ def client_ip(request: HttpRequest) -> str:
     return get_adapter().get_client_ip(request) or "unknown"
 
 
-def _window(scope: str, ident: str) -> tuple[str, int, int]:
-    """(cache key, limit, seconds left in the window)."""
+def _window(scope: str, ident: str, at: float | None = None) -> tuple[str, int, int]:
+    """(cache key, limit, seconds left in the window) at `at` (now)."""
     limit, seconds = _rate(scope)
-    now = int(time.time())
+    now = int(time.time() if at is None else at)
     start = now - now % seconds
     return f"ratelimit:{scope}:{ident}:{start}", limit, start + seconds - now
 
 
-def hit(scope: str, ident: str, *, unless_over: str = "") -> int | None:
-    """Count one use of `scope`; seconds to wait if that went over its limit, or if `ident` has
-    already used up `unless_over` (which this does not count). One round trip on Redis."""
-    key, limit, left = _window(scope, ident)
-    other = _window(unless_over, ident) if unless_over else ()
+def hit(scope: str, ident: str, *, unless_over: str = "", at: float | None = None) -> int | None:
+    """Count one use of `scope` (at `at`, now); seconds to wait if that went over its limit, or
+    if `ident` has already used up `unless_over` (which this does not count). One round trip on
+    Redis."""
+    key, limit, left = _window(scope, ident, at)
+    other = _window(unless_over, ident, at) if unless_over else ()
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         full_key = backend.make_key(key)  # our own keys: ASCII and short, no need to validate
@@ -65,14 +74,127 @@ def hit(scope: str, ident: str, *, unless_over: str = "") -> int | None:
     return left if int(count) > limit else None
 
 
-def _incr(key: str, timeout: int) -> int:
+@dataclass
+class _Client:
+    """What one process knows of one client's use of one scope in the current window."""
+
+    key: str  # the shared counter of the window
+    expires: int  # seconds the shared counter lives on from its last sync
+    synced_at: float
+    counted: int  # the shared count at the last sync
+    pending: int = 0  # counted here since, not yet added to the shared count
+    over_other: int = 0  # seconds to wait if the client had used up `unless_over` at the sync
+
+
+class LocalCounts:
+    """Per-process counts of page requests, added to the shared cache in one round trip per client
+    every `sync_seconds` (and whenever the window turns).
+
+    Between syncs a client is judged on the shared count of the last sync plus what this process
+    counted since: in one process that is exact; across P processes a client may get up to
+    P times what each let through in `sync_seconds` beyond its limit, and anything known in the
+    shared cache (over the limit, blocked for guessing) is known here within `sync_seconds`.
+    Each sync also adds every other client's pending count, so nothing counted is lost.
+    """
+
+    MAX_CLIENTS = 10_000  # beyond that, forget clients whose window has ended
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._clients: dict[tuple[str, str], _Client] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, ident: str | None = None) -> None:
+        """Drop what is known of `ident` (all clients without it): its next request syncs."""
+        with self._lock:
+            if ident is None:
+                self._clients.clear()
+            else:
+                for scope_ident in [k for k in self._clients if k[1] == ident]:
+                    del self._clients[scope_ident]
+
+    def hit(self, scope: str, ident: str, *, unless_over: str = "") -> int | None:
+        """As `hit`, with the shared cache asked at most every RATELIMIT_SYNC_SECONDS."""
+        now = self.clock()
+        key, limit, left = _window(scope, ident, now)
+        with self._lock:
+            client = self._clients.get((scope, ident))
+            fresh = (
+                client is not None
+                and client.key == key
+                and now - client.synced_at < settings.RATELIMIT_SYNC_SECONDS
+            )
+            if fresh:
+                client.pending += 1
+            else:
+                client = self._sync(scope, ident, key, left, now, unless_over)
+            if client.over_other:
+                return client.over_other
+            return left if client.counted + client.pending > limit else None
+
+    def _sync(
+        self, scope: str, ident: str, key: str, left: int, now: float, unless_over: str
+    ) -> _Client:
+        """One round trip: this request and every pending count go to the shared cache, and the
+        client's counts come back."""
+        if len(self._clients) >= self.MAX_CLIENTS:
+            self._clients = {k: c for k, c in self._clients.items() if c.pending or c.key == key}
+        other = _window(unless_over, ident, now) if unless_over else None
+        own, amount = self._clients.get((scope, ident)), 1
+        pending = [c for c in self._clients.values() if c.pending and c is not own]
+        if own is not None and own.pending:
+            if own.key == key:
+                amount += own.pending
+            else:  # an earlier window's: still added to it
+                pending.append(own)
+        counts = _add_shared(
+            [(c.key, c.pending, c.expires) for c in pending] + [(key, amount, left + 1)],
+            other[0] if other else "",
+        )
+        *others, (count, used_other) = counts
+        for earlier, (shared, _unused) in zip(pending, others, strict=True):
+            earlier.counted, earlier.pending = shared, 0
+        client = _Client(key=key, expires=left + 1, synced_at=now, counted=count)
+        if other and used_other >= other[1]:
+            client.over_other = other[2]
+        self._clients[(scope, ident)] = client
+        return client
+
+
+def _add_shared(additions: list[tuple[str, int, int]], read: str) -> list[tuple[int, int]]:
+    """Add each (key, amount, timeout) to its shared counter and read counter `read` ("" for
+    none), in one round trip on Redis: each counter's new value, and the read one's beside the
+    last."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(backend.make_key(additions[-1][0]), write=True)
+        pipe = client.pipeline(transaction=False)
+        for key, amount, timeout in additions:
+            full_key = backend.make_key(key)
+            pipe.incrby(full_key, amount)
+            pipe.expire(full_key, timeout)
+        if read:
+            pipe.get(backend.make_key(read))
+        answers = pipe.execute()
+        values = [int(value) for value in answers[0 : 2 * len(additions) : 2]]
+        used = int(answers[-1] or 0) if read else 0
+    else:
+        values = [_incr(key, timeout, amount) for key, amount, timeout in additions]
+        used = (cache.get(read) or 0) if read else 0
+    return [(value, used) for value in values]
+
+
+LOCAL_COUNTS = LocalCounts()
+
+
+def _incr(key: str, timeout: int, amount: int = 1) -> int:
     """Add one to a counter that expires with its window (caches other than Redis)."""
     cache.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
+        return cache.incr(key, amount)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-        return 1
+        cache.set(key, amount, timeout=timeout)
+        return amount
 
 
 class RateLimited(Exception):
@@ -121,7 +243,8 @@ def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
             if not settings.RATELIMIT_ENABLED:
                 return view(request, *args, **kwargs)
             ip = client_ip(request)
-            wait = hit(scope, ip, unless_over=unknown_scope)
+            count = LOCAL_COUNTS.hit if request.method in ("GET", "HEAD") else hit
+            wait = count(scope, ip, unless_over=unknown_scope)
             if wait:
                 return too_many_requests(request, wait)
             try:
@@ -129,6 +252,7 @@ def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
             except Http404:
                 if unknown_scope:
                     hit(unknown_scope, ip)
+                    LOCAL_COUNTS.forget(ip)  # its next page asks the shared count again
                 raise
             except RateLimited as limited:
                 return too_many_requests(request, limited.retry_after, limited.message)

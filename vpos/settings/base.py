@@ -433,6 +433,10 @@ CONTENT_SECURITY_POLICY = {
 # SetupIntents. "checkout_link" is per payment link, whoever calls: the attempts and SetupIntents
 # one link may create at the provider (card testing from many addresses).
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
+# Pages' counts are told to the shared cache at most this often per client and process: what one
+# node knows (a client over its limit, a guesser blocked) reaches the others within this delay.
+# 0: every request asks the shared cache.
+RATELIMIT_SYNC_SECONDS = env.float("RATELIMIT_SYNC_SECONDS", default=1.0)
 RATELIMITS = {
     "checkout": env.str("RATELIMIT_CHECKOUT", default="60/60"),
     "checkout_unknown": env.str("RATELIMIT_CHECKOUT_UNKNOWN", default="10/600"),
