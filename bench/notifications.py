@@ -6,9 +6,9 @@
 (a) `links.qr.qr_svg` and `qr_png` per code, against the bare `qrcode.make(url)` in the same run.
 (b) From `payment_apply` committing a succeeded payment to the customer's confirmation accepted by
     a loopback SMTP server (aiosmtpd), through a real Celery worker process on Redis (db 7):
-    `payment_followups` (receipt PDF, confirmation and notification rendered and stored), then
-    `outbox_send`. Baseline: a plain email stored with `outbox_store` and committed, through the
-    same worker and server. No Stripe: the provider's answer is a `ProviderPayment` built here.
+    `payment_followups` (confirmation and notification rendered and stored; the receipt's PDF
+    queued for the documents worker, which runs beside), then `outbox_send`. Baseline: a plain
+    email stored with `outbox_store` and committed, through the same worker and server. No Stripe: the provider's answer is a `ProviderPayment` built here.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default in bench/harness.py) and Redis on 127.0.0.1:6379.
 Nothing here is a test. Bounded: each phase has a deadline, the whole run takes about 2 minutes.
@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from django.conf import settings  # lazy: read once harness has set Django up
 
 from bench import harness
 
@@ -99,7 +101,11 @@ class Arrivals:
         return False
 
 
-def start_worker(concurrency: int, run: str, log: Path) -> subprocess.Popen:
+def start_worker(
+    concurrency: int, run: str, log: Path, *, app: str = "vpos", queues: str = ""
+) -> subprocess.Popen:
+    """A Celery worker of `app` on `queues` (default: every queue but documents)."""
+    queues = queues or ",".join(q for q in settings.CELERY_QUEUE_NAMES if q != "documents")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -112,7 +118,7 @@ def start_worker(concurrency: int, run: str, log: Path) -> subprocess.Popen:
                 "-m",
                 "celery",
                 "-A",
-                "vpos",
+                app,
                 "worker",
                 "-l",
                 "warning",
@@ -121,10 +127,12 @@ def start_worker(concurrency: int, run: str, log: Path) -> subprocess.Popen:
                 "-c",
                 str(concurrency),
                 "-n",
-                f"bench-{run}@%h",
+                f"bench-{app}-{run}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                "-Q",
+                queues,
             ],
             cwd=harness.ROOT,
             env=env,
@@ -227,7 +235,7 @@ def p99(values: list[float]) -> float:
 
 
 def stored_after(finalized_wall: dict[str, float]) -> list[float]:
-    """ms from the commit to the confirmation's outbox row (payment_followups: PDF, rendering)."""
+    """ms from the commit to the confirmation's outbox row (payment_followups: rendering)."""
     from vpos.models import OutboxEmail
 
     rows = OutboxEmail.objects.filter(
@@ -252,6 +260,10 @@ def bench_confirmations(payments: int, baseline: int, rate: float, concurrency: 
     app.control.purge()  # db 7 is ours: nothing left over from an interrupted run
     log = Path(f"/tmp/vpos-bench-worker-{run}.log")  # noqa: S108 - a log for a failed run
     worker = start_worker(concurrency, run, log)
+    # The receipts' PDFs on the documents worker, as compose.yaml runs them: apart from the emails.
+    renderer = start_worker(
+        1, run, log.with_suffix(".documents.log"), app="vpos.documents_worker", queues="documents"
+    )
     try:
         from vpos.outbox import outbox_store
 
@@ -266,6 +278,7 @@ def bench_confirmations(payments: int, baseline: int, rate: float, concurrency: 
         arrivals.wait_for(list(finalized), WAIT_SECONDS)
     finally:
         stop_worker(worker)
+        stop_worker(renderer)
         controller.stop()
 
     base, conf = latencies(arrivals, plain), latencies(arrivals, finalized)
@@ -303,7 +316,7 @@ def bench_confirmations(payments: int, baseline: int, rate: float, concurrency: 
         f"  ratio of medians confirmation / baseline: {statistics.median(conf) / statistics.median(base):.2f}"
     )
     print(
-        f"  of which payment_followups (receipt PDF, 2 emails rendered, stored): median "
+        f"  of which payment_followups (2 emails rendered, stored): median "
         f"{statistics.median(stored):.1f} ms, p99 {p99(stored):.1f} ms"
     )
     print(
