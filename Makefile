@@ -20,6 +20,8 @@ REDIS_PROBE_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 # Browser tests use Debian's Chromium; `make test` installs it when this file is missing.
 CHROMIUM ?= /usr/bin/chromium
+# CI runs the PostgreSQL suite through Debian's PgBouncer (.ci/run); installed like Chromium.
+PGBOUNCER ?= /usr/sbin/pgbouncer
 
 # Stamps: reinstall only when the requirement files change.
 req_hash = $(shell cat $(1) | sha256sum | cut -c1-16)
@@ -114,7 +116,8 @@ run: $(RUN_STAMP) system-run-deps
 
 # --- test ------------------------------------------------------------------------------------
 
-# Debian packages the tests use: chromium (browser tests), gettext (compilemessages; optional).
+# Debian packages the tests use: chromium (browser tests), gettext (compilemessages; optional),
+# pgbouncer (.ci/run puts it between the suite and PostgreSQL).
 # WeasyPrint (receipt PDFs) needs Pango and a font, for `make run` and `make test` alike.
 PDF_DEPS_CHECK = ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core";
@@ -133,6 +136,7 @@ system-run-deps:
 system-test-deps:
 	@missing=""; \
 	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
+	[ -x "$(PGBOUNCER)" ] || missing="$$missing pgbouncer"; \
 	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
 	$(PDF_DEPS_CHECK) \
 	if [ -n "$$missing" ]; then \
@@ -142,7 +146,7 @@ system-test-deps:
 	        $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing \
 	            || echo "WARNING: could not install$$missing" >&2; \
 	    else \
-	        echo "WARNING: missing$$missing and no root/sudo for apt-get: browser tests will be skipped" >&2; \
+	        echo "WARNING: missing$$missing and no root/sudo for apt-get: browser tests will be skipped, .ci/run needs pgbouncer" >&2; \
 	    fi; \
 	fi
 

@@ -113,10 +113,29 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'vpos.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# What sits between vpos and PostgreSQL: nothing (""), or "pgbouncer" in transaction pooling mode.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise environ.ImproperlyConfigured(
+        "DATABASE_POOLER must be empty or 'pgbouncer' (transaction pooling)."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A new connection per request costs more than 5x throughput: keep them open.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASE_POOLER == "pgbouncer":
+        # PgBouncer in transaction pooling mode (docs/deploy.md, "PgBouncer"): consecutive
+        # transactions of one connection may run on different server sessions, so nothing may
+        # outlive a transaction. `.iterator()` would otherwise declare a WITH HOLD cursor that the
+        # next transaction cannot find; prepared statements live in one server session (Django 5.2
+        # already turns them off and binds parameters on the client: written out, so that this
+        # mode does not depend on those defaults). vpos sets no other session state: no SET, no
+        # session-level advisory lock, no LISTEN, no temporary table (the SET TIME ZONE Django may
+        # send is one of the parameters PgBouncer tracks and replays per client).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"prepare_threshold": None, "server_side_binding": False}
+        )
 else:
     # The embedded default, for one small shop: concurrent customers, the worker and the web
     # server write the same file. BEGIN IMMEDIATE takes the write lock when a transaction starts,
