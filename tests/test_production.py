@@ -288,6 +288,23 @@ def test_the_broker_never_evicts_and_the_cache_is_bounded_in_another_redis():
     assert "volumes" not in services["redis-cache"]
 
 
+def test_the_application_reaches_postgresql_through_pgbouncer_in_transaction_mode():
+    services = compose()["services"]
+    for name in ("web", "worker", "worker-email", "worker-documents", "worker-webhooks", "beat"):
+        environment = services[name]["environment"]
+        # (the URL holds ${POSTGRES_PASSWORD:?...}, which urlsplit cannot parse)
+        assert environment["DATABASE_URL"].rsplit("@", 1)[1] == "pgbouncer:5432/vpos", name
+        assert environment["DATABASE_POOLER"] == "pgbouncer", name  # the settings that mode needs
+        assert "pgbouncer" in services[name]["depends_on"], name
+    pgbouncer = services["pgbouncer"]
+    assert pgbouncer["environment"]["POOL_MODE"] == "transaction"
+    assert pgbouncer["environment"]["DB_HOST"] == "postgres"
+    assert pgbouncer["environment"]["DB_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert "postgres" in pgbouncer["depends_on"]
+    # Read-only root: the configuration the image writes at start goes to a tmpfs of its own.
+    assert any(mount.startswith("/etc/pgbouncer:") for mount in pgbouncer["tmpfs"])
+
+
 def seconds(duration: str) -> int:
     """A compose duration: "330s", "6m", "1m30s"."""
     parts = re.findall(r"(\d+)(h|m|s)", duration)
@@ -318,7 +335,12 @@ def gunicorn_config(monkeypatch) -> dict:
 
 # Exact releases: major.minor.patch (PostgreSQL's releases are major.minor), an optional variant
 # ("-alpine", "-bookworm"); never "latest" nor a moving "16" or "7.4".
-RELEASE = {"caddy": r"\d+\.\d+\.\d+", "redis": r"\d+\.\d+\.\d+", "postgres": r"\d+\.\d+"}
+RELEASE = {
+    "caddy": r"\d+\.\d+\.\d+",
+    "redis": r"\d+\.\d+\.\d+",
+    "postgres": r"\d+\.\d+",
+    "edoburu/pgbouncer": r"v\d+\.\d+\.\d+",  # and its build, "-p0"
+}
 
 
 def test_services_are_hardened_and_pinned():
