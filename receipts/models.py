@@ -14,7 +14,8 @@ from vpos.money import format_money
 
 
 def export_upload_to(instance: ReceiptExport, filename: str) -> str:
-    return document_name("exports", "zip")
+    """A new random name with the extension of `filename` ("receipts.zip", "payments.csv")."""
+    return document_name("exports", filename.rpartition(".")[2])
 
 
 class ReceiptSequence(models.Model):
@@ -84,7 +85,8 @@ class Receipt(models.Model):
 
 
 class ReceiptExport(models.Model):
-    """A ZIP of receipts for the accountant, built by a Celery task with visible progress."""
+    """A file for the shop or its accountant, built by a Celery task with visible progress: a
+    ZIP of receipts or invoices for a period, or a payments CSV too large to download at once."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -97,10 +99,14 @@ class ReceiptExport(models.Model):
     requested_by = models.ForeignKey(
         "merchants.User", on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    # What the ZIP holds: "receipts" (their PDFs) or "invoices" (FatturaPA XML files and a CSV).
+    # What the file holds: "receipts" (a ZIP of their PDFs), "invoices" (a ZIP of FatturaPA XML
+    # files and a CSV) or "payments" (the payments list's CSV, filtered as in `params`).
     kind = models.CharField(max_length=10, default="receipts")
-    date_from = models.DateField(_("from"))
-    date_to = models.DateField(_("to"))
+    date_from = models.DateField(_("from"), null=True, blank=True)  # the ZIPs' period
+    date_to = models.DateField(_("to"), null=True, blank=True)
+    # A payments CSV: the list's filters as typed and the language, currency and time zone they
+    # were typed in, so the file is the one the instant download would have been.
+    params = models.JSONField(_("filters"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
@@ -117,7 +123,8 @@ class ReceiptExport(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.merchant_id} {self.date_from}..{self.date_to} {self.status}"
+        period = f" {self.date_from}..{self.date_to}" if self.date_from else ""
+        return f"{self.merchant_id} {self.kind}{period} {self.status}"
 
     @property
     def percent(self) -> int:

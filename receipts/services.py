@@ -30,8 +30,12 @@ from vpos.events import Event, record
 
 from .delivery import invoices_export_build
 from .models import Invoice, Receipt, ReceiptExport, ReceiptSequence, RefundNote
+from .payment_exports import PAYMENTS_EXPORT, payments_export_build
 
-RECEIPTS_EXPORT, INVOICES_EXPORT = "receipts", "invoices"  # ReceiptExport.kind
+RECEIPTS_EXPORT, INVOICES_EXPORT = (
+    "receipts",
+    "invoices",
+)  # ReceiptExport.kind, with PAYMENTS_EXPORT
 
 # What a shop and its customers download: the proof of a payment, of a refund, an invoice.
 Document = Receipt | RefundNote | Invoice
@@ -391,12 +395,14 @@ def receipts_in_range(merchant_id: int, date_from: date, date_to: date):
 
 
 def export_build(*, export_id: int) -> ReceiptExport:
-    """Build the ZIP of an export, updating its progress as it goes."""
-    export = ReceiptExport.objects.get(pk=export_id)
+    """Build the file of an export, updating its progress as it goes."""
+    export = ReceiptExport.objects.select_related("merchant").get(pk=export_id)
     if export.status == ReceiptExport.Status.DONE:
         return export
-    if export.kind == INVOICES_EXPORT:
-        invoices_export_build(export)
+    if export.kind in (INVOICES_EXPORT, PAYMENTS_EXPORT):
+        build = invoices_export_build if export.kind == INVOICES_EXPORT else payments_export_build
+        build(export)
+        export.refresh_from_db()
         return export
     receipts = list(
         receipts_in_range(export.merchant_id, export.date_from, export.date_to).values_list(
@@ -442,18 +448,33 @@ def export_request(
     *,
     merchant: Merchant,
     requested_by: Any,
-    date_from: date,
-    date_to: date,
     kind: str = RECEIPTS_EXPORT,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    params: dict[str, Any] | None = None,
 ) -> ReceiptExport:
     """Ask for a ZIP of the receipts (or the invoices' XML files, `kind="invoices"`) of a date
-    range; it is built after commit, by a task."""
+    range, or for a payments CSV (`kind="payments"`, filtered as `params` say); it is built
+    after commit, by a task."""
     export = ReceiptExport.objects.create(
         merchant=merchant,
         requested_by=requested_by,
         date_from=date_from,
         date_to=date_to,
         kind=kind,
+        params=params or {},
     )
     record(Event.EXPORT_REQUESTED, merchant_id=merchant.pk, obj=export, actor=requested_by)
     return export
+
+
+def export_retry(*, export: ReceiptExport, requested_by: Any) -> bool:
+    """Build a failed export again, from the start; False (and nothing changes) unless it failed."""
+    retried = ReceiptExport.objects.filter(pk=export.pk, status=ReceiptExport.Status.FAILED).update(
+        status=ReceiptExport.Status.QUEUED, error="", total=0, done=0, finished_at=None
+    )
+    if retried:
+        record(
+            Event.EXPORT_REQUESTED, merchant_id=export.merchant_id, obj=export, actor=requested_by
+        )
+    return bool(retried)

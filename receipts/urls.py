@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import public_urls
-from .views import back_office, invoices
+from .views import back_office, invoices, payment_exports
 
 app_name = "receipts"
 
@@ -24,6 +24,16 @@ urlpatterns = [
         "s/<uuid:shop_id>/receipts/exports/<int:export_id>/download/",
         back_office.export_download,
         name="export_download",
+    ),
+    path(
+        "s/<uuid:shop_id>/receipts/exports/<int:export_id>/retry/",
+        back_office.export_retry,
+        name="export_retry",
+    ),
+    path(
+        "s/<uuid:shop_id>/payments/exports/",
+        payment_exports.payment_exports,
+        name="payment_exports",
     ),
     path("s/<uuid:shop_id>/invoices/", invoices.invoice_list, name="invoices"),
     path(

@@ -1,4 +1,5 @@
-"""Receipts for the shop (list, PDF, CSV, ZIP exports) and for the customer (signed link)."""
+"""Receipts for the shop (list, PDF, CSV, ZIP exports) and for the customer (signed link); the
+pages of every export (progress, download, retry), the payments CSVs' too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from links.payment_csv import csv_filename
 from merchants.access import shop_view
 from merchants.models import Membership
 from vpos.documents import documents
@@ -23,6 +26,7 @@ from .. import selectors, services
 from ..downloads import pdf_response
 from ..forms import ExportForm, ReceiptFilterForm
 from ..models import Receipt, ReceiptExport, RefundNote
+from ..payment_exports import PAYMENTS_EXPORT
 
 
 def _filtered(request: HttpRequest, membership: Membership):
@@ -40,7 +44,9 @@ def _list_page(
     filters, receipts = _filtered(request, membership)
     export_form = export_form or ExportForm()
     page = Paginator(receipts, 25).get_page(request.GET.get("page"))
-    exports = ReceiptExport.objects.filter(merchant=membership.merchant)[:5]
+    exports = ReceiptExport.objects.filter(
+        merchant=membership.merchant, kind=services.RECEIPTS_EXPORT
+    )[:5]
     return render(
         request,
         "receipts/receipt_list.html",
@@ -159,14 +165,32 @@ def export_detail(request: HttpRequest, membership: Membership, export_id: int) 
 
 
 @shop_view()
+@require_POST
+def export_retry(request: HttpRequest, membership: Membership, export_id: int) -> HttpResponse:
+    """Build a failed export again; whoever may ask for an export of its kind may retry it."""
+    export = get_object_or_404(ReceiptExport, pk=export_id, merchant=membership.merchant)
+    if export.kind == services.INVOICES_EXPORT and not membership.is_owner:
+        raise PermissionDenied
+    services.export_retry(export=export, requested_by=request.user)
+    return redirect(
+        "receipts:export_detail", shop_id=membership.merchant.public_id, export_id=export.pk
+    )
+
+
+@shop_view()
 def export_download(request: HttpRequest, membership: Membership, export_id: int) -> HttpResponse:
     export = get_object_or_404(
         ReceiptExport, pk=export_id, merchant=membership.merchant, status=ReceiptExport.Status.DONE
     )
-    name = f"{export.kind}-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
+    if export.kind == PAYMENTS_EXPORT:
+        italian = export.params.get("query", {}).get("format") == "it"
+        name, content_type = csv_filename(italian=italian), "text/csv; charset=utf-8"
+    else:
+        name = f"{export.kind}-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}.zip"
+        content_type = "application/zip"
     return FileResponse(
         documents.open(export.file.name, "rb"),
         as_attachment=True,
         filename=name,
-        content_type="application/zip",
+        content_type=content_type,
     )

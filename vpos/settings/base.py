@@ -303,6 +303,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # `make run` starts one worker for all of them; compose.yaml one worker per group.
 CELERY_QUEUE_NAMES = ("default", "email", "documents", "webhooks")
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# A payments CSV of at most this many rows downloads at once; a larger one is written by a
+# background export (the documents queue), so no request streams long enough to meet the web
+# server's timeout (a million rows take about 20 s).
+EXPORT_INSTANT_MAX_ROWS = env.int("EXPORT_INSTANT_MAX_ROWS", default=10_000)
 CELERY_TASK_ROUTES = {
     "vpos.tasks.outbox_send": {"queue": "email"},
     "receipts.tasks.receipt_render": {"queue": "documents"},
@@ -482,7 +486,7 @@ REDACT_SENT_ACCESS_EMAILS = env.bool("REDACT_SENT_ACCESS_EMAILS", default=True)
 RETENTION_WEBHOOK_PAYLOAD_DAYS = env.int("RETENTION_WEBHOOK_PAYLOAD_DAYS", default=30)
 # API Idempotency-Keys: a retry with the same key within this window gets the first answer.
 RETENTION_IDEMPOTENCY_DAYS = env.int("RETENTION_IDEMPOTENCY_DAYS", default=30)
-# Receipt ZIP exports (copies of receipts the shop has downloaded; the receipts themselves stay).
+# Exports (receipt and invoice ZIPs, payments CSVs: copies of what the shop keeps anyway).
 RETENTION_EXPORT_DAYS = env.int("RETENTION_EXPORT_DAYS", default=30)
 # What the daily task runs, in order: each takes `now` and returns how many rows it changed.
 RETENTION_PURGES = [
