@@ -59,9 +59,9 @@ def payments_export_build(export: ReceiptExport) -> None:
     form = payments_export_form(export)
     payments = filtered_payments(form, export.merchant)
     total = payments.count()
-    ReceiptExport.objects.filter(pk=export.pk).update(
-        status=ReceiptExport.Status.RUNNING, total=total, done=0
-    )
+    running = ReceiptExport.objects.filter(pk=export.pk).exclude(status=ReceiptExport.Status.DONE)
+    if not running.update(status=ReceiptExport.Status.RUNNING, total=total, done=0):
+        return  # another run finished meanwhile
     blocks = csv_blocks(
         payments,
         italian=form.cleaned_data["format"] == "it",
@@ -75,7 +75,7 @@ def payments_export_build(export: ReceiptExport) -> None:
             spool.write(text.encode())
             if rows:
                 done += rows
-                ReceiptExport.objects.filter(pk=export.pk).update(done=min(done, total))
+                running.update(done=min(done, total))
         spool.seek(0)
         with transaction.atomic():
             export = ReceiptExport.objects.select_for_update().get(pk=export.pk)
