@@ -19,6 +19,7 @@ from vpos.spreadsheet import Echo, spreadsheet_text
 
 from .models import Payment, PaymentStatus, method_label
 from .payment_filters import CHANNEL_LABELS
+from .payment_selectors import rows_in_pages
 
 CSV_CHUNK = 2000
 
@@ -121,7 +122,7 @@ def csv_blocks(
     with translation.override(language):
         # Excel reads a CSV as UTF-8 only when it starts with a byte order mark.
         yield 0, ("\ufeff" if italian else "") + writer.writerow(csv_header())
-        rows = payments.values_list(*CSV_COLUMNS).iterator(chunk_size=CSV_CHUNK)
+        rows = rows_in_pages(payments, CSV_COLUMNS, CSV_CHUNK)
         lines: list[str] = []
         for line in csv_lines(rows, italian=italian, tz=zoneinfo.ZoneInfo(time_zone)):
             lines.append(writer.writerow(line))

@@ -8,6 +8,7 @@ cursor on (sort value, id) that an index on (merchant, sort value) answers witho
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -183,13 +184,35 @@ class PaymentPage:
 
 
 def _beyond(cursor: Cursor, name: str, *, forward: bool, descending: bool) -> Q:
-    """Rows strictly after `cursor` in the direction of travel. The plain range on the sort field
-    comes first so the (merchant, field) index bounds the scan; the id breaks ties."""
-    value = _field_value(cursor, name)
-    greater = forward != descending
+    """Rows strictly after `cursor` in the direction of travel."""
+    return _past(_field_value(cursor, name), cursor.id, name, greater=forward != descending)
+
+
+def _past(value: datetime | int, row_id: int, name: str, *, greater: bool) -> Q:
+    """Rows strictly past (`value`, `row_id`). The plain range on the sort field comes first so
+    the (merchant, field) index bounds the scan; the id breaks ties."""
     if greater:
-        return Q(**{f"{name}__gte": value}) & (Q(**{f"{name}__gt": value}) | Q(id__gt=cursor.id))
-    return Q(**{f"{name}__lte": value}) & (Q(**{f"{name}__lt": value}) | Q(id__lt=cursor.id))
+        return Q(**{f"{name}__gte": value}) & (Q(**{f"{name}__gt": value}) | Q(id__gt=row_id))
+    return Q(**{f"{name}__lte": value}) & (Q(**{f"{name}__lt": value}) | Q(id__lt=row_id))
+
+
+def rows_in_pages(
+    payments: QuerySet[Payment], columns: Sequence[str], size: int
+) -> Iterator[tuple]:
+    """`payments` (sorted by a sort of SORTS then id, as `filtered_payments` sorts them) as tuples
+    of `columns`, read `size` rows at a time by keyset: memory stays flat however many there are,
+    without a server-side cursor, which transaction pooling (PgBouncer) rules out."""
+    first = payments.query.order_by[0]
+    name, descending = first.lstrip("-"), first.startswith("-")
+    query = payments.values_list(*columns, name, "id")
+    page = list(query[:size])
+    while page:
+        for row in page:
+            yield row[:-2]
+        if len(page) < size:
+            return
+        value, row_id = page[-1][-2:]
+        page = list(query.filter(_past(value, row_id, name, greater=not descending))[:size])
 
 
 def payment_page(

@@ -578,3 +578,31 @@ def test_phone_and_mail_orders_show_as_such_in_the_list_and_csv_and_can_be_filte
     assert [row[-2] for row in rows[1:]] == ["Phone or mail order (MOTO)"]
     assert online.pk != moto.pk
     assert client.get(list_url(shop), {"channel": "carrier-pigeon"}).status_code == 400
+
+
+@pytest.mark.parametrize("sort", ["-date", "date", "-amount", "amount"])
+def test_a_csv_read_in_pages_has_every_payment_once_in_the_lists_order(
+    client_as, shop, monkeypatch, sort
+):
+    """The CSV reads its rows a page at a time (no server-side cursor behind PgBouncer): pages
+    of two rows, amounts and times that tie across pages, still every payment once, in order."""
+    link = PaymentLinkFactory(merchant=shop.merchant)
+    at = timezone.now() - timedelta(hours=1)
+    amounts = (500, 500, 700, 500, 700)
+    made = [
+        pay(link, amount=amount, at=at, customer_email=f"c{n}@example.com")
+        for n, amount in enumerate(amounts)
+    ]
+    made += [
+        pay(link, amount=500, at=at + timedelta(minutes=1), customer_email=f"d{n}@example.com")
+        for n in range(2)
+    ]
+    monkeypatch.setattr("links.payment_csv.CSV_CHUNK", 2)
+    client = client_as("owner")
+
+    rows = csv_rows(client.get(csv_url(shop), {"sort": sort}))
+    page = client.get(list_url(shop), {"sort": sort})
+
+    emails = [row[7] for row in rows[1:]]
+    assert sorted(emails) == sorted(p.customer_email for p in made)  # each once
+    assert emails == [Payment.objects.get(pk=pk).customer_email for pk in listed(page)]
