@@ -1,12 +1,16 @@
-"""Link creation through the API against a bare one-query Django view, same gunicorn, same run.
+"""Link creation through the API against two bare Django views, same gunicorn, same run.
 
     python bench/api.py [--seconds 10] [--json PATH]
 
 wrk POSTs a new single-use link as JSON to `/api/v1/links` with a read-and-write API key of the
 shop "API bench" (a fresh key each run, revoked at the end). A Lua script, written to a temporary
-file, gives every request its own Idempotency-Key and counts the answers. The baseline is the bare
-view, GET, as in every other benchmark: the ratio is what creating a link costs over the
-cheapest Django request on the same server.
+file, gives every request its own Idempotency-Key and counts the answers. Two baselines, each
+measured alternately with the API in the same run:
+
+- the bare write view (the goal's baseline): the same POST, same headers and body, to a view that
+  inserts the body as one row of a bench-only table in the request's transaction and answers 201.
+  Creating a link is a write; the ratio is what it costs over the cheapest write Django can make.
+- the bare view, GET, as in every other benchmark (one `SELECT 1`), for information.
 
 Checks, printed: every answer is 201 (anything else is an error); one link per key, and the links
 in the database match the 201 answers. wrk stops each run with requests still in flight: the
@@ -38,6 +42,7 @@ from bench import harness, seed
 
 RAISED_API_RATE = "1000000/s"
 PATH = "/api/v1/links"
+BARE_WRITE_PATH = "/bench/bare-write/"
 
 # Globals, not locals: the main Lua state reads each thread's counters with thread:get().
 LUA = """-- Written by bench/api.py: one new link per request, each with its own Idempotency-Key.
@@ -94,15 +99,19 @@ def lua_string(value: str) -> str:
     return f"[==[{value}]==]"
 
 
-def write_script(directory: Path, *, raw_key: str, prefix: str, body: dict[str, Any]) -> Path:
+def write_script(
+    directory: Path, *, path: str, raw_key: str, prefix: str, body: dict[str, Any]
+) -> Path:
+    """The Lua script POSTing `body` to `path`; its answers are counted next to it (`.counts`)."""
+    stem = path.strip("/").replace("/", "-")
     constants = {
-        "PATH": PATH,
+        "PATH": path,
         "AUTHORIZATION": f"Bearer {raw_key}",
         "PREFIX": prefix,
         "BODY": json.dumps(body),
-        "COUNTS": str(directory / "counts"),
+        "COUNTS": str(directory / f"{stem}.counts"),
     }
-    script = directory / "create-links.lua"
+    script = directory / f"{stem}.lua"
     header = "".join(f"{name} = {lua_string(value)}\n" for name, value in constants.items())
     script.write_text(header + LUA)
     return script
@@ -147,10 +156,12 @@ def main() -> None:
     harness.setup_django()
     from django.conf import settings
 
+    from bench.urls import bare_write_table
     from integrations.api_keys import api_key_create, api_key_revoke
     from integrations.models import ApiIdempotencyKey, ApiKey
     from links.models import PaymentLink
 
+    bare_write_table()
     run = uuid.uuid4().hex[:12]
     shop = seed.merchant("API bench")
     api_key, raw_key = api_key_create(
@@ -165,28 +176,44 @@ def main() -> None:
         "metadata": {"order": run},
     }
     print(
-        f"link creation by API vs bare view: POST {PATH}, JSON, API key {api_key.prefix}…, a new "
-        f"Idempotency-Key per request; gunicorn 2 workers, wrk 16 connections"
+        f"link creation by API vs bare views: POST {PATH}, JSON, API key {api_key.prefix}…, a "
+        f"new Idempotency-Key per request; baselines: POST {BARE_WRITE_PATH} (one row written, "
+        f"same body), GET /bench/bare/; gunicorn 2 workers, wrk 16 connections"
     )
     print(
         f"rate limit: API limit per key raised from the default 600/min to "
         f"{settings.VPOS_API_RATE} via VPOS_API_RATE (the throttle stays on, in Redis)"
     )
     with tempfile.TemporaryDirectory(prefix="vpos-bench-api-") as tmp:
-        script = write_script(Path(tmp), raw_key=raw_key, prefix=run, body=body)
+        scripts = {
+            path: write_script(Path(tmp), path=path, raw_key=raw_key, prefix=run, body=body)
+            for path in (PATH, BARE_WRITE_PATH)
+        }
         try:
             with harness.gunicorn() as base:
                 replay_check(base, raw_key, run)
-                ratio = harness.compare(
-                    "link creation (API)",
-                    base + PATH,
-                    f"{base}/bench/bare/",
-                    seconds=args.seconds,
-                    script=script,
-                )
+                with harness.context(against="write"):
+                    ratio_write = harness.compare(
+                        "link creation (API) vs one-row write",
+                        base + PATH,
+                        base + BARE_WRITE_PATH,
+                        seconds=args.seconds,
+                        script=scripts[PATH],
+                        baseline_script=scripts[BARE_WRITE_PATH],
+                        baseline_label="baseline (bare view, writes 1 row)",
+                    )
+                with harness.context(against="read"):
+                    ratio_read = harness.compare(
+                        "link creation (API) vs SELECT 1",
+                        base + PATH,
+                        f"{base}/bench/bare/",
+                        seconds=args.seconds,
+                        script=scripts[PATH],
+                    )
         finally:
             api_key_revoke(api_key=api_key, actor=None)
-        runs = [line.split() for line in (Path(tmp) / "counts").read_text().splitlines()]
+        counts = scripts[PATH].with_suffix(".counts")
+        runs = [line.split() for line in counts.read_text().splitlines()]
     sent, created, other = (sum(int(r[i]) for r in runs) for i in range(3))
     in_flight = sent - created - other
     links = PaymentLink.objects.filter(merchant=shop, reference=body["reference"]).count()
@@ -215,7 +242,8 @@ def main() -> None:
         links_created=links,
         keys_recorded=keys,
         ok=consistent and not other,
-        ratio=round(ratio, 3),
+        ratio_write=round(ratio_write, 3),
+        ratio_read=round(ratio_read, 3),
         rate_limit=settings.VPOS_API_RATE,
     )
     harness.write_json(args.json)

@@ -245,31 +245,34 @@ def compare(
     rounds: int = 2,
     headers: dict[str, str] | None = None,
     script: str | Path | None = None,
+    baseline_script: str | Path | None = None,
+    baseline_label: str = "baseline (bare view, 1 query)",
     expect_non_2xx: bool = False,
     timeout: int | None = None,
 ) -> float:
     """Alternate baseline and target runs, print the best of each and the ratio; record the row.
 
     `headers` (e.g. a session cookie) are sent to both, so the baseline pays for them too.
-    `script` (a wrk Lua file) drives the target only: the baseline stays a plain GET.
+    `script` (a wrk Lua file) drives the target only: the baseline stays a plain GET, unless
+    `baseline_script` drives it (e.g. a bare view that writes, POSTed the same way).
     `expect_non_2xx`: the target answers 4xx by design (a closed link's 410 page), so its
     errors are the socket errors and any 2xx/3xx answer instead. `timeout`: wrk's, for both."""
     common = {"headers": headers, "timeout": timeout}
-    wrk(baseline, seconds=2, **common)
+    wrk(baseline, seconds=2, script=baseline_script, **common)
     wrk(target, seconds=2, script=script, **common)  # warm up both
     baselines, targets = [], []
     settle(baseline, headers)
     for _ in range(rounds):
-        baselines.append(wrk(baseline, seconds=seconds, **common))
+        baselines.append(wrk(baseline, seconds=seconds, script=baseline_script, **common))
         targets.append(wrk(target, seconds=seconds, script=script, **common))
         settle(baseline, headers)
     best_b, best_t = _best(baselines), _best(targets)
     if expect_non_2xx:
         best_t.errors = sum(best_t.socket_errors.values()) + best_t.requests - best_t.non_2xx
     ratio = best_t.requests_per_second / best_b.requests_per_second
-    width = max(30, len(label) + 1)
+    width = max(30, len(label) + 1, len(baseline_label) + 1)
     print(f"{'':2}{'endpoint':<{width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for name, r in (("baseline (bare view, 1 query)", best_b), (label, best_t)):
+    for name, r in ((baseline_label, best_b), (label, best_t)):
         print(
             f"  {name:<{width}}{r.requests_per_second:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}"
             f"{r.errors:>8}"
