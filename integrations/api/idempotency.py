@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -84,12 +85,10 @@ def idempotency_claim(
     if not key:
         return Claim(None)
     digest = request_hash(operation, body)
-    with transaction.atomic():
-        record, created = ApiIdempotencyKey.objects.get_or_create(
-            api_key=api_key, key=key, defaults={"operation": operation, "request_hash": digest}
-        )
-    if created:
+    record = _record_new(api_key=api_key, key=key, operation=operation, digest=digest)
+    if record is not None:
         return Claim(record)
+    record = ApiIdempotencyKey.objects.get(api_key=api_key, key=key)
     if record.operation != operation or record.request_hash != digest:
         raise IdempotencyConflict(
             _(
@@ -104,6 +103,46 @@ def idempotency_claim(
             _("A request with this Idempotency-Key is still being processed. Try again shortly.")
         )
     return Claim(None, replay_object_id=record.object_id)
+
+
+def _record_new(
+    *, api_key: ApiKey, key: str, operation: str, digest: str
+) -> ApiIdempotencyKey | None:
+    """The new record of `key`, or None when the key has one already.
+
+    One `INSERT ... ON CONFLICT DO NOTHING`: no read before it and no savepoint around it (a
+    duplicate key is not an error that would abort the request's transaction). A concurrent
+    request inserting the same key makes this one wait for its transaction: if it commits,
+    the key has a record (None here, and the caller reads it); if it rolls back, this insert
+    goes ahead. The first try of every key, the common case, costs this one statement."""
+    record = ApiIdempotencyKey(
+        api_key=api_key,
+        key=key,
+        operation=operation,
+        request_hash=digest,
+        created_at=timezone.now(),
+    )
+    meta, quote = ApiIdempotencyKey._meta, connection.ops.quote_name
+    names = ["api_key", "key", "operation", "request_hash", "object_id", "created_at"]
+    fields = [meta.get_field(name) for name in names]
+    columns = ", ".join(quote(field.column) for field in fields)
+    unique = ", ".join(quote(meta.get_field(name).column) for name in ("api_key", "key"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 - names from the model
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}",
+            [
+                field.get_db_prep_save(getattr(record, field.attname), connection)
+                for field in fields
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    record._state.adding = False
+    return record
 
 
 def idempotency_purge(*, now: datetime) -> int:
