@@ -1,13 +1,31 @@
-"""API keys: created by owners, shown once, stored as a SHA-256 of the secret, revocable."""
+"""API keys: created by owners, shown once, stored as a SHA-256 of the secret, revocable.
+
+Every API request needs its key and the key's shop. Each process keeps the keys it has seen, with
+their shop, so a request reads no row for them; it asks the shared cache one thing instead: the
+version of the API keys, which any change to a key (created, revoked, deleted) or to a shop row
+replaces at once and again after commit (`api_keys_changed`). A key is used from memory only
+while the version is the one read before its row was, so a revoked key is refused by every
+process at the next request. Should the cache lose that change, a remembered key is read again
+after `KNOWN_SECONDS` anyway. Without a cache every process shares (`BACKOFFICE_CACHE` off),
+every request reads the key.
+"""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
+import time
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +40,11 @@ SECRET_BYTES = 32
 VISIBLE_CHARS = 6
 # last_used_at is written at most this often per key: a busy integration costs no write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a process uses a key from memory at most, should the cache lose a change.
+KNOWN_SECONDS = 60
+KNOWN_MAX = 1000
+_VERSION = "api:keys:version"
+VERSION_TIMEOUT = 24 * 3600  # a lost version only costs every process a read of its keys
 
 
 def key_hash(raw: str) -> str:
@@ -64,6 +87,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
     )
     api_key.refresh_from_db()
     if updated:
+        api_keys_changed()
         record(
             Event.API_KEY_REVOKED,
             merchant_id=api_key.merchant_id,
@@ -75,18 +99,94 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:
-    """The active key with this secret, or None; records when it was last used."""
+    """The active key with this secret (with its shop), or None; records when it was last used.
+
+    The caller gets its own copy of the key and of its shop: nothing it loads or changes on them
+    reaches another request."""
     if not raw.startswith(("vpos_live_", "vpos_test_")) or len(raw) > 200:
         return None
-    api_key = (
-        ApiKey.objects.select_related("merchant")
-        .filter(secret_hash=key_hash(raw), revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None:
+    digest = key_hash(raw)
+    known = _known_key(digest)
+    if known is None:
         return None
     now = timezone.now()
+    api_key = known.api_key
     if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
-    return api_key
+    mine = copy.copy(api_key)
+    merchant = copy.copy(api_key.merchant)
+    mine._state.fields_cache = {"merchant": merchant}
+    return mine
+
+
+@dataclass
+class _Known:
+    api_key: ApiKey
+    version: str
+    until: float
+
+
+# This process's keys, by the hash of their secret. Only valid keys are kept: unknown secrets
+# cost a query each, as before, and take no memory.
+_keys: dict[str, _Known] = {}
+
+
+def _known_key(digest: str) -> _Known | None:
+    # Without a cache every process shares (merchants.caching says when), nothing is kept.
+    version = _version() if settings.BACKOFFICE_CACHE else None
+    known = _keys.get(digest)
+    if known is not None and known.version == version and known.until > time.monotonic():
+        return known
+    # Read after the version: a change committed from now on replaces it.
+    api_key = (
+        ApiKey.objects.select_related("merchant")
+        .filter(secret_hash=digest, revoked_at__isnull=True)
+        .order_by()
+        .first()
+    )
+    if api_key is None:
+        _keys.pop(digest, None)
+        return None
+    known = _Known(api_key, version or "", time.monotonic() + KNOWN_SECONDS)
+    if version is not None:
+        if len(_keys) >= KNOWN_MAX:
+            _keys.clear()
+        _keys[digest] = known
+    return known
+
+
+def _version() -> str | None:
+    version = cache.get(_VERSION)
+    if version is None:
+        cache.add(_VERSION, uuid.uuid4().hex, VERSION_TIMEOUT)
+        version = cache.get(_VERSION)
+    return version
+
+
+def api_keys_changed() -> None:
+    """A key or a shop row changed: every process reads its keys again, at the next request
+    (the version is replaced at once, for the rest of this transaction, and after commit)."""
+
+    def replace() -> None:
+        cache.set(_VERSION, uuid.uuid4().hex, VERSION_TIMEOUT)
+
+    replace()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(replace, robust=True)
+
+
+def _row_changed(sender: type, **kwargs: Any) -> None:
+    api_keys_changed()
+
+
+def connect_signals() -> None:
+    """A key's row or its shop's (name, payment methods, language...) saved or deleted.
+    `QuerySet.update()` on either calls api_keys_changed itself (see api_key_revoke)."""
+    for model in (ApiKey, Merchant):
+        post_save.connect(
+            _row_changed, sender=model, dispatch_uid=f"api-keys-save-{model.__name__}"
+        )
+        post_delete.connect(
+            _row_changed, sender=model, dispatch_uid=f"api-keys-delete-{model.__name__}"
+        )

@@ -8,5 +8,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import subscribers
+        from .api_keys import connect_signals
 
+        connect_signals()
         subscribers.connect()

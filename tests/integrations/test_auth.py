@@ -6,14 +6,18 @@ import hashlib
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.api_keys import api_key_revoke
 from integrations.models import ApiKey
+from merchants.models import FiscalProfile
 from tests.support.api import LINK, ApiClient
+from tests.support.invoices import BUSINESS
 from vpos.audit import Action
 from vpos.models import AuditEntry
 
 LINKS = "/api/v1/links"
+INVOICE_CUSTOMER = {**BUSINESS, "vat_number": "IT01234560017", "sdi_code": "m5uxcr1"}
 
 
 @pytest.mark.parametrize(
@@ -37,6 +41,43 @@ def test_revoked_key_is_refused_at_once(tenants):
     response = tenant.client().get(LINKS)
     assert response.status_code == 401
     assert response.json()["code"] == "unauthenticated"
+
+
+def test_a_deleted_key_is_refused_at_once(tenants):
+    tenant = tenants[0]
+    assert tenant.client().get(LINKS).status_code == 200
+    ApiKey.objects.filter(pk=tenant.key.pk).delete()
+    assert tenant.client().get(LINKS).status_code == 401
+
+
+def test_without_a_shared_cache_every_request_reads_its_key(tenants, settings):
+    settings.BACKOFFICE_CACHE = False  # each process its own cache: nothing is kept in memory
+    tenant = tenants[0]
+    assert tenant.client().get(LINKS).status_code == 200
+    ApiKey.objects.filter(pk=tenant.key.pk).update(revoked_at=timezone.now())  # no version
+    assert tenant.client().get(LINKS).status_code == 401
+
+
+def test_a_change_to_the_shop_reaches_its_key_at_once(tenants):
+    tenant = tenants[0]
+    merchant = tenant.merchant
+    merchant.default_language = "it"
+    merchant.save()
+    assert tenant.client().post_json(LINKS, LINK).json()["language"] == "it"
+    merchant.default_language = "en"
+    merchant.save()
+    assert tenant.client().post_json(LINKS, LINK).json()["language"] == "en"
+
+
+def test_a_remembered_key_reads_its_shops_related_rows_afresh(tenants):
+    """The key and its shop come from memory; what hangs off the shop (here its fiscal profile)
+    is read by each request."""
+    tenant = tenants[0]
+    body = {**LINK, "invoice": INVOICE_CUSTOMER}
+    FiscalProfile.objects.create(merchant=tenant.merchant, invoicing="off")
+    assert tenant.client().post_json(LINKS, body).json()["code"] == "invoicing_off"
+    FiscalProfile.objects.filter(merchant=tenant.merchant).update(invoicing="request")
+    assert tenant.client().post_json(LINKS, body).status_code == 201
 
 
 def test_read_key_reads_but_cannot_write(tenants, make_key):
@@ -92,6 +133,7 @@ def test_owner_creates_a_key_and_sees_it_once(shop, client_as):
 
 def test_owner_revokes_a_key(shop, client_as, make_key):
     key, raw = make_key(shop.merchant)
+    assert ApiClient(raw).get(LINKS).status_code == 200  # now kept in this process's memory
     url = reverse("integrations:api_key_revoke", args=[shop.merchant.public_id, key.pk])
     assert client_as("owner").post(url).status_code == 302
     assert ApiClient(raw).get(LINKS).status_code == 401
