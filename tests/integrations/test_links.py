@@ -35,6 +35,24 @@ def test_create_link(api, tenants):
     assert tenants[0].key.prefix in entry.actor_label
 
 
+def test_creating_a_link_costs_a_bounded_number_of_queries(api, django_assert_max_num_queries):
+    """With an Idempotency-Key, once the key is known to the process: the key's record, the
+    link, its audit entry, the record bound to the link; and the request's savepoint here (its
+    transaction, in production). No read of the key, its shop, or the record before writing it."""
+    api.post_json(LINKS, LINK, **{"Idempotency-Key": "first"})
+    with django_assert_max_num_queries(6):
+        response = api.post_json(LINKS, LINK, **{"Idempotency-Key": "second"})
+    assert response.status_code == 201
+
+
+def test_a_replay_costs_a_bounded_number_of_queries(api, django_assert_max_num_queries):
+    """The key's record found by the insert that cannot add it, read, and the first link read."""
+    api.post_json(LINKS, LINK, **{"Idempotency-Key": "same"})
+    with django_assert_max_num_queries(5):
+        response = api.post_json(LINKS, LINK, **{"Idempotency-Key": "same"})
+    assert response.status_code == 200
+
+
 def test_create_reusable_link_with_expiry(api):
     expires = (timezone.now() + timedelta(days=2)).isoformat()
     response = api.post_json(
