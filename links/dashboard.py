@@ -6,6 +6,8 @@ Four queries whatever the shop's size, each bounded by an index to recent or ope
 aggregate over the links, the daily takings (which also give the period totals) and the two short
 lists (a fifth, only when nothing counts, tells a quiet shop from a new one). A payment counts on the day it was made in the
 shop's time zone (the date the payments list shows and filters on), net of what was refunded.
+The daily takings are read from the shop's daily totals (links.daily_totals): at most 30 rows per
+currency, however many payments the shop has.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +26,7 @@ from merchants.models import Merchant
 from vpos.charts import Chart, daily_chart
 from vpos.money import format_money
 
-from .models import LinkStatus, Payment, PaymentLink, PaymentStatus
+from .models import DailyTotal, LinkStatus, Payment, PaymentLink, PaymentStatus
 from .payment_selectors import PAYMENT_ROW, day_start
 
 PERIODS = (("today", 1), ("week", 7), ("month", 30))
@@ -63,18 +65,15 @@ def _currency_order(merchant: Merchant, currencies: set[str]) -> list[str]:
     return sorted(currencies, key=lambda c: (c != merchant.default_currency, c))
 
 
-def _daily_takings(merchant: Merchant, since: datetime) -> dict[tuple[date, str], tuple[int, int]]:
-    """(local day, currency) -> (amount net of refunds, number of payments), since `since`."""
-    rows = (
-        Payment.objects.filter(
-            merchant=merchant, status=PaymentStatus.SUCCEEDED, created_at__gte=since
-        )
-        .annotate(day=TruncDate("created_at", tzinfo=zoneinfo.ZoneInfo(merchant.time_zone)))
-        .values("day", "currency")
-        .annotate(net=Sum(F("amount") - F("refunded_amount")), count=Count("id"))
-        .order_by()
+def _daily_takings(merchant: Merchant, first: date) -> dict[tuple[date, str], tuple[int, int]]:
+    """(local day, currency) -> (amount net of refunds, number of payments), from day `first`."""
+    rows = DailyTotal.objects.filter(merchant=merchant, day__gte=first).values_list(
+        "day", "currency", "payments", "gross", "refunded"
     )
-    return {(row["day"], row["currency"]): (row["net"] or 0, row["count"]) for row in rows}
+    return {
+        (day, currency): (gross - refunded, payments)
+        for day, currency, payments, gross, refunded in rows
+    }
 
 
 def _link_counts(merchant: Merchant, starts: dict[str, datetime], now: datetime) -> dict[str, int]:
@@ -155,8 +154,7 @@ def dashboard_figures(*, merchant: Merchant, now: datetime | None = None) -> Das
         return Dashboard(has_links=False)
 
     chart_days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
-    since = min(day_start(chart_days[0], merchant.time_zone), *starts.values())
-    takings = _daily_takings(merchant, since)
+    takings = _daily_takings(merchant, min(chart_days[0], *firsts.values()))
     currencies = _currency_order(merchant, {currency for _day, currency in takings})
     labels = {"today": _("Today"), "week": _("Last 7 days"), "month": _("Last 30 days")}
     periods = []

@@ -392,3 +392,28 @@ class Refund(models.Model):
     @property
     def amount_display(self) -> str:
         return format_money(self.amount, self.currency)
+
+
+class DailyTotal(models.Model):
+    """A shop's succeeded payments by the day they were made (in the shop's time zone) and
+    currency: what the dashboard and its chart add up. Kept by links.daily_totals in the
+    transactions that finalize payments and refunds; `manage.py rebuild_daily_totals` recounts
+    it from the payments."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    payments = models.PositiveIntegerField(default=0)
+    gross = models.PositiveBigIntegerField(default=0)  # what the payments took, minor units
+    refunded = models.PositiveBigIntegerField(default=0)  # what was given back of them since
+
+    class Meta:
+        constraints = [
+            # Also the dashboard's index: one shop's last 30 days.
+            models.UniqueConstraint(
+                fields=["merchant", "day", "currency"], name="daily_total_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.day} {self.currency}: {self.payments}"

@@ -1,5 +1,5 @@
-"""What links derives from recorded events: the payment timeline, and the customer's email when
-the hold on their card is released or their bank debit is refused."""
+"""What links derives from recorded events: the payment timeline, the dashboard's daily totals,
+and the customer's email when the hold on their card is released or their bank debit is refused."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from vpos.events import Event, Recorded, subscribe
 
+from . import daily_totals
 from .models import Payment, PaymentEvent, Refund
 from .notifications import debit_failed_emails, hold_released_email
 
@@ -58,6 +59,21 @@ def timeline_write(recorded: Recorded) -> None:
     )
 
 
+def payment_counted(recorded: Recorded) -> None:
+    daily_totals.record_payment(payment=recorded.obj)
+
+
+def refund_counted(recorded: Recorded) -> None:
+    refund = recorded.obj
+    daily_totals.record_refund(payment=refund.payment, amount=refund.amount)
+
+
+def time_zone_changed(recorded: Recorded) -> None:
+    """A shop's payments fall on other days in its new time zone: its totals are recounted."""
+    if "time_zone" in recorded.data.get("fields", ()):
+        daily_totals.rebuild(merchant=recorded.obj)
+
+
 def hold_released(recorded: Recorded) -> None:
     hold_released_email(payment=recorded.obj)
 
@@ -69,5 +85,8 @@ def debit_failed(recorded: Recorded) -> None:
 
 def connect() -> None:
     subscribe(timeline_write, *TIMELINE)
+    subscribe(payment_counted, Event.PAYMENT_SUCCEEDED)
+    subscribe(refund_counted, Event.PAYMENT_REFUNDED)
+    subscribe(time_zone_changed, Event.SETTINGS_CHANGED)
     subscribe(hold_released, Event.PAYMENT_CANCELED)
     subscribe(debit_failed, Event.PAYMENT_FAILED)

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from links import daily_totals
 from links.dashboard import dashboard_figures
 from links.models import LinkKind, LinkStatus, Payment, PaymentLink, PaymentStatus
 from tests.support.factories import MerchantFactory, PaymentFactory, PaymentLinkFactory
@@ -43,6 +44,11 @@ def pay(
         refunded_amount=refunded,
     )
     Payment.objects.filter(pk=payment.pk).update(created_at=at)
+    payment.refresh_from_db()
+    if status == PaymentStatus.SUCCEEDED:  # what finalizing the payment and its refund count
+        daily_totals.record_payment(payment=payment)
+        if refunded:
+            daily_totals.record_refund(payment=payment, amount=refunded)
     return payment
 
 
