@@ -5,21 +5,23 @@ A payment counts on the day it was made in the shop's time zone, net of whatever
 it since: the figures the payments list gives for that day. They are kept in the transaction of
 the change, from the events that state it (links.subscribers): `record_payment` when a payment
 succeeds (the transition, recorded once however often the provider says so), `record_refund`
-when a refund succeeds. `rebuild` recounts them from the payments, one shop per transaction: the
-migration that made the table, `manage.py rebuild_daily_totals`, and a change of the shop's time
-zone, which moves payments to other days.
+when a refund succeeds. `rebuild` recounts them from the payments, one shop per transaction
+(`manage.py rebuild_daily_totals`, and a change of the shop's time zone, which moves payments to
+other days); the migration that made the table filled it with the same query (`totals_by_day`).
 
-Every writer locks the shop's row first. Writers of one shop then take turns (their receipt
-numbers already make them), and a rebuild never interleaves with an update: a payment is counted
-once, by the recount or by its own update, never by both or neither.
+Writers of a shop's totals share a lock on the shop (PostgreSQL's advisory locks: no row of the
+shop is locked, no other code takes them) and add to a day's row in one statement; a rebuild takes
+the lock alone. So concurrent payments never wait for each other here (only for the day's row), and
+a rebuild never interleaves with them: a payment is counted once, by the recount or by its own
+update, never by both or neither, and in the time zone the recount used.
 """
 
 from __future__ import annotations
 
 import zoneinfo
 
-from django.db import transaction
-from django.db.models import Count, F, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from merchants.models import Merchant
@@ -29,12 +31,31 @@ from .models import DailyTotal, Payment, PaymentStatus
 TOTALS = ("payments", "gross", "refunded")
 
 
-def _lock_shop(merchant_id: int) -> str:
-    """Lock the shop's row until the transaction ends; its time zone, as last committed."""
+# The advisory locks' first key: "daily totals". The second is the shop's id (two shops whose
+# ids are equal modulo 2**31 only wait for each other's rebuild).
+_LOCK_SPACE = 0x64746F74
+
+
+def _lock_shop(merchant_id: int, *, alone: bool = False) -> str:
+    """Lock the shop's totals until the transaction ends, shared with other writers or `alone`;
+    the shop's time zone, as committed by then. SQLite needs no lock: it runs one writing
+    transaction at a time."""
+    if connection.vendor == "postgresql":
+        function = "pg_advisory_xact_lock" if alone else "pg_advisory_xact_lock_shared"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, %s)", [_LOCK_SPACE, merchant_id % 2**31])
+    return Merchant.objects.values_list("time_zone", flat=True).get(pk=merchant_id)
+
+
+def _upsert_sql() -> str:
+    """Add a day's figures to its row, or make the row: one statement (PostgreSQL, SQLite)."""
+    table = connection.ops.quote_name(DailyTotal._meta.db_table)
+    key = ("merchant_id", "day", "currency")
+    columns = ", ".join((*key, *TOTALS))
+    added = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in TOTALS)
     return (
-        Merchant.objects.select_for_update(no_key=True)
-        .values_list("time_zone", flat=True)
-        .get(pk=merchant_id)
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 6)}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {added}"
     )
 
 
@@ -42,14 +63,18 @@ def _add(payment: Payment, *, payments: int = 0, gross: int = 0, refunded: int =
     """Add to the totals of the day `payment` was made, in its currency (in a transaction)."""
     time_zone = _lock_shop(payment.merchant_id)
     day = payment.created_at.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
-    key = {"merchant_id": payment.merchant_id, "day": day, "currency": payment.currency}
-    added = DailyTotal.objects.filter(**key).update(
-        payments=F("payments") + payments,
-        gross=F("gross") + gross,
-        refunded=F("refunded") + refunded,
-    )
-    if not added:  # the day's first payment (the shop's lock keeps another from creating it too)
-        DailyTotal.objects.create(**key, payments=payments, gross=gross, refunded=refunded)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _upsert_sql(),
+            [
+                payment.merchant_id,
+                connection.ops.adapt_datefield_value(day),
+                payment.currency,
+                payments,
+                gross,
+                refunded,
+            ],
+        )
 
 
 def record_payment(*, payment: Payment) -> None:
@@ -86,7 +111,7 @@ def rebuild(*, merchant: Merchant | None = None) -> int:
     rows = 0
     for merchant_id in shops:
         with transaction.atomic():
-            time_zone = _lock_shop(merchant_id)
+            time_zone = _lock_shop(merchant_id, alone=True)
             # Overwritten in place, not deleted and made again: a delete signals once per row
             # (the back-office cache), and most rows stay.
             mine = DailyTotal.objects.filter(merchant_id=merchant_id)

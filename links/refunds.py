@@ -85,7 +85,11 @@ def refund_create(
     answer, a database error while recording it) finds it; reconciliation settles it.
     """
     with transaction.atomic():
-        locked = Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
+        locked = (
+            Payment.objects.select_for_update(of=("self",))
+            .select_related("merchant")
+            .get(pk=payment.pk)
+        )
         earlier = refund_for_request(payment=locked, request_key=request_key)
         if earlier is not None:
             return earlier
@@ -139,8 +143,10 @@ def _refund_succeeded(
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.status == Refund.Status.SUCCEEDED:
             return refund
+        # The payment's row only: a lock on its link or shop would wait for a payment of the same
+        # link being finalized while that one waits for the shop (a deadlock).
         payment = (
-            Payment.objects.select_for_update()
+            Payment.objects.select_for_update(of=("self",))
             .select_related("merchant", "link")
             .get(pk=refund.payment_id)
         )
