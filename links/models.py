@@ -116,6 +116,8 @@ class PaymentLink(models.Model):
             models.Index(fields=["status", "expires_at"]),
             # The dashboard's "links paid in the last 30 days", without reading every link.
             models.Index(fields=["merchant", "paid_at"]),
+            # The dashboard's open links, counted from the index alone.
+            models.Index(fields=["merchant", "status", "expires_at"]),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="link_amount_positive"),
