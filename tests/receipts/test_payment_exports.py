@@ -3,6 +3,7 @@ when ready, a retry when it failed; the file is the instant download's, byte for
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -167,7 +168,7 @@ def test_the_export_page_shows_progress_until_the_file_is_ready(
     export = ReceiptExport.objects.get(merchant=shop.merchant)
 
     queued = client.get(response.url).content.decode()
-    assert "Queued: 0 of 0 payments." in queued
+    assert "Queued: the export starts in a moment." in queued
     assert 'http-equiv="refresh"' in queued
     assert "Download CSV" not in queued
     assert client.get(export_url(shop, "receipts:export_download", export)).status_code == 404
@@ -490,3 +491,19 @@ def test_export_pages_queries_do_not_grow_with_the_exports(
     # ... and for a new export: the count (one past the threshold), the row, the event.
     with django_assert_max_num_queries(14):
         assert client.post(exports_url(shop)).status_code == 302
+
+
+def test_the_exports_pages_are_under_payments_in_the_menu(client_as, shop):
+    client = client_as("owner")
+    pages = client.get(reverse("receipts:payment_exports", args=[shop.merchant.public_id]))
+    export = ReceiptExport.objects.create(
+        merchant=shop.merchant, kind="payments", params=params_for(shop)
+    )
+    detail = client.get(
+        reverse("receipts:export_detail", args=[shop.merchant.public_id, export.pk])
+    )
+    for response in (pages, detail):
+        current = re.findall(
+            r'<a class="nav-link" href="[^"]+" aria-current="page">([^<]+)</a>', response.text
+        )
+        assert current == ["Payments"]

@@ -294,7 +294,7 @@ def test_export_page_shows_progress_while_building(shop, four_receipts, client_a
         {"date_from": "2026-01-01", "date_to": "2026-03-31"},
     )
     queued = client.get(response.url).content.decode()
-    assert "Queued: 0 of 0 receipts." in queued
+    assert "Queued: the export starts in a moment." in queued
     assert 'http-equiv="refresh"' in queued
     assert "Download ZIP" not in queued
 
