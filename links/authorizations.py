@@ -92,7 +92,13 @@ def _decide(
     """Commit the decision under the payment's lock; (payment, whether this request made it
     or an earlier try of it did: then Stripe is asked again, with the same idempotency key)."""
     with transaction.atomic():
-        locked = Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
+        # The payment's row only (not its shop's, which select_related would lock too): as for
+        # refunds, a lock on the shop here could close a cycle with a payment being finalized.
+        locked = (
+            Payment.objects.select_for_update(of=("self",))
+            .select_related("merchant")
+            .get(pk=payment.pk)
+        )
         if request_key and locked.hold_request_key == request_key:
             return locked, locked.status == PaymentStatus.AUTHORIZED
         hold_check(payment=locked, amount=amount)
