@@ -317,20 +317,8 @@ def worker_kill(count: int, delay: float, kill_after: float, record_early: bool)
 
 def seed_link(run: str):
     from links.models import LinkKind, PaymentLink
-    from merchants.models import Merchant
 
-    merchant = Merchant.objects.create(
-        name=f"Faults {run}",
-        legal_name="Faults S.r.l.",
-        vat_number="12345670017",
-        tax_code="12345670017",
-        address="Via Roma 1",
-        postal_code="20121",
-        city="Milano",
-        province="MI",
-        country="IT",
-        contact_email="shop@example.com",
-    )
+    merchant = harness.new_shop(f"Faults {run}", "Faults S.r.l.")
     return PaymentLink.objects.create(
         merchant=merchant,
         amount=2500,

@@ -103,23 +103,6 @@ class Measurement:
         return self.payments / self.seconds
 
 
-def new_shop(name: str):
-    from merchants.models import Merchant
-
-    return Merchant.objects.create(
-        name=name,
-        legal_name="Bench S.r.l.",
-        vat_number="12345670017",
-        tax_code="12345670017",
-        address="Via Roma 1",
-        postal_code="20121",
-        city="Milano",
-        province="MI",
-        country="IT",
-        contact_email="shop@example.com",
-    )
-
-
 def new_link(merchant, reference: str):
     from links.models import LinkKind, PaymentLink
 
@@ -137,11 +120,13 @@ def new_link(merchant, reference: str):
 def prepare(variant: str, processes: int, each: int, run: str) -> list[list[Any]]:
     """Each process's pending payments, laid out over shops and links as `variant` says."""
     tag = f"{run}-{VARIANTS.index(variant)}-{processes}"
-    shared_shop = None if variant == "many shops" else new_shop(f"Bench finalize {tag}")
+    shared_shop = None if variant == "many shops" else harness.new_shop(f"Bench finalize {tag}")
     shared_link = new_link(shared_shop, tag) if variant == "one link" else None
     work = []
     for i in range(processes):
-        link = shared_link or new_link(shared_shop or new_shop(f"Bench {tag}-{i}"), f"{tag}-{i}")
+        link = shared_link or new_link(
+            shared_shop or harness.new_shop(f"Bench {tag}-{i}"), f"{tag}-{i}"
+        )
         work.append(harness.pending_payments(link, prefix=f"fin-{tag}-{i}", count=each))
     return work
 

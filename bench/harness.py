@@ -352,6 +352,24 @@ def write_json(path: str | Path | None) -> None:
     Path(path).write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
+def new_shop(name: str, legal_name: str = "Bench S.r.l.") -> Any:
+    """A shop with the legal details a receipt needs (valid Partita IVA, Milan address)."""
+    from merchants.models import Merchant
+
+    return Merchant.objects.create(
+        name=name,
+        legal_name=legal_name,
+        vat_number="12345670017",
+        tax_code="12345670017",
+        address="Via Roma 1",
+        postal_code="20121",
+        city="Milano",
+        province="MI",
+        country="IT",
+        contact_email="shop@example.com",
+    )
+
+
 def pending_payments(link, *, prefix: str, count: int) -> list:
     """`count` payments of `link` left pending with a fake PaymentIntent id, each with its own
     customer email: what finalization benchmarks and fault runs start from."""

@@ -176,20 +176,9 @@ def plain_emails(run: str, count: int, rate: float) -> dict[str, float]:
 
 def seed_shop(run: str):
     from links.models import LinkKind, PaymentLink
-    from merchants.models import Membership, Merchant, Role, User
+    from merchants.models import Membership, Role, User
 
-    merchant = Merchant.objects.create(
-        name="Bench notifications",
-        legal_name="Bench S.r.l.",
-        vat_number="12345670017",
-        tax_code="12345670017",
-        address="Via Roma 1",
-        postal_code="20121",
-        city="Milano",
-        province="MI",
-        country="IT",
-        contact_email="shop@example.com",
-    )
+    merchant = harness.new_shop("Bench notifications")
     owner = User.objects.create_user(email=f"owner-{run}@example.com", password=None)
     Membership.objects.create(user=owner, merchant=merchant, role=Role.OWNER)
     link = PaymentLink.objects.create(
