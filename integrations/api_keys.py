@@ -16,13 +16,10 @@ import copy
 import hashlib
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -30,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from links.providers import is_live
+from merchants import caching
 from merchants.models import Merchant, User
 from vpos.events import Event, record
 
@@ -44,7 +42,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 KNOWN_SECONDS = 60
 KNOWN_MAX = 1000
 _VERSION = "api:keys:version"
-VERSION_TIMEOUT = 24 * 3600  # a lost version only costs every process a read of its keys
 
 
 def key_hash(raw: str) -> str:
@@ -134,7 +131,7 @@ _keys: dict[str, _Known] = {}
 
 def _known_key(digest: str) -> _Known | None:
     # Without a cache every process shares (merchants.caching says when), nothing is kept.
-    version = _version() if settings.BACKOFFICE_CACHE else None
+    version = caching.version_of(_VERSION) if caching.enabled() else None
     known = _keys.get(digest)
     if known is not None and known.version == version and known.until > time.monotonic():
         return known
@@ -156,24 +153,10 @@ def _known_key(digest: str) -> _Known | None:
     return known
 
 
-def _version() -> str | None:
-    version = cache.get(_VERSION)
-    if version is None:
-        cache.add(_VERSION, uuid.uuid4().hex, VERSION_TIMEOUT)
-        version = cache.get(_VERSION)
-    return version
-
-
 def api_keys_changed() -> None:
     """A key or a shop row changed: every process reads its keys again, at the next request
     (the version is replaced at once, for the rest of this transaction, and after commit)."""
-
-    def replace() -> None:
-        cache.set(_VERSION, uuid.uuid4().hex, VERSION_TIMEOUT)
-
-    replace()
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(replace, robust=True)
+    caching.version_replace(_VERSION)
 
 
 def _row_changed(sender: type, **kwargs: Any) -> None:

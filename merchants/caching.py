@@ -50,7 +50,18 @@ def enabled() -> bool:
 def shop_changed(merchant_id: int) -> None:
     """The shop's cached pages are stale from now on."""
     if enabled():
-        _after_write(_new_version, _SHOP_VERSION.format(merchant_id))
+        version_replace(_SHOP_VERSION.format(merchant_id))
+
+
+def version_replace(key: str) -> None:
+    """Whatever was kept under the version at `key` is stale from now on (the API keys' too)."""
+    _after_write(_new_version, key)
+
+
+def version_of(key: str) -> str:
+    """The version at `key`, made if there is none."""
+    (version,), _found = _versions(key)
+    return version
 
 
 def user_changed(user_id: int) -> None:
