@@ -100,6 +100,16 @@ class Arrivals:
             time.sleep(0.02)
         return False
 
+    def wait_count(self, address: str, count: int, timeout: float) -> bool:
+        """Until `address` has received `count` emails (the shop's one notification a payment)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.count.get(address, 0) >= count:
+                    return True
+            time.sleep(0.02)
+        return False
+
 
 def start_worker(
     concurrency: int, run: str, log: Path, *, app: str = "vpos", queues: str = ""
@@ -265,6 +275,7 @@ def bench_confirmations(payments: int, baseline: int, rate: float, concurrency: 
         arrivals.wait_for(list(plain), WAIT_SECONDS)
         finalized, finalized_wall, apply_ms = confirmations(run, payments, rate)
         arrivals.wait_for(list(finalized), WAIT_SECONDS)
+        arrivals.wait_count(f"owner-{run}@example.com", len(finalized), WAIT_SECONDS)
     finally:
         stop_worker(worker)
         stop_worker(renderer)
