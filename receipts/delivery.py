@@ -27,7 +27,6 @@ import tempfile
 import zipfile
 from typing import Protocol
 
-from django.core.files.base import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -234,9 +233,8 @@ def invoices_export_build(export: ReceiptExport) -> None:
             "pk", flat=True
         )
     )
-    ReceiptExport.objects.filter(pk=export.pk).update(
-        status=ReceiptExport.Status.RUNNING, total=len(ids), done=0
-    )
+    if not export.begin(len(ids)):
+        return  # another run finished meanwhile
     done: list[Invoice] = []
     with tempfile.TemporaryFile() as spool:
         with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -246,16 +244,12 @@ def invoices_export_build(export: ReceiptExport) -> None:
                 for pk in chunk:
                     archive.writestr(batch[pk].file_name, batch[pk].xml)
                     done.append(batch[pk])
-                ReceiptExport.objects.filter(pk=export.pk).update(done=len(done))
+                export.advance(len(done))
             language = export.merchant.default_language
             with translation.override(language):
                 archive.writestr("riepilogo.csv", _csv_summary(done))
-        spool.seek(0)
-        export.refresh_from_db()
-        export.file.save("invoices.zip", File(spool), save=False)  # named by export_upload_to
-    export.status = ReceiptExport.Status.DONE
-    export.finished_at = timezone.now()
-    export.save(update_fields=["file", "status", "finished_at"])
+        if not export.keep_file(spool, "invoices.zip"):
+            return  # another run finished first and marked the files exported
     waiting = Invoice.objects.filter(
         Q(delivery_channel=InvoiceDelivery.EXPORT) | Q(delivery_channel=""),
         pk__in=ids,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import IO
 
-from django.db import models
+from django.core.files import File
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from links.models import Payment
@@ -135,6 +138,39 @@ class ReceiptExport(models.Model):
             if self.total
             else 0
         )
+
+    def begin(self, total: int) -> bool:
+        """Mark the export running with `total` items to add, unless another run of it (a retried
+        or duplicated task) has already finished it. Returns whether this run should go on."""
+        return bool(self._unfinished().update(status=self.Status.RUNNING, total=total, done=0))
+
+    def advance(self, done: int) -> None:
+        """Progress for the export's page: `done` of its `total` items added."""
+        self._unfinished().update(done=done)
+
+    def _unfinished(self) -> models.QuerySet[ReceiptExport]:
+        return ReceiptExport.objects.filter(pk=self.pk).exclude(status=self.Status.DONE)
+
+    def keep_file(self, spool: IO[bytes], filename: str, *, done: int | None = None) -> bool:
+        """Store the built file and mark the export done, unless another run of the same export
+        (a retried or duplicated task) finished first: then its file stays and this one is
+        dropped, so an export never leaves two files. `done` also sets the counts. Returns
+        whether this run's file was kept."""
+        spool.seek(0)
+        with transaction.atomic():
+            locked = ReceiptExport.objects.select_for_update().get(pk=self.pk)
+            kept = locked.status != self.Status.DONE
+            if kept:
+                locked.file.save(filename, File(spool), save=False)  # named by export_upload_to
+                locked.status = self.Status.DONE
+                locked.finished_at = timezone.now()
+                fields = ["file", "status", "finished_at"]
+                if done is not None:
+                    locked.done = locked.total = done
+                    fields += ["done", "total"]
+                locked.save(update_fields=fields)
+        self.refresh_from_db()
+        return kept
 
 
 class RefundNote(models.Model):

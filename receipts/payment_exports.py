@@ -11,10 +11,8 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from django.core.files.base import File
-from django.db import transaction
 from django.http import QueryDict
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from links.payment_csv import csv_blocks
@@ -59,8 +57,7 @@ def payments_export_build(export: ReceiptExport) -> None:
     form = payments_export_form(export)
     payments = filtered_payments(form, export.merchant)
     total = payments.count()
-    running = ReceiptExport.objects.filter(pk=export.pk).exclude(status=ReceiptExport.Status.DONE)
-    if not running.update(status=ReceiptExport.Status.RUNNING, total=total, done=0):
+    if not export.begin(total):
         return  # another run finished meanwhile
     blocks = csv_blocks(
         payments,
@@ -75,14 +72,5 @@ def payments_export_build(export: ReceiptExport) -> None:
             spool.write(text.encode())
             if rows:
                 done += rows
-                running.update(done=min(done, total))
-        spool.seek(0)
-        with transaction.atomic():
-            export = ReceiptExport.objects.select_for_update().get(pk=export.pk)
-            if export.status == ReceiptExport.Status.DONE:
-                return  # another run finished first: its file stays, this one is dropped
-            export.file.save("payments.csv", File(spool), save=False)  # named by export_upload_to
-            export.status = ReceiptExport.Status.DONE
-            export.done = export.total = done
-            export.finished_at = timezone.now()
-            export.save(update_fields=["file", "status", "done", "total", "finished_at"])
+                export.advance(min(done, total))
+        export.keep_file(spool, "payments.csv", done=done)

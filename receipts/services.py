@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.base import ContentFile, File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -409,9 +409,9 @@ def export_build(*, export_id: int) -> ReceiptExport:
             "pk", flat=True
         )
     )
-    ReceiptExport.objects.filter(pk=export.pk).update(
-        status=ReceiptExport.Status.RUNNING, total=len(receipts), done=0
-    )
+    if not export.begin(len(receipts)):
+        export.refresh_from_db()
+        return export  # another run finished meanwhile
     # On disk, not in memory: a year of receipts would not fit in a worker's memory budget.
     with tempfile.TemporaryFile() as spool:
         with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -420,13 +420,8 @@ def export_build(*, export_id: int) -> ReceiptExport:
                 with documents.open(receipt.pdf.name, "rb") as fh:
                     archive.writestr(receipt.filename, fh.read())
                 if done % 10 == 0 or done == len(receipts):
-                    ReceiptExport.objects.filter(pk=export.pk).update(done=done)
-        export.refresh_from_db()
-        spool.seek(0)
-        export.file.save("receipts.zip", File(spool), save=False)  # named by export_upload_to
-    export.status = ReceiptExport.Status.DONE
-    export.finished_at = timezone.now()
-    export.save(update_fields=["file", "status", "finished_at"])
+                    export.advance(done)
+        export.keep_file(spool, "receipts.zip")
     return export
 
 

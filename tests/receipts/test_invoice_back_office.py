@@ -16,7 +16,8 @@ from merchants.models import FiscalProfile
 from receipts import delivery
 from receipts import tasks as receipt_tasks
 from receipts.models import DeliveryStatus, Invoice, ReceiptExport
-from tests.receipts.test_invoices import paid, refund
+from receipts.services import export_build
+from tests.receipts.test_invoices import AT, paid, refund
 from tests.support.invoices import BUSINESS, PERSON
 from vpos.documents import documents
 from vpos.models import OutboxEmail
@@ -164,6 +165,33 @@ def test_the_owner_exports_the_xml_files_with_a_summary_and_they_are_marked_expo
     assert by_number["FT-2026-000001"][5:9] == ["100.00", "22.00", "122.00", "EUR"]
     assert by_number["NC-2026-000001"][9] == "FT-2026-000001"
     assert {row[10] for row in rows[1:]} == {"Esportata"}  # in the shop's language
+    statuses = set(Invoice.objects.values_list("delivery_status", flat=True))
+    assert statuses == {DeliveryStatus.EXPORTED}
+
+
+def test_of_two_runs_of_one_export_at_once_the_first_to_finish_keeps_its_zip(
+    shop, invoiced, monkeypatch
+):
+    job = ReceiptExport.objects.create(
+        merchant=shop.merchant, kind="invoices", date_from=AT.date(), date_to=AT.date()
+    )
+    summary = delivery._csv_summary
+    overtaken: list[int] = []
+
+    def summary_then_overtaken(invoices):
+        if not overtaken:  # a duplicated task starts and finishes while this one writes
+            overtaken.append(job.pk)
+            export_build(export_id=job.pk)
+        return summary(invoices)
+
+    monkeypatch.setattr(delivery, "_csv_summary", summary_then_overtaken)
+
+    export_build(export_id=job.pk)
+
+    job.refresh_from_db()
+    assert overtaken
+    assert (job.status, job.total, job.done) == (ReceiptExport.Status.DONE, 3, 3)
+    assert documents.listdir("exports")[1] == [job.file.name.removeprefix("exports/")]
     statuses = set(Invoice.objects.values_list("delivery_status", flat=True))
     assert statuses == {DeliveryStatus.EXPORTED}
 

@@ -14,10 +14,12 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from receipts import services
 from receipts.models import Receipt, ReceiptExport
 from receipts.services import export_build
 from tests.support.documents import finalize, pdf_text, stream_bytes
 from tests.support.factories import PaymentLinkFactory
+from vpos.documents import documents
 
 
 def noon(day: date) -> datetime:
@@ -283,6 +285,35 @@ def test_zip_export_has_exactly_the_pdfs_of_the_range(
     assert sorted(archive.namelist()) == ["receipt-2026-000002.pdf", "receipt-2026-000003.pdf"]
     for number in ("2026-000002", "2026-000003"):
         assert number in pdf_text(archive.read(f"receipt-{number}.pdf"))
+
+
+def test_of_two_runs_of_one_export_at_once_the_first_to_finish_keeps_its_zip(
+    shop, four_receipts, monkeypatch
+):
+    export = ReceiptExport.objects.create(
+        merchant=shop.merchant, date_from=date(2026, 2, 1), date_to=date(2026, 2, 28)
+    )
+    ensure_pdf = services.receipt_ensure_pdf
+    overtaken: list[int] = []
+
+    def overtaking(*, receipt_id: int) -> Receipt:
+        if not overtaken:  # a duplicated task starts and finishes while this one writes
+            overtaken.append(receipt_id)
+            export_build(export_id=export.pk)
+        return ensure_pdf(receipt_id=receipt_id)
+
+    monkeypatch.setattr(services, "receipt_ensure_pdf", overtaking)
+
+    built = export_build(export_id=export.pk)
+
+    assert overtaken
+    assert (built.status, built.total, built.done) == (ReceiptExport.Status.DONE, 2, 2)
+    assert documents.listdir("exports")[1] == [built.file.name.removeprefix("exports/")]
+    with documents.open(built.file.name, "rb") as fh, zipfile.ZipFile(fh) as archive:
+        assert sorted(archive.namelist()) == [
+            "receipt-2026-000002.pdf",
+            "receipt-2026-000003.pdf",
+        ]
 
 
 def test_export_page_shows_progress_while_building(shop, four_receipts, client_as):
