@@ -195,7 +195,11 @@ def checkout_attempt(
     """
     # 1. Reserve, under the link's lock.
     with transaction.atomic():
-        locked = PaymentLink.objects.select_for_update().select_related("merchant").get(pk=link.pk)
+        locked = (
+            PaymentLink.objects.select_for_update(of=("self",))
+            .select_related("merchant")
+            .get(pk=link.pk)
+        )
         existing = Payment.objects.filter(link=locked, attempt_key=attempt_key).first()
         if existing is not None:  # double submit: answer with the first attempt
             return _repeated_attempt(existing)

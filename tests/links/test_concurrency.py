@@ -8,11 +8,13 @@ twice nor fail with "database is locked".
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -26,6 +28,7 @@ from links.payments import (
 )
 from links.providers import PaymentState, ProviderPayment, provider_for
 from links.providers.stripe import StripeProvider
+from merchants.models import Merchant
 from receipts import tasks as receipt_tasks
 from receipts.models import Receipt
 from tests.support.concurrency import run_concurrently
@@ -244,3 +247,41 @@ def test_a_debits_outcome_racing_browser_webhook_and_reconciliation_lands_once(
     else:
         assert OutboxEmail.objects.filter(kind="debit_failed").count() == 2  # customer, owner
         assert (link.status, link.payments_count) == (LinkStatus.ACTIVE, 0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+def test_a_payment_goes_through_while_the_shops_details_are_being_saved(
+    link, stripe_api, followups
+):
+    """The reservation locks the link's row only: a transaction updating the shop's row (the
+    owner saving the shop's details) neither blocks a customer's payment nor can deadlock with
+    it."""
+    held, release = threading.Event(), threading.Event()
+    waited_out: list[bool] = []
+
+    def owner_saving() -> None:
+        try:
+            with transaction.atomic():
+                # What an UPDATE of the shop's row takes (FOR NO KEY UPDATE).
+                Merchant.objects.select_for_update(no_key=True).get(pk=link.merchant_id)
+                held.set()
+                waited_out.append(not release.wait(timeout=30))
+        finally:
+            connection.close()
+
+    owner = threading.Thread(target=owner_saving)
+    owner.start()
+    assert held.wait(timeout=10)
+    try:
+        result = checkout_attempt(
+            link=PaymentLink.objects.get(pk=link.pk),
+            payment_method=card_payment_method(stripe_api),
+            attempt_key=secrets.token_urlsafe(24),
+            customer_email="customer@example.com",
+        )
+    finally:
+        release.set()
+        owner.join(timeout=60)
+
+    assert waited_out == [False], "the payment waited for the shop's row lock"
+    assert result.payment.status == PaymentStatus.SUCCEEDED
