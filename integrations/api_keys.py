@@ -155,7 +155,7 @@ def _known_key(digest: str) -> _Known | None:
 
 def api_keys_changed() -> None:
     """A key or a shop row changed: every process reads its keys again, at the next request
-    (the version is replaced at once, for the rest of this transaction, and after commit)."""
+    (the version is replaced before this transaction reads it again, and after commit)."""
     caching.version_replace(_VERSION)
 
 

@@ -6,8 +6,9 @@ membership are kept in the cache, and the dashboard and list pages are kept as r
 
 Freshness comes from versions, not from timeouts: every write to a shop's rows (any model with a
 `merchant`, and the few `QuerySet.update()` calls, which name their shop with `shop_changed`)
-gives the shop a new version, at once and again when the transaction commits; a change to a user or
-a membership gives the user a new version. A cached page remembers both versions it was rendered under and is served
+gives the shop a new version, before this transaction reads a version again and once more when it
+commits (once per shop however many rows it wrote); a change to a user or a membership gives the
+user a new version. A cached page remembers both versions it was rendered under and is served
 only while they are current, so an owner never sees a payment list older than their last refund.
 The timeout (`BACKOFFICE_PAGE_CACHE_SECONDS`) only bounds what depends on the clock: "today", the
 links about to expire.
@@ -19,6 +20,7 @@ here caches: `BACKOFFICE_CACHE` is off and every request reads the database.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -70,13 +72,49 @@ def user_changed(user_id: int) -> None:
         _after_write(_forget_user, user_id)
 
 
+class _Pending(threading.local):
+    """What this thread's transaction wrote: each entry is a `(forget, arg)` call."""
+
+    def __init__(self) -> None:
+        self.unseen: dict[tuple[Callable[[Any], None], Any], None] = {}
+        self.at_commit: dict[tuple[Callable[[Any], None], Any], None] = {}
+
+
+_pending = _Pending()
+
+
 def _after_write(forget: Callable[[Any], None], arg: Any) -> None:
-    """Forget at once (the rest of this transaction, and tests that never commit, read fresh)
-    and again once the transaction commits: a page rendered from the old rows in between, by a
-    request that could not see the write yet, is then not served."""
-    forget(arg)
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: forget(arg), robust=True)
+    """Forget once the transaction commits: a page rendered from the old rows meanwhile, by a
+    request that could not see the write yet, is then not served. Before that, forget before
+    this transaction reads a version (`_forget_unseen`): it sees its own writes, so the rest of
+    it, and tests that never commit, read fresh. A transaction writing many rows of a shop (a
+    link, its event, its audit entry) so costs one new version at commit, not two per row.
+    Outside a transaction the write is committed: forget at once."""
+    if not transaction.get_connection().in_atomic_block:
+        forget(arg)
+        return
+    _pending.unseen[(forget, arg)] = None
+    _pending.at_commit[(forget, arg)] = None
+    # Once per write, not once per transaction: a savepoint rolled back drops what it
+    # registered, and the first callback to run does the work of the others.
+    transaction.on_commit(_forget_at_commit, robust=True)
+
+
+def _forget_unseen() -> None:
+    """What this thread's transaction wrote is forgotten before it reads a version: the page or
+    row it would cache may show those writes. (After a rollback, what is left is forgotten
+    anyway: one needless miss, never a stale page.)"""
+    while _pending.unseen:
+        (forget, arg), _none = _pending.unseen.popitem()
+        forget(arg)
+
+
+def _forget_at_commit() -> None:
+    _pending.unseen.clear()
+    while _pending.at_commit:  # one by one: should one fail, the next callback does the rest
+        forget, arg = next(iter(_pending.at_commit))
+        del _pending.at_commit[(forget, arg)]
+        forget(arg)
 
 
 def _new_version(key: str) -> None:
@@ -91,6 +129,8 @@ def _forget_user(user_id: int) -> None:
 def _versions(*keys: str, extra: tuple[str, ...] = ()) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The current versions of `keys` (a missing one is created) and the `extra` entries, in one
     round trip when every version is there."""
+    if _pending.unseen:
+        _forget_unseen()
     found = cache.get_many([*keys, *extra])
     versions = []
     for key in keys:
@@ -108,6 +148,8 @@ def cached_user(user_id: Any, load: Callable[[Any], Any]) -> Any:
     """The user row, from the cache while it has not changed; `load` reads it otherwise."""
     if not enabled():
         return load(user_id)
+    if _pending.unseen:
+        _forget_unseen()
     key = _USER.format(user_id)
     user = cache.get(key)
     if user is None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from links import services
 from links.models import Payment, PaymentStatus
 from links.payments import payments_reconcile
 from merchants import caching
@@ -224,6 +225,64 @@ def test_a_page_rendered_before_a_commit_is_not_served_after_it(
     with django_capture_on_commit_callbacks(execute=False) as commit:
         caching.shop_changed(shop.merchant.pk)
     warm(owner_client, payments(shop))  # rendered "before the commit", stored under the version
+
+    for callback in commit:
+        callback()
+
+    assert not is_hit(owner_client.get(payments(shop)))
+
+
+def test_a_write_after_a_page_read_in_the_same_transaction_shows_too(shop, owner_client, paid):
+    """The request's own transaction sees its writes: each one reaches the next page it reads,
+    not only the first."""
+    warm(owner_client, payments(shop))
+    PaymentFactory(link=paid.link, status=PaymentStatus.SUCCEEDED, customer_email="b@example.com")
+    assert b"b@example.com" in owner_client.get(payments(shop)).content
+    warm(owner_client, payments(shop))
+
+    PaymentFactory(link=paid.link, status=PaymentStatus.SUCCEEDED, customer_email="c@example.com")
+
+    page = owner_client.get(payments(shop))
+    assert not is_hit(page)
+    assert b"c@example.com" in page.content
+
+
+def test_a_link_gives_its_shop_one_new_version_at_commit(
+    shop, owner_client, paid, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The link, its event and its audit entry are three writes of the shop in one transaction:
+    its pages need one new version, once the transaction commits (a Redis round trip each)."""
+    replaced = []
+    new_version = caching._new_version
+    monkeypatch.setattr(
+        caching, "_new_version", lambda key: replaced.append(key) or new_version(key)
+    )
+    warm(owner_client, payments(shop))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.link_create(
+            merchant=shop.merchant, created_by=None, amount=1500, currency="EUR", description="Tè"
+        )
+
+    # (The users and memberships the fixtures wrote in this test's transaction are due too.)
+    assert [key for key in replaced if key.startswith("bo:shop:")] == [
+        f"bo:shop:{shop.merchant.pk}"
+    ]
+    assert not is_hit(owner_client.get(payments(shop)))
+
+
+def test_a_write_after_a_rolled_back_savepoint_still_counts_at_commit(
+    shop, owner_client, paid, django_capture_on_commit_callbacks
+):
+    """A savepoint rolled back drops what it registered for the commit: a write of the same shop
+    after it still makes the pages another request rendered before the commit stale."""
+
+    with django_capture_on_commit_callbacks(execute=False) as commit:
+        with transaction.atomic():
+            caching.shop_changed(shop.merchant.pk)
+            transaction.set_rollback(True)
+        caching.shop_changed(shop.merchant.pk)
+    warm(owner_client, payments(shop))  # rendered "before the commit"
 
     for callback in commit:
         callback()
