@@ -17,10 +17,9 @@ in the database match the 201 answers. wrk stops each run with requests still in
 server finishes those and creates their links without wrk reading the answer, so the links
 equal the 201 answers plus those in-flight requests, never more.
 
-Rate limit: the API allows VPOS_API_RATE requests per key (default 600/min, DRF's throttle in
-Redis). The script raises it through that environment variable to 1000000/s. DRF's throttle stores
-the time of every request in its window, so a per-second window keeps that list as short as the
-production one (a few hundred entries) while never refusing a request.
+Rate limit: the API allows VPOS_API_RATE requests per key (default 600/min, one counter per key
+and window in Redis). The script raises it through that environment variable to 1000000/s: the
+counter is still kept on every request, it never refuses one.
 """
 
 from __future__ import annotations

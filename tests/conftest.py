@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import email
 import email.message
+import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 import stripe
+from django.core.cache import caches
 from django.test import Client
 from django.utils.functional import empty
 
@@ -263,3 +267,22 @@ def paid_intent(stripe_api) -> Callable[..., tuple[Payment, Any]]:
         return payment, pi
 
     return make
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter_cache(request, settings):
+    """Rate limits (the checkout's, the API's) counted in memory (tests, the embedded default) and in Redis, as in
+    production, where the counting is one pipelined round trip (its own code path)."""
+    if request.param == "redis":
+        base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+        url = f"redis://{base.netloc}/15"  # a database of the tests' own: it is flushed
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            pytest.skip(f"needs Redis at {base.netloc}")
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": url},
+        }
+        caches["default"].clear()
+    return request.param

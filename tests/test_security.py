@@ -3,14 +3,11 @@
 import io
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from unittest import mock
-from urllib.parse import urlsplit
 
 import pytest
-import redis
 from django.core.cache import caches
 from django.urls import reverse
 
@@ -128,25 +125,6 @@ def test_templates_have_no_inline_script_or_style(path):
 
 def _statuses(send, times: int) -> list[int]:
     return [send().status_code for _ in range(times)]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def limiter_cache(request, settings):
-    """The checkout's limits counted in memory (tests, the embedded default) and in Redis, as in
-    production, where the counting is one pipelined round trip (its own code path)."""
-    if request.param == "redis":
-        base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
-        url = f"redis://{base.netloc}/15"  # a database of the tests' own: it is flushed
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        except redis.ConnectionError:
-            pytest.skip(f"needs Redis at {base.netloc}")
-        settings.CACHES = {
-            **settings.CACHES,
-            "default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": url},
-        }
-        caches["default"].clear()
-    return request.param
 
 
 def test_login_is_rate_limited(client):

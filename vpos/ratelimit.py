@@ -4,7 +4,8 @@ One fixed window per (scope, client IP), or per (scope, object) with `limit` (a 
 attempts, whoever makes them). Limits live in settings.RATELIMITS as "count/seconds";
 the client IP is allauth's (REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT
 proxies), so log-in and checkout limits agree on who a client is. Logins, sign-ups and password
-resets are limited by allauth itself (ACCOUNT_RATE_LIMITS), the REST API by DRF throttles.
+resets are limited by allauth itself (ACCOUNT_RATE_LIMITS); the REST API counts its keys here too
+(integrations.api.throttling, its rate in VPOS_API_RATE).
 
 Pages (GET) are counted by each process and told to the shared cache at most every
 RATELIMIT_SYNC_SECONDS per client (`LocalCounts`): a busy checkout page costs no round trip to
@@ -42,19 +43,29 @@ def client_ip(request: HttpRequest) -> str:
     return get_adapter().get_client_ip(request) or "unknown"
 
 
-def _window(scope: str, ident: str, at: float | None = None) -> tuple[str, int, int]:
-    """(cache key, limit, seconds left in the window) at `at` (now)."""
-    limit, seconds = _rate(scope)
+def _window(
+    scope: str, ident: str, at: float | None = None, rate: tuple[int, int] | None = None
+) -> tuple[str, int, int]:
+    """(cache key, limit, seconds left in the window) at `at` (now); `rate`: (count, seconds),
+    the setting's otherwise."""
+    limit, seconds = rate or _rate(scope)
     now = int(time.time() if at is None else at)
     start = now - now % seconds
     return f"ratelimit:{scope}:{ident}:{start}", limit, start + seconds - now
 
 
-def hit(scope: str, ident: str, *, unless_over: str = "", at: float | None = None) -> int | None:
+def hit(
+    scope: str,
+    ident: str,
+    *,
+    unless_over: str = "",
+    at: float | None = None,
+    rate: tuple[int, int] | None = None,
+) -> int | None:
     """Count one use of `scope` (at `at`, now); seconds to wait if that went over its limit, or
     if `ident` has already used up `unless_over` (which this does not count). One round trip on
-    Redis."""
-    key, limit, left = _window(scope, ident, at)
+    Redis. `rate`: (count, seconds) when the limit is not in settings.RATELIMITS."""
+    key, limit, left = _window(scope, ident, at, rate)
     other = _window(unless_over, ident, at) if unless_over else ()
     backend = caches["default"]
     if isinstance(backend, RedisCache):

@@ -1,4 +1,10 @@
-"""Requests per API key: the rate is the VPOS_API_RATE setting, read on every request."""
+"""Requests per API key: the rate is the VPOS_API_RATE setting, read on every request.
+
+Counted like the public pages' limits (vpos.ratelimit): one counter per key and fixed window in
+the shared cache, so every process and node counts against the same budget, at one round trip
+to Redis per request (DRF's own throttle reads and writes back the time of every request in the
+window: two round trips, and a list as long as the rate).
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,23 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from vpos import ratelimit
+
 from ..models import ApiKey
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
-    scope = "api_key"
+    """DRF's rate format ("600/min"); the counting is vpos.ratelimit's."""
 
     def __init__(self) -> None:  # the rate comes from settings at request time, not import time
-        pass
+        self._wait: int | None = None
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        self.rate = settings.VPOS_API_RATE
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not isinstance(request.auth, ApiKey):
-            return None  # unauthenticated requests are refused before any work
-        return f"throttle:api_key:{request.auth.pk}"
+            return True  # unauthenticated requests are refused before any work
+        rate = self.parse_rate(settings.VPOS_API_RATE)
+        self._wait = ratelimit.hit("api_key", str(request.auth.pk), rate=rate)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -11,6 +12,7 @@ from integrations.models import ApiIdempotencyKey
 from links.models import LinkChannel, LinkStatus, PaymentLink
 from tests.support.api import LINK
 from tests.support.factories import PaymentFactory, PaymentLinkFactory
+from vpos import ratelimit
 from vpos.audit import Action
 from vpos.models import AuditEntry
 
@@ -282,12 +284,15 @@ def test_deactivate_and_deactivate_again(api, tenants):
 # --- Rate limit ---------------------------------------------------------------------------
 
 
-def test_rate_limit_per_key_is_429_with_retry_after(tenants, settings):
+def test_rate_limit_per_key_is_429_with_retry_after(tenants, settings, limiter_cache, monkeypatch):
+    """Counted in the cache every process shares (in Redis, as in production, or in memory)."""
     settings.VPOS_API_RATE = "3/min"
+    # 20 seconds into a minute's window, whenever the test runs.
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_000.0 + 20))
     client = tenants[0].client()
     assert [client.get(LINKS).status_code for _ in range(3)] == [200] * 3
     limited = client.get(LINKS)
     assert limited.status_code == 429
     assert limited.json()["code"] == "rate_limited"
-    assert 0 < int(limited["Retry-After"]) <= 60
+    assert limited["Retry-After"] == "40"
     assert tenants[1].client().get(LINKS).status_code == 200  # another key has its own budget
