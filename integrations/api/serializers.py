@@ -128,7 +128,25 @@ class InvoiceDetailsSerializer(serializers.Serializer):
             raise serializers.ValidationError(error.message_dict) from error
 
 
-class LinkCreateSerializer(serializers.Serializer):
+class FieldsBuiltOnce:
+    """A serializer whose fields are worked out (from the model, for a ModelSerializer) once per
+    class, then copied for each instance. Working them out (model introspection, validators,
+    labels) and DRF's deep copy of each field cost five times the representation itself, on
+    every response; the deep copy alone costs more than validating a new link's body. A shallow
+    copy is enough: `bind()` sets the copy's own name and parent, and nothing else in a field
+    changes after it is made (validation raises its errors, it keeps none; a nested serializer
+    works out its own fields on its copy, the prototype's are never bound nor used)."""
+
+    _fields_prototype: dict[str, serializers.Field] | None = None
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        if cls.__dict__.get("_fields_prototype") is None:
+            cls._fields_prototype = super().get_fields()
+        return {name: copy.copy(field) for name, field in cls._fields_prototype.items()}
+
+
+class LinkCreateSerializer(FieldsBuiltOnce, serializers.Serializer):
     amount = AsciiIntegerField(min_value=1, max_value=2**53, help_text="Minor units.")
     currency = serializers.ChoiceField(choices=[code for code, _label in CURRENCY_CHOICES])
     description = serializers.CharField(max_length=500)
@@ -168,22 +186,6 @@ class LinkCreateSerializer(serializers.Serializer):
         help_text="The customer's invoice details: each payment of the link gets an Italian "
         "electronic invoice (FatturaPA) made out to them. The shop's fiscal profile must be set.",
     )
-
-
-class FieldsBuiltOnce:
-    """An output serializer whose fields are worked out from the model once per class, then
-    copied for each instance. Working them out (model introspection, validators, labels) and
-    DRF's deep copy of each field cost five times the representation itself, on every response.
-    A shallow copy is enough for a serializer that only writes representations: `bind()` sets
-    the copy's own name and parent, and nothing else in a field changes after it is made."""
-
-    _fields_prototype: dict[str, serializers.Field] | None = None
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        cls = type(self)
-        if cls.__dict__.get("_fields_prototype") is None:
-            cls._fields_prototype = super().get_fields()
-        return {name: copy.copy(field) for name, field in cls._fields_prototype.items()}
 
 
 class EmptyAsNull:
