@@ -12,12 +12,14 @@ currency, however many payments the shop has.
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -76,24 +78,45 @@ def _daily_takings(merchant: Merchant, first: date) -> dict[tuple[date, str], tu
     }
 
 
+@functools.cache
+def _link_counts_sql(periods: tuple[str, ...]) -> tuple[str, list[str]]:
+    """One statement of scalar counts over the shop's links: the open ones, and the ones created
+    and paid since each period's start; with the names of its parameters, in order.
+
+    Plain SQL: the same counts as querysets (a subquery each, grouped by shop) cost the
+    dashboard about 3 ms of query building on every visit, more than PostgreSQL takes to count a
+    big shop's 20,000 open links. Each count reads one index only: the shop's links by status and
+    expiry, by creation date, by payment date."""
+    table = connection.ops.quote_name(PaymentLink._meta.db_table)
+
+    def column(name: str) -> str:
+        return connection.ops.quote_name(PaymentLink._meta.get_field(name).column)
+
+    def count(condition: str) -> str:
+        return f"(SELECT COUNT(*) FROM {table} WHERE {column('merchant')} = %s AND {condition})"  # noqa: S608
+
+    expires = column("expires_at")
+    counts = [count(f"{column('status')} = %s AND ({expires} IS NULL OR {expires} > %s)")]
+    names = ["merchant", "status", "now"]
+    for key in periods:
+        counts.append(count(f"{column('created_at')} >= %s"))
+        counts.append(count(f"{column('paid_at')} >= %s"))
+        names += ["merchant", key, "merchant", key]
+    return f"SELECT {', '.join(counts)}", names
+
+
 def _link_counts(merchant: Merchant, starts: dict[str, datetime], now: datetime) -> dict[str, int]:
-    """Open links, and links created and paid since each start: one query of seven counts, each
-    read through its own index (the shop's active links; its links created, or paid, since the
-    start), never the shop's other links."""
-    links = PaymentLink.objects.filter(merchant=merchant).order_by().values("merchant")
-
-    def count(condition: Q) -> Coalesce:
-        return Coalesce(Subquery(links.filter(condition).annotate(n=Count("*")).values("n")), 0)
-
-    counts = {
-        "open": count(
-            Q(status=LinkStatus.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        )
-    }
-    for key, start in starts.items():
-        counts[f"created_{key}"] = count(Q(created_at__gte=start))
-        counts[f"paid_{key}"] = count(Q(paid_at__gte=start))
-    return Merchant.objects.filter(pk=merchant.pk).values(**counts).get()
+    """Open links, and links created and paid since each start: one query of seven counts,
+    never reading the shop's other links."""
+    sql, names = _link_counts_sql(tuple(starts))
+    adapt = connection.ops.adapt_datetimefield_value
+    values = {"merchant": merchant.pk, "status": LinkStatus.ACTIVE.value, "now": adapt(now)}
+    values.update({key: adapt(start) for key, start in starts.items()})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values[name] for name in names])
+        row = cursor.fetchone()
+    keys = ["open"] + [f"{kind}_{key}" for key in starts for kind in ("created", "paid")]
+    return dict(zip(keys, row, strict=True))
 
 
 def _latest_payments(merchant: Merchant) -> list[Payment]:
