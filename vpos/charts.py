@@ -3,13 +3,14 @@ plain numbers, the labels are in the reader's language and format."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date
 
 from babel import Locale
 from babel.numbers import format_currency
-from django.utils import formats
+from django.utils import formats, translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -59,10 +60,27 @@ class Chart:
 
 def _whole_money(units: int, currency: str) -> str:
     """An axis label: whole units in the reader's format ("1.200 €", "€1,200")."""
-    locale = babel_locale()
+    return _whole_money_in(units, currency, babel_locale())
+
+
+def _day(day: date, format_name: str) -> str:
+    """A day in the reader's language and format ("4 dicembre 2026", "4 dic")."""
+    return _day_in(day, format_name, get_language())
+
+
+# Pure functions of their arguments, remembered: the chart formats some forty dates and amounts,
+# the same ones on every visit of the day (Babel and Django take 20-40 µs for each).
+@functools.lru_cache(maxsize=1024)
+def _whole_money_in(units: int, currency: str, locale: str) -> str:
     pattern = Locale.parse(locale).currency_formats["standard"].pattern
     pattern = pattern.split(";")[0].replace(".00", "")
     return format_currency(units, currency, format=pattern, locale=locale, currency_digits=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_in(day: date, format_name: str, language: str | None) -> str:
+    with translation.override(language):
+        return formats.date_format(day, format_name)
 
 
 def _axis_step(largest_units: float) -> int:
@@ -96,7 +114,7 @@ def daily_chart(
         bars.append(
             ChartBar(
                 day=day,
-                label=formats.date_format(day, "DATE_FORMAT"),
+                label=_day(day, "DATE_FORMAT"),
                 value=format_money(amount, currency),
                 x=round(PLOT_LEFT + index * slot + (slot - bar_width) / 2, 2),
                 y=round(PLOT_BOTTOM - height, 2),
@@ -113,7 +131,7 @@ def daily_chart(
     x_labels = [
         ChartLabel(
             position=round(PLOT_LEFT + index * slot + slot / 2, 2),
-            text=formats.date_format(days[index], AXIS_DAY.get(get_language(), "j M")),
+            text=_day(days[index], AXIS_DAY.get(get_language(), "j M")),
         )
         for index in range(len(days) - 1, -1, -X_LABEL_EVERY)
     ]
@@ -124,7 +142,7 @@ def daily_chart(
             "%(total)s collected in the last 30 days; the best day was %(day)s with %(amount)s."
         ) % {
             "total": format_money(total, currency),
-            "day": formats.date_format(best, "DATE_FORMAT"),
+            "day": _day(best, "DATE_FORMAT"),
             "amount": format_money(daily[best], currency),
         }
     else:

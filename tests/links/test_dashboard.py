@@ -163,6 +163,27 @@ def test_chart_has_one_bar_per_day_in_the_shops_currency(shop, known):
     assert "USD" in chart.summary
 
 
+def test_the_chart_is_in_each_readers_language_one_after_the_other(shop, known):
+    # Its labels are remembered between visits: by language, never the first reader's for all.
+    charts = {}
+    for language in ("it", "en", "it"):
+        with translation.override(language):
+            charts.setdefault(language, []).append(
+                dashboard_figures(merchant=shop.merchant, now=NOW).chart
+            )
+
+    for first, *again in charts.values():
+        for chart in again:
+            assert [bar.label for bar in chart.bars] == [bar.label for bar in first.bars]
+    italian, english = charts["it"][0], charts["en"][0]
+    assert italian.bars[-1].label == "10 marzo 2026"
+    assert english.bars[-1].label == "10 March 2026"
+    assert italian.x_labels[0].text == "10 mar"
+    assert english.x_labels[0].text == "10 Mar"
+    assert italian.y_ticks[-1].text == "80\xa0€"
+    assert english.y_ticks[-1].text == "€80"
+
+
 def test_a_payment_late_in_the_evening_west_of_greenwich_counts_on_its_own_day(db):
     merchant = MerchantFactory(time_zone="America/New_York", default_currency="USD")
     link = make_link(merchant, created=NOW - timedelta(days=2), currency="USD", amount=1000)
