@@ -2,12 +2,13 @@
 zone, a 30-day chart of daily takings (drawn by vpos.charts), the latest payments and the links
 about to expire.
 
-Four queries whatever the shop's size, each bounded by an index to recent or open rows: one
-aggregate over the links, the daily takings (which also give the period totals) and the two short
-lists (a fifth, only when nothing counts, tells a quiet shop from a new one). A payment counts on the day it was made in the
-shop's time zone (the date the payments list shows and filters on), net of what was refunded.
-The daily takings are read from the shop's daily totals (links.daily_totals): at most 30 rows per
-currency, however many payments the shop has.
+Five queries whatever the shop's size, each bounded by an index to recent or open rows: the
+link counts (one statement), the daily takings (which also give the period totals), the payments
+not settled yet and the two short lists (a sixth, only when nothing counts, tells a quiet shop
+from a new one). A payment counts on the day it was made in the shop's time zone (the date the
+payments list shows and filters on), net of what was refunded. The daily takings are read from
+the shop's daily totals (links.daily_totals): at most 30 rows per currency, however many payments
+the shop has.
 """
 
 from __future__ import annotations
