@@ -1,6 +1,7 @@
 """Production settings. Fails loudly at start-up when a required secret is missing."""
 
-from cryptography.fernet import Fernet
+import base64
+
 from django.core.exceptions import ImproperlyConfigured
 
 from vpos.logging import logging_config
@@ -26,9 +27,12 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("dev-", "test-", "django-insec
 # Without it, stored secrets (shops' Stripe keys) would be encrypted with a key derived from
 # SECRET_KEY: rotating one would lose the other. Generate: see docs/deploy.md.
 FIELD_ENCRYPTION_KEY = _not_a_placeholder("FIELD_ENCRYPTION_KEY", env.str("FIELD_ENCRYPTION_KEY"))
+# What Fernet(key) checks (url-safe base64 of 32 bytes), without importing cryptography here: the
+# documents worker never loads it (vpos/crypto.py).
 for _key in FIELD_ENCRYPTION_KEY.split(","):
     try:
-        Fernet(_key.strip())
+        if len(base64.urlsafe_b64decode(_key.strip())) != 32:
+            raise ValueError("not 32 bytes")
     except ValueError as _error:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEY must be Fernet keys (comma-separated), each made by "
