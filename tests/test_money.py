@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpos.money import MAXIMUM_AMOUNT, AmountError, format_money, parse_amount
+from merchants.models import CURRENCY_CHOICES, LANGUAGE_CHOICES
+from vpos.money import (
+    MAXIMUM_AMOUNT,
+    AmountError,
+    babel_locale,
+    format_money,
+    parse_amount,
+    to_decimal,
+)
 
 NBSP = "\u00a0"
 
@@ -90,6 +99,24 @@ def test_format_money_yen_shows_no_decimals():
     # 1999 yen are 1999 yen, not 19,99: the minor unit of JPY is the yen itself.
     assert format_money(1999, "JPY", "it") == f"1.999{NBSP}JPY"
     assert format_money(1999, "JPY", "en") == "JP¥1,999"
+
+
+@given(
+    amount=st.integers(min_value=-MAXIMUM_AMOUNT, max_value=MAXIMUM_AMOUNT),
+    currency=st.sampled_from([code for code, _ in CURRENCY_CHOICES]),
+    language=st.sampled_from([code for code, _ in LANGUAGE_CHOICES]),
+)
+def test_format_money_writes_every_offered_currency_as_babel_does(amount, currency, language):
+    # format_money writes the offered currencies without loading Babel's locale data.
+    expected = format_currency(
+        to_decimal(amount, currency), currency, locale=babel_locale(language)
+    )
+    assert format_money(amount, currency, language) == expected
+
+
+def test_format_money_leaves_other_currencies_to_babel():
+    assert format_money(123456, "SEK", "it") == f"1.234,56{NBSP}SEK"
+    assert format_money(123456, "SEK", "en") == "SEK1,234.56"
 
 
 def _strip_symbol(text: str) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency
 from django.utils import translation
 
 # Currencies whose smallest unit is the unit itself (Stripe's zero-decimal list, the ones we offer).
@@ -16,6 +14,18 @@ MINIMUM_AMOUNT = {"EUR": 50, "USD": 50, "GBP": 30, "CHF": 50, "JPY": 50}
 MAXIMUM_AMOUNT = 99_999_999  # 999.999,99 in two-decimal currencies
 
 _LOCALES = {"it": "it_IT", "en": "en_IE"}
+
+# How each language writes an amount of each currency we offer (merchants.models.CURRENCY_CHOICES):
+# CLDR's patterns and symbols for it_IT and en_IE, as Babel's format_currency applies them, written
+# out so that formatting an amount does not load Babel's locale data (about 8 MiB resident in each
+# process: receipts are rendered by a worker that must stay small, vpos/documents_worker.py).
+# tests/test_money.py holds every pair to Babel. Any other currency is formatted by Babel itself.
+# Per language: thousands separator, decimal separator, where the number and symbol go.
+_NUMBER_FORMATS = {"it": (".", ",", "{number}\u00a0{symbol}"), "en": (",", ".", "{symbol}{number}")}
+_SYMBOLS = {
+    "it": {"EUR": "€", "USD": "USD", "GBP": "£", "CHF": "CHF", "JPY": "JPY"},
+    "en": {"EUR": "€", "USD": "US$", "GBP": "£", "CHF": "CHF", "JPY": "JP¥"},
+}
 
 
 class AmountError(ValueError):
@@ -42,14 +52,21 @@ def babel_locale(language: str | None = None) -> str:
 
 def format_money(amount: int, currency: str, language: str | None = None) -> str:
     """`1999, "EUR"` -> "19,99 €" in Italian, "€19.99" in English."""
-    return _formatted(amount, currency.upper(), babel_locale(language))
+    currency = currency.upper()
+    locale = babel_locale(language)
+    language = locale.split("_")[0]
+    symbol = _SYMBOLS[language].get(currency)
+    if symbol is None:  # not a currency we offer: Babel's locale data, loaded on first use
+        from babel.numbers import format_currency
 
-
-@functools.lru_cache(maxsize=4096)
-def _formatted(amount: int, currency: str, locale: str) -> str:
-    """Babel takes about 20 µs per amount and a dashboard shows some fifty, mostly the same ones
-    on every visit (its chart's days): a pure function, remembered."""
-    return format_currency(to_decimal(amount, currency), currency, locale=locale)
+        return format_currency(to_decimal(amount, currency), currency, locale=locale)
+    thousands, decimal, pattern = _NUMBER_FORMATS[language]
+    digits = exponent(currency)
+    whole, fraction = divmod(abs(amount), 10**digits)
+    number = f"{whole:,}".replace(",", thousands)
+    if digits:
+        number += f"{decimal}{fraction:0{digits}d}"
+    return ("-" if amount < 0 else "") + pattern.format(number=number, symbol=symbol)
 
 
 def parse_amount(text: str, currency: str) -> int:
