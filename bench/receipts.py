@@ -210,12 +210,13 @@ def memory(label: str, render: Callable[[int], bytes], *, renders: int, budget: 
 
 def memory_ours(database_url: str) -> None:
     """In a fresh process set up as the documents worker is (vpos.documents_worker: Django with
-    the apps rendering needs, no migrations), render_pdf, as its `receipt_render` task does."""
+    the apps rendering needs, no migrations), render_pdf, as its `receipt_render` task does, then
+    what the worker does after each task (`release_memory`)."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     import django
 
-    import vpos.documents_worker  # noqa: F401 - the lean worker's settings switch
+    from vpos.documents_worker import release_memory  # and the lean worker's settings switch
 
     django.setup()
     from django.conf import settings
@@ -232,9 +233,15 @@ def memory_ours(database_url: str) -> None:
         f"\n[fresh process, ours: the documents worker] VmRSS after django.setup() and loading {len(receipts)} receipts"
         f" {before:.1f} MiB, after importing weasyprint {rss_mib():.1f} MiB"
     )
+
+    def render(i: int) -> bytes:
+        pdf = render_pdf(receipt_html(receipts[i % len(receipts)]))
+        release_memory()  # what the worker does after each task (its task_postrun)
+        return pdf
+
     memory(
         f"render_pdf(receipt_html(...)), cycling {len(receipts)} receipts (it/en)",
-        lambda i: render_pdf(receipt_html(receipts[i % len(receipts)])),
+        render,
         renders=ARGS.renders,
         budget=ARGS.budget,
     )

@@ -10,7 +10,11 @@ read: the settings then install only the apps rendering needs and the customers'
 other queues' tasks need the apps it leaves out.
 """
 
+import ctypes
+import gc
 import os
+
+from celery import signals
 
 # Importing the `vpos` package created the app, but Django's settings are read lazily, when the
 # worker starts: after this switch.
@@ -18,4 +22,23 @@ os.environ["VPOS_DOCUMENTS_WORKER"] = "true"
 
 from vpos.celery import app
 
-__all__ = ["app"]
+__all__ = ["app", "release_memory"]
+
+# The process's own C library: glibc's has it; one without it (musl) gives free memory back itself.
+_malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+
+
+@signals.task_postrun.connect
+def release_memory(**kwargs) -> None:
+    """After each task: free what it left behind, and hand it back to the system.
+
+    A render leaves reference cycles (WeasyPrint's boxes and styles) that Python's collector would
+    reach only later, after the next tasks have allocated around them; and glibc's malloc keeps
+    freed memory unless told to give it back. After the first task, what stays (modules, fonts,
+    caches) is moved out of the collector's way (gc.freeze), so that each collection looks at one
+    task's objects only: about 5 ms instead of 75."""
+    gc.collect()
+    if not gc.get_freeze_count():
+        gc.freeze()
+    if _malloc_trim is not None:
+        _malloc_trim(0)

@@ -47,6 +47,18 @@ pdfs = [
     )))
     for language in ("it", "en") for currency in ("EUR", "USD", "GBP", "CHF", "JPY")
 ]
+import gc, weakref
+from celery import signals
+import vpos.documents_worker as worker
+trims = []
+worker._malloc_trim = trims.append
+gc.disable()  # only the end of the task may collect the cycle below
+class Node: pass
+node = Node()
+node.cycle = node
+garbage = weakref.ref(node)
+del node
+signals.task_postrun.send(sender=None, task_id="probe", task=None, state="SUCCESS")
 print(json.dumps({
     "apps": list(settings.INSTALLED_APPS),
     "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
@@ -54,6 +66,9 @@ print(json.dumps({
     "all_modules": sorted(sys.modules),
     "link": reverse("receipts:public_download", args=["abc"]),
     "rendered": all(pdf.startswith(b"%PDF-") for pdf in pdfs),
+    "trims": trims,
+    "garbage_left": garbage() is not None,
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
@@ -91,6 +106,15 @@ def test_it_renders_receipts_without_cryptography_or_babels_locale_data(lean):
     assert lean["rendered"]
     loaded = set(lean["all_modules"])
     assert not {"cryptography.fernet", "cryptography.hazmat", "babel.numbers"} & loaded
+
+
+def test_it_frees_each_tasks_garbage_and_gives_the_memory_back(lean):
+    # vpos.documents_worker.release_memory, at the end of each task: the task's reference cycles
+    # are collected at once, what stays is frozen out of later collections, and glibc's
+    # malloc_trim(0) hands the freed memory back.
+    assert not lean["garbage_left"]
+    assert lean["frozen"] > 0
+    assert lean["trims"] == [0]
 
 
 def test_it_has_every_task_of_the_documents_queue(lean):
