@@ -8,9 +8,10 @@ bare `weasyprint.HTML(string=same_html).write_pdf()` in the same process, and re
 stays under 100 MiB after 1,000 renders. Ours also writes PDF/A-3b, so the bare render is timed
 with and without `pdf_variant="pdf/a-3b"`.
 
-Memory is measured in fresh processes (ours: Django set up as a worker has it; bare: WeasyPrint
-alone), each stopping at its time budget. Uses a throwaway SQLite database and media directory:
-no server is needed. Nothing here is a test.
+Memory is measured in fresh processes, each stopping at its time budget. Ours is set up as the
+documents worker is deployed: its settings (vpos.documents_worker), the tasks' modules its Celery
+app imports at start, PostgreSQL (`BENCH_DATABASE_URL`, as bench/harness.py; a new shop each run)
+and Redis; bare is WeasyPrint alone. The media directory is thrown away. Nothing here is a test.
 """
 
 from __future__ import annotations
@@ -208,23 +209,26 @@ def memory(label: str, render: Callable[[int], bytes], *, renders: int, budget: 
     )
 
 
-def memory_ours(database_url: str) -> None:
+def memory_ours(database_url: str, shop: int) -> None:
     """In a fresh process set up as the documents worker is (vpos.documents_worker: Django with
-    the apps rendering needs, no migrations), render_pdf, as its `receipt_render` task does, then
-    what the worker does after each task (`release_memory`)."""
+    the apps rendering needs and the tasks' modules its app imports, no migrations), render_pdf,
+    as its `receipt_render` task does, then what the worker does after each task
+    (`release_memory`). The receipts are those of the shop `seed` made."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     import django
 
-    from vpos.documents_worker import release_memory  # and the lean worker's settings switch
+    from vpos.documents_worker import app, release_memory  # and the lean worker's settings switch
 
     django.setup()
+    app.loader.import_default_modules()  # what `celery worker` imports at start: the tasks
     from django.conf import settings
 
     assert settings.DOCUMENTS_WORKER, "not set up as the documents worker"
+    assert "receipts.tasks" in sys.modules, "the tasks' modules are not imported"
     from receipts.models import Receipt
 
-    receipts = list(Receipt.objects.order_by("pk"))
+    receipts = list(Receipt.objects.filter(merchant_id=shop).order_by("pk"))
     before = rss_mib()
     from receipts.services import receipt_html, render_pdf
 
@@ -268,14 +272,14 @@ def memory_bare(html_dir: str) -> None:
 def main() -> None:
     if ARGS.memory_ours or ARGS.memory_bare:
         if ARGS.memory_ours:
-            memory_ours(ARGS.memory_ours)
+            memory_ours(ARGS.memory_ours, ARGS.shop)
         else:
             memory_bare(ARGS.memory_bare)
         return harness.write_json(ARGS.json)
     work = Path(tempfile.mkdtemp(prefix="vpos-bench-receipts-"))
     os.environ["MEDIA_ROOT"] = str(work / "media")
     os.environ["DOCUMENTS_ROOT"] = str(work / "documents")
-    database_url = f"sqlite:///{work / 'bench.sqlite3'}"
+    database_url = os.environ.get("BENCH_DATABASE_URL", harness.DEFAULT_DB)
     started = time.perf_counter()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average"
@@ -298,8 +302,9 @@ def main() -> None:
     )
     try:
         # Memory in fresh processes, where nothing but the renders has run.
+        shop = ["--shop", str(receipts[0].merchant_id)]
         for flag, value in (("--memory-ours", database_url), ("--memory-bare", str(work / "html"))):
-            command = [sys.executable, __file__, flag, value, "--renders", str(ARGS.renders)]
+            command = [sys.executable, __file__, flag, value, *shop, "--renders", str(ARGS.renders)]
             rows = work / f"{flag.strip('-')}.json"
             subprocess.run([*command, "--budget", str(ARGS.budget), "--json", rows], check=True)
             harness.RESULTS.extend(json.loads(rows.read_text())["results"])
@@ -323,6 +328,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--receipts", type=int, default=10, help="distinct receipts to cycle")
     parser.add_argument("--memory-ours", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--memory-bare", metavar="HTML_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--shop", type=int, help=argparse.SUPPRESS)
     harness.add_json_argument(parser)
     return parser.parse_args()
 

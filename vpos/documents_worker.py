@@ -7,9 +7,9 @@ The same app and tasks as `vpos.celery`, with VPOS_DOCUMENTS_WORKER set before t
 read: the settings then install only the apps rendering needs and the customers' routes
 (vpos/settings/base.py). With what it never loads (cryptography until a secret is read:
 vpos/crypto.py; Babel's locale data for the offered currencies: vpos/money.py) and what it frees
-after each task (`release_memory`), it holds 98 MiB resident after a thousand renders on SQLite
-(bench/receipts.py) and 107 on PostgreSQL, whose driver adds 9, where the worker of every queue
-took 130; docs/performance.md, "Receipts", has the breakdown. It must consume the documents queue only: the other queues' tasks
+after each task (`release_memory`), it holds about 108 MiB resident after a thousand renders on
+PostgreSQL (bench/receipts.py), where the worker of every queue took 130; docs/performance.md,
+"Receipts", has the breakdown. It must consume the documents queue only: the other queues' tasks
 need the apps it leaves out.
 """
 
