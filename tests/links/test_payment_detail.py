@@ -212,6 +212,9 @@ def test_timeline_of_a_3d_secure_payment_then_a_refund_in_order(
     assert f"{CUSTOMER} · Sent" in by_label["Email: Payment confirmation"]
     assert "Sent" in by_label["Email: Payment notification"]
     assert "€5.00" in by_label["Refunded"]
+    # Who did it, in words: the customer's browser finalized the payment, the owner refunded.
+    assert "via the customer's browser" in by_label["Payment succeeded"]
+    assert "via the back office" in by_label["Refunded"]
     assert "RF-" in by_label["Refund note issued"]
     assert f"{CUSTOMER} · Sent" in by_label["Email: Refund"]
 
@@ -225,6 +228,8 @@ def test_an_italian_reader_reads_the_timeline_in_italian(payment, shop):
     # The label, then the time: nothing stored in the language of whoever started the checkout.
     assert re.fullmatch(r"Pagamento avviato \d\d/\d\d/\d{4} \d\d:\d\d", entries[0]), entries[0]
     assert not any("Checkout" in entry for entry in entries)
+    succeeded = next(entry for entry in entries if entry.startswith("Pagamento riuscito"))
+    assert "tramite la pagina di pagamento" in succeeded
 
 
 def test_timeline_of_a_declined_card_shows_the_reason_and_offers_no_refund(link, pay, client_as):
