@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -74,7 +75,8 @@ class AsciiIntegerField(serializers.IntegerField):
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class MetadataField(serializers.Field):
     default_error_messages = {
-        "invalid": _("Metadata is an object of at most 20 short text values."),
+        # Lazy: a class attribute is made at import, in no client's language.
+        "invalid": gettext_lazy("Metadata is an object of at most 20 short text values."),
     }
 
     def to_internal_value(self, data: Any) -> dict[str, str]:

@@ -76,6 +76,19 @@ def test_malformed_json_says_so_in_the_clients_language(client):
     )
 
 
+def test_bad_metadata_says_so_in_the_clients_language(client):
+    body = {**LINK, "metadata": {"order": 1}}
+    english = _error(client.post_json(LINKS, body), 400, "invalid_request")
+    assert english["errors"]["metadata"] == [
+        "Metadata is an object of at most 20 short text values."
+    ]
+    italian = client.post_json(LINKS, body, **{"Accept-Language": "it"})
+    assert _error(italian, 400, "invalid_request")["errors"]["metadata"] == [
+        "I metadati sono un oggetto con al massimo 20 brevi valori di testo."
+    ]
+    assert not PaymentLink.objects.exists()
+
+
 def test_an_ordinary_nested_body_is_still_accepted(client):
     """The limit (64 levels) is far above what a link needs: metadata is one level deep."""
     response = client.post_json(LINKS, LINK)
