@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
+from links.management.options import add_shop_argument, shop_option
 from links.privacy import customer_data_erase
-from merchants.models import Merchant
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reference", required=True, help="the request's reference, kept in the audit log"
         )
-        parser.add_argument("--shop", help="only this shop (its id, as in its back-office URL)")
+        add_shop_argument(parser)
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,12 +35,7 @@ class Command(BaseCommand):
         reference = options["reference"].strip()
         if not reference:
             raise CommandError("--reference must not be empty")
-        merchant = None
-        if options["shop"]:
-            try:
-                merchant = Merchant.objects.get(public_id=options["shop"])
-            except (Merchant.DoesNotExist, ValidationError) as error:
-                raise CommandError(f"no shop with id {options['shop']!r}") from error
+        merchant = shop_option(options["shop"])
         result = customer_data_erase(
             email=options["email"],
             reference=reference,

@@ -11,26 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from links.daily_totals import rebuild
-from merchants.models import Merchant
+from links.management.options import add_shop_argument, shop_option
 
 
 class Command(BaseCommand):
     help = "Recount the dashboard's daily totals from the payments."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--shop", help="only this shop (its id, as in its back-office URL)")
+        add_shop_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        merchant = None
-        if options["shop"]:
-            try:
-                merchant = Merchant.objects.get(public_id=options["shop"])
-            except (Merchant.DoesNotExist, ValidationError) as error:
-                raise CommandError(f"no shop with id {options['shop']!r}") from error
+        merchant = shop_option(options["shop"])
         rows = rebuild(merchant=merchant)
         shops = merchant.name if merchant else "every shop"
         self.stdout.write(f"Daily totals recounted for {shops}: {rows} day(s) with payments.")
