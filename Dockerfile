@@ -14,11 +14,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DOCUMENTS_ROOT=/app/documents \
     PORT=8000
 
-# WeasyPrint (receipt PDFs) needs Pango and a font; nothing else is native. The translations'
-# .mo files are committed, so gettext is not needed at run time.
+# WeasyPrint (receipt PDFs) needs Pango, HarfBuzz's font subsetter and a font; nothing else is
+# native. The translations' .mo files are committed, so gettext is not needed at run time.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 1000 vpos \

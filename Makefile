@@ -118,8 +118,11 @@ run: $(RUN_STAMP) system-run-deps
 
 # Debian packages the tests use: chromium (browser tests), gettext (compilemessages; optional),
 # pgbouncer (.ci/run puts it between the suite and PostgreSQL).
-# WeasyPrint (receipt PDFs) needs Pango and a font, for `make run` and `make test` alike.
+# WeasyPrint (receipt PDFs) needs Pango and a font, for `make run` and `make test` alike, and
+# subsets fonts with HarfBuzz's subsetter (without it, with fontTools: slower, and 10 MiB more in
+# the documents worker, vpos/deferred.py).
 PDF_DEPS_CHECK = ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core";
 
 system-run-deps:

@@ -47,6 +47,22 @@ pdfs = [
     )))
     for language in ("it", "en") for currency in ("EUR", "USD", "GBP", "CHF", "JPY")
 ]
+from vpos.deferred import DeferredModule
+deferred = ["fontTools.subset", "fontTools.varLib.instancer", "fontTools.ttLib.woff2"]
+still_deferred = [
+    name for name in deferred if isinstance(sys.modules.get(name), DeferredModule)
+]
+varlib_loaded = "fontTools.varLib" in sys.modules
+# A render that does need fontTools' subsetter (a system without HarfBuzz's) loads it then.
+import weasyprint.pdf.fonts
+weasyprint.pdf.fonts.harfbuzz_subset = None
+import logging
+logging.disable(logging.WARNING)  # WeasyPrint's warning about that fallback
+fallback = render_pdf(receipt_html(Receipt(
+    number="2026-000002", language="it", issued_at=datetime(2026, 3, 1, tzinfo=UTC),
+    amount=12200, currency="EUR", snapshot={**snapshot, "currency": "EUR"},
+)))
+subsetter_loaded = not isinstance(sys.modules.get("fontTools.subset"), DeferredModule)
 import gc, weakref
 from celery import signals
 import vpos.documents_worker as worker
@@ -66,6 +82,10 @@ print(json.dumps({
     "all_modules": sorted(sys.modules),
     "link": reverse("receipts:public_download", args=["abc"]),
     "rendered": all(pdf.startswith(b"%PDF-") for pdf in pdfs),
+    "still_deferred": still_deferred,
+    "varlib_loaded": varlib_loaded,
+    "fallback_rendered": fallback.startswith(b"%PDF-"),
+    "subsetter_loaded": subsetter_loaded,
     "trims": trims,
     "garbage_left": garbage() is not None,
     "frozen": gc.get_freeze_count(),
@@ -106,6 +126,22 @@ def test_it_renders_receipts_without_cryptography_or_babels_locale_data(lean):
     assert lean["rendered"]
     loaded = set(lean["all_modules"])
     assert not {"cryptography.fernet", "cryptography.hazmat", "babel.numbers"} & loaded
+
+
+def test_it_loads_fonttools_font_machinery_only_if_a_render_needs_it(lean):
+    # WeasyPrint imports fontTools' subsetter, variable-font instancer and WOFF2 decoder (11 MiB)
+    # at import; receipts never use them (HarfBuzz subsets the fonts), so the worker defers them
+    # (vpos.deferred): after ten renders they are still stand-ins.
+    assert lean["rendered"]
+    assert lean["still_deferred"] == [
+        "fontTools.subset",
+        "fontTools.varLib.instancer",
+        "fontTools.ttLib.woff2",
+    ]
+    assert not lean["varlib_loaded"]
+    # A render that needs one (here fontTools' subsetter, without HarfBuzz's) gets the real one.
+    assert lean["fallback_rendered"]
+    assert lean["subsetter_loaded"]
 
 
 def test_it_frees_each_tasks_garbage_and_gives_the_memory_back(lean):
