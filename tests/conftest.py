@@ -7,6 +7,7 @@ import email.message
 import os
 import secrets
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,8 +99,6 @@ def _empty_cache():
     """allauth keeps its rate-limit counters in the cache, the checkout its pages and each
     process what it counted of clients (vpos.ratelimit.LOCAL_COUNTS): every test starts with an
     empty cache."""
-    from django.core.cache import caches
-
     from vpos.ratelimit import LOCAL_COUNTS
 
     caches["default"].clear()
@@ -273,16 +272,23 @@ def paid_intent(stripe_api) -> Callable[..., tuple[Payment, Any]]:
 def limiter_cache(request, settings):
     """Rate limits (the checkout's, the API's) counted in memory (tests, the embedded default) and in Redis, as in
     production, where the counting is one pipelined round trip (its own code path)."""
-    if request.param == "redis":
-        base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
-        url = f"redis://{base.netloc}/15"  # a database of the tests' own: it is flushed
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        except redis.ConnectionError:
-            pytest.skip(f"needs Redis at {base.netloc}")
-        settings.CACHES = {
-            **settings.CACHES,
-            "default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": url},
-        }
-        caches["default"].clear()
-    return request.param
+    if request.param == "memory":
+        yield request.param
+        return
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip(f"needs Redis at {urlsplit(url).netloc}")
+    # Keys of this test's own, under REDIS_URL's database: nothing of another suite sharing that
+    # Redis is read or flushed, and they are deleted at the end.
+    prefix = f"test-limiter-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "vpos.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix},
+    }
+    yield request.param
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+    client.close()
