@@ -120,12 +120,14 @@ def test_it_leaves_out_the_admin_sign_in_api_and_their_sdks(lean):
     )
 
 
-def test_it_renders_receipts_without_cryptography_or_babels_locale_data(lean):
+def test_it_renders_receipts_without_cryptography_babels_locale_data_or_stdnum(lean):
     # Each holds megabytes: secrets are never read there (vpos/crypto.py), and amounts in the
     # offered currencies are written without Babel (vpos/money.py).
     assert lean["rendered"]
     loaded = set(lean["all_modules"])
     assert not {"cryptography.fernet", "cryptography.hazmat", "babel.numbers"} & loaded
+    # Nor python-stdnum (with pydoc): tax identifiers are checked in the web's forms, not here.
+    assert not {"stdnum", "pydoc"} & loaded
 
 
 def test_it_loads_fonttools_font_machinery_only_if_a_render_needs_it(lean):
