@@ -90,9 +90,15 @@ def _after_write(forget: Callable[[Any], None], arg: Any) -> None:
     it, and tests that never commit, read fresh. A transaction writing many rows of a shop (a
     link, its event, its audit entry) so costs one new version at commit, not two per row.
     Outside a transaction the write is committed: forget at once."""
-    if not transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         forget(arg)
         return
+    if not any(func is _forget_at_commit for _ids, func, _robust in connection.run_on_commit):
+        # No write of this transaction is due at commit: what is pending was left by one that
+        # rolled back (Django dropped its callbacks), and nothing of it changed.
+        _pending.unseen.clear()
+        _pending.at_commit.clear()
     _pending.unseen[(forget, arg)] = None
     _pending.at_commit[(forget, arg)] = None
     # Once per write, not once per transaction: a savepoint rolled back drops what it
@@ -102,8 +108,8 @@ def _after_write(forget: Callable[[Any], None], arg: Any) -> None:
 
 def _forget_unseen() -> None:
     """What this thread's transaction wrote is forgotten before it reads a version: the page or
-    row it would cache may show those writes. (After a rollback, what is left is forgotten
-    anyway: one needless miss, never a stale page.)"""
+    row it would cache may show those writes. (After a savepoint's rollback, what it wrote is
+    forgotten anyway: one needless miss, never a stale page.)"""
     while _pending.unseen:
         (forget, arg), _none = _pending.unseen.popitem()
         forget(arg)

@@ -290,6 +290,25 @@ def test_a_write_after_a_rolled_back_savepoint_still_counts_at_commit(
     assert not is_hit(owner_client.get(payments(shop)))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_leaves_nothing_for_the_next_commit(monkeypatch):
+    """A transaction that rolls back changed nothing: the next one to commit in the same thread
+    gives a new version to the shops it wrote, not to the rolled-back one's too."""
+    replaced = []
+    new_version = caching._new_version
+    monkeypatch.setattr(
+        caching, "_new_version", lambda key: replaced.append(key) or new_version(key)
+    )
+    with transaction.atomic():  # rolled back: Django drops its commit callbacks
+        caching.shop_changed(1001)
+        transaction.set_rollback(True)
+
+    with transaction.atomic():
+        caching.shop_changed(1002)
+
+    assert replaced == ["bo:shop:1002"]
+
+
 def test_without_a_shared_cache_nothing_is_cached(shop, owner_client, settings):
     settings.BACKOFFICE_CACHE = False
     for _visit in range(3):
