@@ -8,7 +8,8 @@ library is imported. The library binds the stand-in (`from fontTools import subs
 its functions (`from fontTools.varLib.instancer import instantiateVariableFont`, named in
 `callables`); the first attribute read or call imports the real module and goes on with it, so
 every path still works, only later. The documents worker (vpos/documents_worker.py) defers
-those two modules; other processes import them as usual.
+those two modules and fontTools' WOFF2 decoder (a receipt uses no web font); other processes
+import them as usual.
 
 This is `importlib.util.LazyLoader` for the names imported from the module: LazyLoader's module
 loads itself on the first attribute read, which `from module import name` does at once.
