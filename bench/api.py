@@ -12,6 +12,10 @@ measured alternately with the API in the same run:
   Creating a link is a write; the ratio is what it costs over the cheapest write Django can make.
 - the bare view, GET, as in every other benchmark (one `SELECT 1`), for information.
 
+Then one more run of each POST, to see where the CPU goes: the milliseconds of CPU per answered
+request spent by the web workers, PostgreSQL, Redis and wrk (read from /proc: every process of
+each role on this machine counts, so run it on an otherwise idle machine).
+
 Checks, printed: every answer is 201 (anything else is an error); one link per key, and the links
 in the database match the 201 answers. wrk stops each run with requests still in flight: the
 server finishes those and creates their links without wrk reading the answer, so the links
@@ -208,6 +212,14 @@ def main() -> None:
                         f"{base}/bench/bare/",
                         seconds=args.seconds,
                         script=scripts[PATH],
+                    )
+                for label, path in (
+                    ("link creation (API)", PATH),
+                    ("bare write view", BARE_WRITE_PATH),
+                ):
+                    harness.settle(f"{base}/bench/bare/")
+                    harness.cpu_per_request(
+                        label, base + path, seconds=args.seconds, script=scripts[path]
                     )
         finally:
             api_key_revoke(api_key=api_key, actor=None)

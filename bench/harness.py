@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -288,6 +289,64 @@ def compare(
         rounds=rounds,
     )
     return ratio
+
+
+# Where the CPU goes, by process: each role's processes are found by their command line.
+CPU_ROLES = (
+    ("web", "gunicorn"),
+    ("postgresql", "postgres"),
+    ("redis", "redis-server"),
+)
+
+
+def cpu_seconds_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the processes of each role on this machine,
+    from /proc (Linux); a role whose processes cannot be seen here reads 0."""
+    totals = dict.fromkeys((role for role, _marker in CPU_ROLES), 0.0)
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # the process ended meanwhile
+            continue
+        for role, marker in CPU_ROLES:
+            if marker.encode() in command:
+                totals[role] += (int(fields[11]) + int(fields[12])) / ticks_per_second
+                break
+    return totals
+
+
+def cpu_per_request(
+    label: str, url: str, *, seconds: int = 10, script: str | Path | None = None
+) -> dict[str, Any]:
+    """One wrk run against `url`, with the CPU milliseconds each role spent per answered request:
+    the web workers, PostgreSQL, Redis and wrk itself (this process's children). Every process
+    of a role counts, so run it with nothing else loading the machine. Printed and recorded."""
+    before, client_before = cpu_seconds_by_role(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = wrk(url, seconds=seconds, script=script)
+    after, client_after = cpu_seconds_by_role(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = {role: after[role] - before[role] for role in before}
+    used["wrk"] = (client_after.ru_utime + client_after.ru_stime) - (
+        client_before.ru_utime + client_before.ru_stime
+    )
+    answered = max(result.requests, 1)
+    per_request = {
+        role: round(seconds_used * 1000 / answered, 3) for role, seconds_used in used.items()
+    }
+    total = round(sum(per_request.values()), 3)
+    print(
+        f"  CPU per request, {label}: "
+        + ", ".join(f"{role} {value:.2f} ms" for role, value in per_request.items())
+        + f"; total {total:.2f} ms ({result.requests_per_second:.0f} req/s)"
+    )
+    return record(
+        label,
+        kind="cpu",
+        cpu_ms=per_request,
+        total_ms=total,
+        requests_per_second=round(result.requests_per_second, 1),
+    )
 
 
 def measurement(result: Result) -> dict[str, float | int]:

@@ -343,6 +343,9 @@ def load_section(doc: dict[str, Any] | None, summary: Summary) -> str:
 API_GOAL = 0.5  # link creation by API vs the bare view that writes one row
 
 
+CPU_ROLE_NAMES = {"web": "web workers", "postgresql": "PostgreSQL", "redis": "Redis"}
+
+
 def api_section(doc: dict[str, Any] | None, summary: Summary) -> str:
     text = intro(doc)
     compares, checks = rows_of(doc, "compare"), rows_of(doc, "check")
@@ -381,6 +384,25 @@ def api_section(doc: dict[str, Any] | None, summary: Summary) -> str:
             f"{check['links_created']:,}, Idempotency-Keys recorded with their link: "
             f"{check['keys_recorded']:,}. Check: **{'passed' if check['ok'] else 'FAILED'}**. "
             f"API limit per key during the run: {check['rate_limit']}."
+        )
+    cpu = rows_of(doc, "cpu")
+    if cpu:
+        roles = list(cpu[0]["cpu_ms"])
+        text += (
+            "\n\nCPU per answered request, by process (ms; one more wrk run of each, "
+            "read from /proc):\n\n"
+            + table(
+                ["measured", *(CPU_ROLE_NAMES.get(role, role) for role in roles), "total", "req/s"],
+                [
+                    [
+                        row["label"],
+                        *(f"{row['cpu_ms'][role]:.2f}" for role in roles),
+                        f"**{row['total_ms']:.2f}**",
+                        num(row["requests_per_second"]),
+                    ]
+                    for row in cpu
+                ],
+            )
         )
     return text
 
