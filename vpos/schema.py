@@ -1,0 +1,61 @@
+"""Migration operations for schema changes that Django's own would make costly on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+
+class OnPostgresql(migrations.SeparateDatabaseAndState):
+    """`operations` everywhere, except that a PostgreSQL database gets `postgresql` instead.
+
+    For changes whose outcome Django reaches the long way round on PostgreSQL: dropping an
+    index by turning off `db_index` on a foreign key drops and re-adds the key's constraint,
+    which checks every row again, and moving `unique=True` to a constraint builds a new unique
+    index, both under a table lock. `postgresql` (RunSQL, with its reverse) gets the same schema
+    by dropping and renaming. Other databases (the embedded SQLite) run `operations` as usual.
+    """
+
+    def __init__(self, operations: list[Operation], postgresql: list[Operation]) -> None:
+        super().__init__(database_operations=operations, state_operations=operations)
+        self.postgresql = postgresql
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (
+            self.__class__.__qualname__,
+            [],
+            {"operations": self.state_operations, "postgresql": self.postgresql},
+        )
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        for operation in self.postgresql:
+            operation.database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        for operation in reversed(self.postgresql):
+            operation.database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self) -> str:
+        return "Schema change (on PostgreSQL by dropping and renaming)"
