@@ -31,31 +31,26 @@ class OnPostgresql(migrations.SeparateDatabaseAndState):
             {"operations": self.state_operations, "postgresql": self.postgresql},
         )
 
-    def database_forwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
-        for operation in self.postgresql:
-            operation.database_forwards(app_label, schema_editor, from_state, to_state)
+    # Called as every operation is, with (app_label, schema_editor, from_state, to_state).
+    def database_forwards(self, *args: Any) -> None:
+        self._run("database_forwards", self.postgresql, *args)
 
-    def database_backwards(
+    def database_backwards(self, *args: Any) -> None:
+        self._run("database_backwards", self.postgresql[::-1], *args)
+
+    def _run(
         self,
+        method: str,
+        postgresql: list[Operation],
         app_label: str,
         schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
+        *states: ProjectState,
     ) -> None:
         if schema_editor.connection.vendor != "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            getattr(super(), method)(app_label, schema_editor, *states)
             return
-        for operation in reversed(self.postgresql):
-            operation.database_backwards(app_label, schema_editor, from_state, to_state)
+        for operation in postgresql:
+            getattr(operation, method)(app_label, schema_editor, *states)
 
     def describe(self) -> str:
         return "Schema change (on PostgreSQL by dropping and renaming)"
