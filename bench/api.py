@@ -21,8 +21,8 @@ in the database match the 201 answers. wrk stops each run with requests still in
 server finishes those and creates their links without wrk reading the answer, so the links
 equal the 201 answers plus those in-flight requests, never more.
 
-Rate limit: the API allows VPOS_API_RATE requests per key (default 600/min, one counter per key
-and window in Redis). The script raises it through that environment variable to 1000000/s: the
+Rate limit: the API allows VPOS_API_RATE requests per key (default 600/min, over the last minute
+as estimated from two counters per key in Redis, this window's and the last one's). The script raises it through that environment variable to 1000000/s: the
 counter is still kept on every request, it never refuses one.
 """
 

@@ -5,7 +5,8 @@ attempts, whoever makes them). Limits live in settings.RATELIMITS as "count/seco
 the client IP is allauth's (REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT
 proxies), so log-in and checkout limits agree on who a client is. Logins, sign-ups and password
 resets are limited by allauth itself (ACCOUNT_RATE_LIMITS); the REST API counts its keys here too
-(integrations.api.throttling, its rate in VPOS_API_RATE).
+(integrations.api.throttling, its rate in VPOS_API_RATE), over a sliding estimate of the last
+window rather than a fixed one (`hit_sliding`).
 
 Pages (GET) are counted by each process and told to the shared cache at most every
 RATELIMIT_SYNC_SECONDS per client (`LocalCounts`): a busy checkout page costs no round trip to
@@ -16,8 +17,10 @@ SetupIntents, card attempts) and unknown tokens are counted in the shared cache 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -67,22 +70,67 @@ def hit(
     Redis. `rate`: (count, seconds) when the limit is not in settings.RATELIMITS."""
     key, limit, left = _window(scope, ident, at, rate)
     other = _window(unless_over, ident, at) if unless_over else ()
+    count, used = _count(key, left + 1, *(other[:1]))
+    if other and used[0] >= other[1]:
+        return other[2]
+    return left if count > limit else None
+
+
+def hit_sliding(
+    scope: str, ident: str, *, rate: tuple[int, int], at: float | None = None
+) -> int | None:
+    """Count one use of `scope` by `ident` against `rate` (count, seconds) over the last
+    `seconds` rather than a fixed window, so that no client gets twice its rate around a
+    window's edge; seconds to wait, or None.
+
+    The last `seconds` are estimated from two fixed windows: this one's count, plus the last
+    one's weighted by the share of it they still cover (its uses taken as spread evenly). A
+    refused use is taken back, so a client that waits what it is told gets in. One round trip
+    on Redis, two when refused."""
+    limit, seconds = rate
+    key, _limit, left = _window(scope, ident, at, rate)
+    now = time.time() if at is None else at
+    last_key = _window(scope, ident, now - seconds, rate)[0]
+    count, (last,) = _count(key, left + seconds + 1, last_key)
+    if count + last * left / seconds <= limit:
+        return None
+    _uncount(key)
+    used = count - 1
+    if used < limit:  # the last window's share has to shrink: wait until enough of it is past
+        fits_with_left = (limit - used - 1) * seconds / last
+        return max(1, math.ceil(left - fits_with_left))
+    # This window alone is full: in the next one, its uses are the last window's.
+    fits_with_left = (limit - 1) * seconds / used
+    return left + max(0, math.ceil(seconds - fits_with_left))
+
+
+def _count(key: str, expires: int, *reads: str) -> tuple[int, list[int]]:
+    """Add one to the counter `key` (kept `expires` seconds) and read the counters `reads`:
+    one round trip on Redis."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         full_key = backend.make_key(key)  # our own keys: ASCII and short, no need to validate
         pipe = backend._cache.get_client(full_key, write=True).pipeline()
         pipe.incr(full_key)
-        pipe.expire(full_key, left + 1)
-        if other:
-            pipe.get(backend.make_key(other[0]))
-        count, _expiry, *used = pipe.execute()
-        used_other = int(used[0] or 0) if other else 0  # counters are stored as plain integers
+        pipe.expire(full_key, expires)
+        for read in reads:
+            pipe.get(backend.make_key(read))
+        count, _expiry, *values = pipe.execute()
     else:
-        used_other = (cache.get(other[0]) or 0) if other else 0
-        count = _incr(key, left + 1)
-    if other and used_other >= other[1]:
-        return other[2]
-    return left if int(count) > limit else None
+        values = [cache.get(read) for read in reads]
+        count = _incr(key, expires)
+    return int(count), [int(value or 0) for value in values]  # stored as plain integers
+
+
+def _uncount(key: str) -> None:
+    """Take one back from the counter `key` (a use that was refused)."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_key(key)
+        backend._cache.get_client(full_key, write=True).decr(full_key)
+        return
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing left to take back
+        cache.decr(key)
 
 
 @dataclass

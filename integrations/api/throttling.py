@@ -1,9 +1,10 @@
 """Requests per API key: the rate is the VPOS_API_RATE setting, read on every request.
 
-Counted like the public pages' limits (vpos.ratelimit): one counter per key and fixed window in
-the shared cache, so every process and node counts against the same budget, at one round trip
-to Redis per request (DRF's own throttle reads and writes back the time of every request in the
-window: two round trips, and a list as long as the rate).
+Counted in the shared cache like the public pages' limits (vpos.ratelimit), so every process and
+node counts against the same budget, at one round trip to Redis per request (DRF's own throttle
+reads and writes back the time of every request in the window: two round trips, and a list as
+long as the rate). Over the last minute rather than per fixed minute (`ratelimit.hit_sliding`): an
+integrator's burst at the end of one minute and the start of the next is not let through twice.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if not isinstance(request.auth, ApiKey):
             return True  # unauthenticated requests are refused before any work
         rate = self.parse_rate(settings.VPOS_API_RATE)
-        self._wait = ratelimit.hit("api_key", str(request.auth.pk), rate=rate)
+        self._wait = ratelimit.hit_sliding("api_key", str(request.auth.pk), rate=rate)
         return self._wait is None
 
     def wait(self) -> float | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -284,15 +283,52 @@ def test_deactivate_and_deactivate_again(api, tenants):
 # --- Rate limit ---------------------------------------------------------------------------
 
 
+MINUTE = 1_800_000_000.0  # the start of a minute's window
+
+
+class Clock:
+    """The time vpos.ratelimit reads, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
 def test_rate_limit_per_key_is_429_with_retry_after(tenants, settings, limiter_cache, monkeypatch):
     """Counted in the cache every process shares (in Redis, as in production, or in memory)."""
     settings.VPOS_API_RATE = "3/min"
-    # 20 seconds into a minute's window, whenever the test runs.
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_000.0 + 20))
+    clock = Clock(MINUTE + 20)
+    monkeypatch.setattr(ratelimit, "time", clock)
     client = tenants[0].client()
     assert [client.get(LINKS).status_code for _ in range(3)] == [200] * 3
     limited = client.get(LINKS)
     assert limited.status_code == 429
     assert limited.json()["code"] == "rate_limited"
-    assert limited["Retry-After"] == "40"
+    # Three requests at 0:20 use up the minute until 1:20, estimated from the two windows: at
+    # 1:20, this window's share of the last one (2/3 of 3 requests) and one more make three.
+    assert limited["Retry-After"] == "60"
     assert tenants[1].client().get(LINKS).status_code == 200  # another key has its own budget
+    clock.now = MINUTE + 79
+    assert client.get(LINKS).status_code == 429
+    clock.now = MINUTE + 80  # the refused requests were not counted: waiting is enough
+    assert client.get(LINKS).status_code == 200
+
+
+def test_rate_limit_per_key_holds_across_the_edge_of_a_minute(
+    tenants, settings, limiter_cache, monkeypatch
+):
+    """A burst at the end of one minute and the start of the next is not let through twice."""
+    settings.VPOS_API_RATE = "3/min"
+    clock = Clock(MINUTE + 59)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    client = tenants[0].client()
+    assert [client.get(LINKS).status_code for _ in range(3)] == [200] * 3
+    clock.now = MINUTE + 61  # a new fixed window, but the last minute still holds the three
+    limited = client.get(LINKS)
+    assert limited.status_code == 429
+    # Allowed once the last window's share (59/60 now) is down to 2 of 3: at 1:20.
+    assert limited["Retry-After"] == "19"
+    clock.now = MINUTE + 80
+    assert client.get(LINKS).status_code == 200
