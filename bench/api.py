@@ -22,8 +22,9 @@ server finishes those and creates their links without wrk reading the answer, so
 equal the 201 answers plus those in-flight requests, never more.
 
 Rate limit: the API allows VPOS_API_RATE requests per key (default 600/min, over the last minute
-as estimated from two counters per key in Redis, this window's and the last one's). The script raises it through that environment variable to 1000000/s: the
-counter is still kept on every request, it never refuses one.
+as estimated from two counters per key in Redis, this window's and the last one's). The script
+raises it through that environment variable to 1000000/s: the counters are still kept on every
+request, it never refuses one.
 """
 
 from __future__ import annotations

@@ -88,8 +88,8 @@ def hit_sliding(
     refused use is taken back, so a client that waits what it is told gets in. One round trip
     on Redis, two when refused."""
     limit, seconds = rate
-    key, _limit, left = _window(scope, ident, at, rate)
-    now = time.time() if at is None else at
+    now = time.time() if at is None else at  # read once: both windows are placed from it
+    key, _limit, left = _window(scope, ident, now, rate)
     last_key = _window(scope, ident, now - seconds, rate)[0]
     count, (last,) = _count(key, left + seconds + 1, last_key)
     if count + last * left / seconds <= limit:

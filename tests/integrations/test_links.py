@@ -316,6 +316,27 @@ def test_rate_limit_per_key_is_429_with_retry_after(tenants, settings, limiter_c
     assert client.get(LINKS).status_code == 200
 
 
+class SteppingClock:
+    """A clock that moves on at every reading, as a real one does between two reads."""
+
+    def __init__(self, now: float, step: float) -> None:
+        self.now, self.step = now, step
+
+    def time(self) -> float:
+        self.now += self.step
+        return self.now - self.step
+
+
+def test_a_request_at_the_turn_of_a_minute_is_counted_in_one_window(
+    tenants, settings, limiter_cache, monkeypatch
+):
+    """The two windows are placed from one reading of the clock: read twice across the turn of
+    a minute, the new window would be taken for the last one too, and the request counted twice."""
+    settings.VPOS_API_RATE = "1/min"
+    monkeypatch.setattr(ratelimit, "time", SteppingClock(MINUTE + 59.9, step=0.2))
+    assert tenants[0].client().get(LINKS).status_code == 200
+
+
 def test_rate_limit_per_key_holds_across_the_edge_of_a_minute(
     tenants, settings, limiter_cache, monkeypatch
 ):
