@@ -60,7 +60,8 @@ class ApiIdempotencyKey(models.Model):
     """An `Idempotency-Key` seen on a write through the API: the same key with the same body
     answers with the object first created; with another body it is refused."""
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint starts with the API key.
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     operation = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
@@ -120,8 +121,9 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("Failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No index of its own: Meta's starts with the endpoint.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     event_id = models.CharField(max_length=40)
     event_type = models.CharField(_("event"), max_length=40)

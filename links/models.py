@@ -208,12 +208,19 @@ class Payment(models.Model):
         AMOUNT_MISMATCH = "amount_mismatch", _("Amount differs from the link")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="payments")
-    link = models.ForeignKey(PaymentLink, on_delete=models.PROTECT, related_name="payments")
+    # No index of their own: Meta's start with the shop or the link. The Stripe id is unique by a
+    # constraint, without the pattern-matching twin of unique=True (as PaymentLink's token).
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
+    link = models.ForeignKey(
+        PaymentLink, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     attempt_key = models.CharField(max_length=64, editable=False)
     browser_key = models.CharField(max_length=64, blank=True, editable=False)
-    provider_id = models.CharField(
-        _("Stripe payment id"), max_length=255, unique=True, null=True, blank=True
+    # NULL, not "", until Stripe gives one: the unique constraint lets any number of NULLs in.
+    provider_id = models.CharField(  # noqa: DJ001
+        _("Stripe payment id"), max_length=255, null=True, blank=True
     )
     amount = models.PositiveBigIntegerField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3)
@@ -282,6 +289,7 @@ class Payment(models.Model):
         constraints = [
             # A double-clicked "Pay" sends the same attempt key twice: only one attempt is made.
             models.UniqueConstraint(fields=["link", "attempt_key"], name="payment_unique_attempt"),
+            models.UniqueConstraint(fields=["provider_id"], name="payment_provider_id_unique"),
         ]
 
     def __str__(self) -> str:
@@ -341,10 +349,13 @@ class PaymentEvent(models.Model):
 class StripeEvent(models.Model):
     """A webhook event id seen once: replays are acknowledged and ignored."""
 
-    event_id = models.CharField(max_length=255, unique=True)
+    event_id = models.CharField(max_length=255)  # unique by a constraint, as Payment.provider_id
     type = models.CharField(max_length=100)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="stripe_event_unique")]
 
     def __str__(self) -> str:
         return self.event_id
@@ -367,8 +378,9 @@ class Refund(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
-    provider_id = models.CharField(
-        _("Stripe refund id"), max_length=255, unique=True, null=True, blank=True
+    # Unique by a constraint, NULL until Stripe gives one, as Payment.provider_id.
+    provider_id = models.CharField(  # noqa: DJ001
+        _("Stripe refund id"), max_length=255, null=True, blank=True
     )
     failure_message = models.CharField(_("failure reason"), max_length=500, blank=True)
     source = models.CharField(_("source"), max_length=20, default="back_office")
@@ -392,6 +404,7 @@ class Refund(models.Model):
                 condition=~models.Q(request_key=""),
                 name="refund_one_per_request",
             ),
+            models.UniqueConstraint(fields=["provider_id"], name="refund_provider_id_unique"),
         ]
 
     def __str__(self) -> str:
@@ -408,7 +421,10 @@ class DailyTotal(models.Model):
     transactions that finalize payments and refunds; `manage.py rebuild_daily_totals` recounts
     it from the payments."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint starts with the shop.
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     currency = models.CharField(max_length=3)
     payments = models.PositiveIntegerField(default=0)

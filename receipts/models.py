@@ -24,7 +24,10 @@ def export_upload_to(instance: ReceiptExport, filename: str) -> str:
 class ReceiptSequence(models.Model):
     """The last number issued per shop and year; its row lock makes numbering gapless."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique constraint starts with the shop (as on the documents below).
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     year = models.PositiveSmallIntegerField()
     series = models.CharField(max_length=10, default="receipt")  # "receipt" or "refund"
     last_number = models.PositiveIntegerField(default=0)
@@ -43,7 +46,9 @@ class ReceiptSequence(models.Model):
 class Receipt(models.Model):
     """Issued inside the payment's finalization. What it says never changes afterwards."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="receipts")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="receipts", db_index=False
+    )
     payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="receipt")
     year = models.PositiveSmallIntegerField(_("year"))
     sequence = models.PositiveIntegerField(_("sequence"))
@@ -177,7 +182,9 @@ class RefundNote(models.Model):
     """Proof of a refund, numbered like receipts in its own series (`RF-2026-000001`), referring
     to the original receipt."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="refund_notes")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="refund_notes", db_index=False
+    )
     refund = models.OneToOneField("links.Refund", on_delete=models.PROTECT, related_name="note")
     receipt = models.ForeignKey(
         Receipt, on_delete=models.PROTECT, related_name="refund_notes", null=True
@@ -231,7 +238,9 @@ class Invoice(models.Model):
     refunding) transaction, like receipts; its FatturaPA XML is made then and never changes."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invoices")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     kind = models.CharField(_("type"), max_length=4, choices=InvoiceKind.choices)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="invoices")
     refund = models.OneToOneField(

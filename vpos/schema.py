@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import migrations
+from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
@@ -54,3 +54,33 @@ class OnPostgresql(migrations.SeparateDatabaseAndState):
 
     def describe(self) -> str:
         return "Schema change (on PostgreSQL by dropping and renaming)"
+
+
+def drop_indexes(*indexes: tuple[str, str]) -> migrations.RunSQL:
+    """Drop each `(name, "table (columns)")` index; undone, they are created again as they were."""
+    return migrations.RunSQL(
+        sql=[f"DROP INDEX IF EXISTS {name}" for name, _on in indexes],
+        reverse_sql=[f"CREATE INDEX {name} ON {on}" for name, on in reversed(indexes)],
+    )
+
+
+def rename_constraint(table: str, old: str, new: str) -> migrations.RunSQL:
+    """A unique column's constraint under the name its model's Meta gives it (and back)."""
+    return migrations.RunSQL(
+        sql=f"ALTER TABLE {table} RENAME CONSTRAINT {old} TO {new}",
+        reverse_sql=f"ALTER TABLE {table} RENAME CONSTRAINT {new} TO {old}",
+    )
+
+
+def foreign_key_without_index(
+    model: str, name: str, *, on_delete: Any, related_name: str, to: str
+) -> migrations.AlterField:
+    """The state of a foreign key whose own index is dropped (`db_index=False`): another index of
+    its table starts with the key."""
+    return migrations.AlterField(
+        model_name=model,
+        name=name,
+        field=models.ForeignKey(
+            db_index=False, on_delete=on_delete, related_name=related_name, to=to
+        ),
+    )
