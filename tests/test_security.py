@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from links.models import PaymentStatus
 from links.payments import payment_refresh
+from tests.support.clock import TEN_MINUTES, Clock
 from tests.support.factories import PaymentLinkFactory
 from tests.support.localstripe import stripe_client
 from tests.support.stripe import payment_intent
@@ -232,11 +233,13 @@ def test_a_token_that_cannot_be_ours_is_a_404_on_every_public_page(client, token
 
 
 def test_setup_intents_of_one_link_are_limited_whoever_asks(
-    client, settings, limiter_cache, stripe_settings
+    client, settings, limiter_cache, stripe_settings, monkeypatch
 ):
     """25 calls on one link made 25 SetupIntents: the link's own limit stops them, for every
     address (card testing comes from many), and says so in the page's language."""
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_link": "3/600"}
+    clock = Clock(TEN_MINUTES + 5)
+    monkeypatch.setattr(ratelimit, "time", clock)
     link = PaymentLinkFactory()
     setup = reverse("links:setup", args=[link.token]) + "?lang=it"
     answers = [client.post(setup, REMOTE_ADDR=f"203.0.113.{n}") for n in range(3)]
@@ -244,7 +247,9 @@ def test_setup_intents_of_one_link_are_limited_whoever_asks(
 
     limited = client.post(setup, REMOTE_ADDR="198.51.100.7")
     assert limited.status_code == 429
-    assert 0 < int(limited["Retry-After"]) <= 600
+    # Over the last 10 minutes, as estimated from two windows: three at 0:05 use the link up until
+    # 13:20, when this window's share of the last one (2/3 of 3) and one more make three.
+    assert limited["Retry-After"] == "795"
     assert limited.json() == {
         "status": "error",
         "code": "rate_limited",
@@ -261,17 +266,52 @@ def test_setup_intents_of_one_link_are_limited_whoever_asks(
     # Another link is not affected.
     other = reverse("links:setup", args=[PaymentLinkFactory().token])
     assert client.post(other).status_code == 200
+    clock.now = TEN_MINUTES + 799
+    assert client.post(setup, REMOTE_ADDR="198.51.100.8").status_code == 429
+    clock.now = TEN_MINUTES + 800  # the refused calls were not counted: waiting is enough
+    assert client.post(setup, REMOTE_ADDR="198.51.100.8").status_code == 200
 
 
-class Clock:
-    """A process's clock, moved by the test: 5 s into a 10-minute window (and so into a
-    1-minute one), whatever the real time."""
+def test_card_attempts_hold_across_the_edge_of_a_window(
+    client, settings, limiter_cache, monkeypatch
+):
+    """Two attempts at 9:55 and two more at 10:05 were let through by fixed windows: four in ten
+    seconds under a limit of two per ten minutes. Over the last ten minutes, the second pair
+    waits."""
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_attempt": "2/600"}
+    clock = Clock(TEN_MINUTES + 595)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    url = reverse("links:attempt", args=[PaymentLinkFactory().token])
+    assert _statuses(lambda: client.post(url, {}), 2) == [400, 400]  # unreadable card data
+    clock.now = TEN_MINUTES + 605
+    limited = client.post(url, {})
+    assert limited.status_code == 429
+    # Allowed once the last window's share (595/600 now) is down to one attempt: at 15:00.
+    assert limited["Retry-After"] == "295"
+    clock.now = TEN_MINUTES + 899
+    assert client.post(url, {}).status_code == 429
+    clock.now = TEN_MINUTES + 900
+    assert client.post(url, {}).status_code == 400
 
-    def __init__(self) -> None:
-        self.now = 600.0 * 2_900_000 + 5
 
-    def __call__(self) -> float:
-        return self.now
+def test_a_guesser_stays_blocked_across_the_edge_of_a_window(
+    client, settings, limiter_cache, monkeypatch
+):
+    """Three unknown tokens at 9:55 use up the guessing limit: at 10:05, a new fixed window,
+    the guesser's card attempts and SetupIntents are still refused, on every link."""
+    settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
+    clock = Clock(TEN_MINUTES + 595)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    guesses = [client.post(reverse("links:setup", args=[f"guess{n}"])) for n in range(3)]
+    assert [guess.status_code for guess in guesses] == [404] * 3
+    clock.now = TEN_MINUTES + 605
+    setup = reverse("links:setup", args=[PaymentLinkFactory().token])
+    blocked = client.post(setup)
+    assert blocked.status_code == 429
+    assert blocked["Retry-After"] == "195"  # the last window's share down to two guesses: 13:20
+    assert client.post(reverse("links:attempt", args=["guess-more"])).status_code == 429
+    clock.now = TEN_MINUTES + 799
+    assert client.post(setup).status_code == 429
 
 
 def test_a_busy_page_asks_the_shared_count_once_per_sync_interval(
@@ -280,7 +320,7 @@ def test_a_busy_page_asks_the_shared_count_once_per_sync_interval(
     """The checkout page does not pay a round trip to Redis on every request: one per client and
     process every RATELIMIT_SYNC_SECONDS, and every request is still counted."""
     settings.RATELIMIT_SYNC_SECONDS = 1
-    clock = Clock()
+    clock = Clock(TEN_MINUTES + 5)
     monkeypatch.setattr(ratelimit.LOCAL_COUNTS, "clock", clock)
     url = reverse("links:checkout", args=[PaymentLinkFactory().token])
     with mock.patch.object(ratelimit, "_add_shared", wraps=ratelimit._add_shared) as round_trips:
@@ -300,7 +340,7 @@ def test_a_guesser_blocked_on_one_node_is_blocked_on_every_node_within_the_inter
     the other as soon as it syncs, at most RATELIMIT_SYNC_SECONDS later."""
     settings.RATELIMIT_SYNC_SECONDS = 2
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
-    clock = Clock()
+    clock = Clock(TEN_MINUTES + 5)
     node_a, node_b = ratelimit.LocalCounts(clock), ratelimit.LocalCounts(clock)
     ip = "198.51.100.23"
 
@@ -325,7 +365,7 @@ def test_counts_of_every_process_add_up_and_stop_the_client(settings, limiter_ca
     each counted meanwhile is added to the shared count, never lost."""
     settings.RATELIMIT_SYNC_SECONDS = 1
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "8/60"}
-    clock = Clock()
+    clock = Clock(TEN_MINUTES + 5)
     node_a, node_b = ratelimit.LocalCounts(clock), ratelimit.LocalCounts(clock)
     ip = "198.51.100.24"
     assert [node_a.hit("checkout", ip) for _ in range(5)] == [None] * 5

@@ -1,18 +1,21 @@
 """Rate limits for public endpoints, counted in the shared cache (Redis in production).
 
-One fixed window per (scope, client IP), or per (scope, object) with `limit` (a payment link's
-attempts, whoever makes them). Limits live in settings.RATELIMITS as "count/seconds";
-the client IP is allauth's (REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT
-proxies), so log-in and checkout limits agree on who a client is. Logins, sign-ups and password
-resets are limited by allauth itself (ACCOUNT_RATE_LIMITS); the REST API counts its keys here too
-(integrations.api.throttling, its rate in VPOS_API_RATE), over a sliding estimate of the last
-window rather than a fixed one (`hit_sliding`).
+Per (scope, client IP), or per (scope, object) with `limit` (a payment link's attempts, whoever
+makes them). Limits live in settings.RATELIMITS as "count/seconds"; the client IP is allauth's
+(REMOTE_ADDR, or X-Forwarded-For behind ALLAUTH_TRUSTED_PROXY_COUNT proxies), so log-in and
+checkout limits agree on who a client is. Logins, sign-ups and password resets are limited by
+allauth itself (ACCOUNT_RATE_LIMITS); the REST API counts its keys here too
+(integrations.api.throttling, its rate in VPOS_API_RATE).
 
-Pages (GET) are counted by each process and told to the shared cache at most every
-RATELIMIT_SYNC_SECONDS per client (`LocalCounts`): a busy checkout page costs no round trip to
-Redis on most requests, and what every process and node knows (a client over its limit, a
-guesser blocked) reaches each of them within that delay. Requests that change something (POST:
-SetupIntents, card attempts) and unknown tokens are counted in the shared cache at once.
+Requests that change something (POST: SetupIntents, card attempts; the API) are counted in the
+shared cache at once, over a sliding estimate of the last window rather than a fixed one
+(`hit_sliding`): around a window's edge a card tester gets no more than the limit, not twice it.
+Unknown tokens are counted there at once too, and read the same way by those requests.
+
+Pages (GET) are counted by each process in fixed windows and told to the shared cache at most
+every RATELIMIT_SYNC_SECONDS per client (`LocalCounts`): a busy checkout page costs no round trip
+to Redis on most requests, and what every process and node knows (a client over its limit, a
+guesser blocked) reaches each of them within that delay.
 """
 
 from __future__ import annotations
@@ -77,25 +80,46 @@ def hit(
 
 
 def hit_sliding(
-    scope: str, ident: str, *, rate: tuple[int, int], at: float | None = None
+    scope: str,
+    ident: str,
+    *,
+    rate: tuple[int, int] | None = None,
+    unless_over: str = "",
+    at: float | None = None,
 ) -> int | None:
-    """Count one use of `scope` by `ident` against `rate` (count, seconds) over the last
-    `seconds` rather than a fixed window, so that no client gets twice its rate around a
-    window's edge; seconds to wait, or None.
+    """Count one use of `scope` by `ident` over the last `seconds` of its rate (count, seconds;
+    the setting's when not given) rather than a fixed window, so that no client gets twice its
+    rate around a window's edge; seconds to wait, or None. With `unless_over`, also refused
+    while `ident` has used up that scope over its own last window (which this does not count).
 
     The last `seconds` are estimated from two fixed windows: this one's count, plus the last
     one's weighted by the share of it they still cover (its uses taken as spread evenly). A
     refused use is taken back, so a client that waits what it is told gets in. One round trip
     on Redis, two when refused."""
-    limit, seconds = rate
-    now = time.time() if at is None else at  # read once: both windows are placed from it
-    key, _limit, left = _window(scope, ident, now, rate)
-    last_key = _window(scope, ident, now - seconds, rate)[0]
-    count, (last,) = _count(key, left + seconds + 1, last_key)
-    if count + last * left / seconds <= limit:
+    limit, seconds = rate or _rate(scope)
+    now = time.time() if at is None else at  # read once: every window is placed from it
+    key, _limit, left = _window(scope, ident, now, (limit, seconds))
+    reads = [_window(scope, ident, now - seconds, (limit, seconds))[0]]
+    if unless_over:
+        other_limit, other_seconds = _rate(unless_over)
+        other_key, _other_limit, other_left = _window(unless_over, ident, now)
+        reads += [other_key, _window(unless_over, ident, now - other_seconds)[0]]
+    count, (last, *other) = _count(key, left + seconds + 1, *reads)
+    waits = [_sliding_wait(count - 1, last, left, seconds, limit)]
+    if other:
+        waits.append(_sliding_wait(*other, other_left, other_seconds, other_limit))
+    wait = max((wait for wait in waits if wait), default=None)
+    if wait:
+        _uncount(key)
+    return wait
+
+
+def _sliding_wait(used: int, last: int, left: int, seconds: int, limit: int) -> int | None:
+    """Seconds until one more use fits under `limit` over the last `seconds`, estimated from
+    `used` in this window (`left` seconds of it to run) and `last` in the one before; None if it
+    fits now."""
+    if used + 1 + last * left / seconds <= limit:
         return None
-    _uncount(key)
-    used = count - 1
     if used < limit:  # the last window's share has to shrink: wait until enough of it is past
         fits_with_left = (limit - used - 1) * seconds / last
         return max(1, math.ceil(left - fits_with_left))
@@ -270,7 +294,7 @@ def limit(scope: str, ident: str, *, message: str = "") -> None:
     over the limit, raise RateLimited: the view's `rate_limit` answers 429 with `message`."""
     if not settings.RATELIMIT_ENABLED:
         return
-    wait = hit(scope, ident)
+    wait = hit_sliding(scope, ident)
     if wait:
         raise RateLimited(wait, message)
 
@@ -302,7 +326,7 @@ def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
             if not settings.RATELIMIT_ENABLED:
                 return view(request, *args, **kwargs)
             ip = client_ip(request)
-            count = LOCAL_COUNTS.hit if request.method in ("GET", "HEAD") else hit
+            count = LOCAL_COUNTS.hit if request.method in ("GET", "HEAD") else hit_sliding
             wait = count(scope, ip, unless_over=unknown_scope)
             if wait:
                 return too_many_requests(request, wait)

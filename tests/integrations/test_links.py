@@ -10,6 +10,7 @@ from django.utils import timezone
 from integrations.models import ApiIdempotencyKey
 from links.models import LinkChannel, LinkStatus, PaymentLink
 from tests.support.api import LINK
+from tests.support.clock import Clock, SteppingClock
 from tests.support.factories import PaymentFactory, PaymentLinkFactory
 from vpos import ratelimit
 from vpos.audit import Action
@@ -286,16 +287,6 @@ def test_deactivate_and_deactivate_again(api, tenants):
 MINUTE = 1_800_000_000.0  # the start of a minute's window
 
 
-class Clock:
-    """The time vpos.ratelimit reads, moved by the test."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
 def test_rate_limit_per_key_is_429_with_retry_after(tenants, settings, limiter_cache, monkeypatch):
     """Counted in the cache every process shares (in Redis, as in production, or in memory)."""
     settings.VPOS_API_RATE = "3/min"
@@ -314,17 +305,6 @@ def test_rate_limit_per_key_is_429_with_retry_after(tenants, settings, limiter_c
     assert client.get(LINKS).status_code == 429
     clock.now = MINUTE + 80  # the refused requests were not counted: waiting is enough
     assert client.get(LINKS).status_code == 200
-
-
-class SteppingClock:
-    """A clock that moves on at every reading, as a real one does between two reads."""
-
-    def __init__(self, now: float, step: float) -> None:
-        self.now, self.step = now, step
-
-    def time(self) -> float:
-        self.now += self.step
-        return self.now - self.step
 
 
 def test_a_request_at_the_turn_of_a_minute_is_counted_in_one_window(
