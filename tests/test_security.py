@@ -175,19 +175,22 @@ def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache):
     assert client.get(real, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
-def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cache):
+def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cache, monkeypatch):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_attempt": "2/600"}
+    monkeypatch.setattr(ratelimit, "time", Clock(TEN_MINUTES + 5))
     link = PaymentLinkFactory()
     url = reverse("links:attempt", args=[link.token]) + "?lang=en"
     assert _statuses(lambda: client.post(url, {}), 2) == [400, 400]  # unreadable card data
     response = client.post(url, {})
     assert response.status_code == 429
-    assert response["Retry-After"]
+    assert response["Retry-After"] == "895"  # at 15:00, half of the two and one more make two
     assert response.json() == {
         "status": "error",
         "code": "rate_limited",
-        "message": "Too many requests. Please wait a minute and try again.",
+        "message": "Too many requests. Please wait 15 minutes and try again.",
     }
+    italian = client.post(reverse("links:attempt", args=[link.token]) + "?lang=it", {})
+    assert italian.json()["message"] == "Troppe richieste. Attendi 15 minuti e riprova."
 
 
 def test_unknown_tokens_count_toward_the_guessing_limit_on_every_checkout_endpoint(
@@ -284,10 +287,11 @@ def test_card_attempts_hold_across_the_edge_of_a_window(
     url = reverse("links:attempt", args=[PaymentLinkFactory().token])
     assert _statuses(lambda: client.post(url, {}), 2) == [400, 400]  # unreadable card data
     clock.now = TEN_MINUTES + 605
-    limited = client.post(url, {})
+    limited = client.post(url + "?lang=en", {})
     assert limited.status_code == 429
     # Allowed once the last window's share (595/600 now) is down to one attempt: at 15:00.
     assert limited["Retry-After"] == "295"
+    assert limited.json()["message"] == "Too many requests. Please wait 5 minutes and try again."
     clock.now = TEN_MINUTES + 899
     assert client.post(url, {}).status_code == 429
     clock.now = TEN_MINUTES + 900

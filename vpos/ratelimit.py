@@ -36,6 +36,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def too_many_requests(request: HttpRequest, retry_after: int, message: str = "")
     """429 with Retry-After: JSON for the checkout's fetch() calls (with `message` if given), a
     page for people."""
     logger.info("rate limited %s %s", request.method, request.path)
-    message = message or _("Too many requests. Please wait a minute and try again.")
+    message = message or _wait_message(retry_after)
     if request.method == "POST" or "application/json" in request.headers.get("Accept", ""):
         response: HttpResponse = JsonResponse(
             {"status": "error", "code": "rate_limited", "message": message}, status=429
@@ -313,6 +314,18 @@ def too_many_requests(request: HttpRequest, retry_after: int, message: str = "")
         response = render(request, "429.html", {"retry_after": retry_after}, status=429)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def _wait_message(retry_after: int) -> str:
+    """What the checkout shows a customer who was refused: as long a wait as Retry-After says."""
+    minutes = math.ceil(retry_after / 60)
+    if minutes <= 1:
+        return _("Too many requests. Please wait a minute and try again.")
+    return ngettext(
+        "Too many requests. Please wait %(minutes)d minute and try again.",
+        "Too many requests. Please wait %(minutes)d minutes and try again.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
