@@ -164,14 +164,18 @@ def test_checkout_page_is_rate_limited_per_ip(client, settings, limiter_cache):
     assert client.get(url, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
-def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache):
+def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache, monkeypatch):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
+    clock = Clock(TEN_MINUTES + 5)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    monkeypatch.setattr(ratelimit.LOCAL_COUNTS, "clock", clock)
     real = reverse("links:checkout", args=[PaymentLinkFactory().token])
     guesses = [reverse("links:checkout", args=[f"guess{n:020d}"]) for n in range(4)]
     assert [client.get(url).status_code for url in guesses] == [404, 404, 404, 429]
-    blocked = client.get(real)
+    blocked = client.get(real, HTTP_ACCEPT_LANGUAGE="en")
     assert blocked.status_code == 429  # the guesser is stopped for every link
-    assert 0 < int(blocked["Retry-After"]) <= 600  # until the 10-minute window ends
+    assert blocked["Retry-After"] == "595"  # until the 10-minute window ends
+    assert "Please wait 10 minutes and try again." in blocked.text
     assert client.get(real, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 

@@ -311,7 +311,9 @@ def too_many_requests(request: HttpRequest, retry_after: int, message: str = "")
         )
     else:
         # The same page as allauth's 429s (log-in, sign-up, password reset).
-        response = render(request, "429.html", {"retry_after": retry_after}, status=429)
+        response = render(
+            request, "429.html", {"retry_after": retry_after, "message": message}, status=429
+        )
     response["Retry-After"] = str(retry_after)
     return response
 
