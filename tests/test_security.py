@@ -4,11 +4,13 @@ import io
 import json
 import logging
 import re
+import time
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.urls import reverse
 
 from links.models import PaymentStatus
@@ -152,7 +154,17 @@ def test_password_reset_is_rate_limited(client):
     assert "Troppe richieste" in page.content.decode()  # allauth's 429 uses our page too
 
 
-def test_checkout_page_is_rate_limited_per_ip(client, settings, limiter_cache):
+@pytest.fixture
+def limiter_clock(monkeypatch) -> Clock:
+    """The time the rate limits read, shared counts and this process's alike: 5 s into a window
+    (of 1 and of 10 minutes), so that no request of a test falls on a window's edge by chance."""
+    clock = Clock(TEN_MINUTES + 5)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    monkeypatch.setattr(ratelimit.LOCAL_COUNTS, "clock", clock)
+    return clock
+
+
+def test_checkout_page_is_rate_limited_per_ip(client, settings, limiter_cache, limiter_clock):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout": "3/60"}
     url = reverse("links:checkout", args=[PaymentLinkFactory().token])
     assert _statuses(lambda: client.get(url), 3) == [200] * 3
@@ -164,11 +176,8 @@ def test_checkout_page_is_rate_limited_per_ip(client, settings, limiter_cache):
     assert client.get(url, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
-def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache, monkeypatch):
+def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache, limiter_clock):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
-    clock = Clock(TEN_MINUTES + 5)
-    monkeypatch.setattr(ratelimit, "time", clock)
-    monkeypatch.setattr(ratelimit.LOCAL_COUNTS, "clock", clock)
     real = reverse("links:checkout", args=[PaymentLinkFactory().token])
     guesses = [reverse("links:checkout", args=[f"guess{n:020d}"]) for n in range(4)]
     assert [client.get(url).status_code for url in guesses] == [404, 404, 404, 429]
@@ -179,9 +188,8 @@ def test_guessing_tokens_is_stopped_sooner(client, settings, limiter_cache, monk
     assert client.get(real, REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
-def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cache, monkeypatch):
+def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cache, limiter_clock):
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_attempt": "2/600"}
-    monkeypatch.setattr(ratelimit, "time", Clock(TEN_MINUTES + 5))
     link = PaymentLinkFactory()
     url = reverse("links:attempt", args=[link.token]) + "?lang=en"
     assert _statuses(lambda: client.post(url, {}), 2) == [400, 400]  # unreadable card data
@@ -198,7 +206,7 @@ def test_checkout_attempts_are_rate_limited_per_ip(client, settings, limiter_cac
 
 
 def test_unknown_tokens_count_toward_the_guessing_limit_on_every_checkout_endpoint(
-    client, settings, limiter_cache
+    client, settings, limiter_cache, limiter_clock
 ):
     """The page, SetupIntents, attempts, 3-D Secure completion and the result page share one
     guessing limit: a guesser cannot go round the page's limit through another endpoint."""
@@ -240,13 +248,12 @@ def test_a_token_that_cannot_be_ours_is_a_404_on_every_public_page(client, token
 
 
 def test_setup_intents_of_one_link_are_limited_whoever_asks(
-    client, settings, limiter_cache, stripe_settings, monkeypatch
+    client, settings, limiter_cache, stripe_settings, limiter_clock
 ):
     """25 calls on one link made 25 SetupIntents: the link's own limit stops them, for every
     address (card testing comes from many), and says so in the page's language."""
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_link": "3/600"}
-    clock = Clock(TEN_MINUTES + 5)
-    monkeypatch.setattr(ratelimit, "time", clock)
+    clock = limiter_clock
     link = PaymentLinkFactory()
     setup = reverse("links:setup", args=[link.token]) + "?lang=it"
     answers = [client.post(setup, REMOTE_ADDR=f"203.0.113.{n}") for n in range(3)]
@@ -280,14 +287,14 @@ def test_setup_intents_of_one_link_are_limited_whoever_asks(
 
 
 def test_card_attempts_hold_across_the_edge_of_a_window(
-    client, settings, limiter_cache, monkeypatch
+    client, settings, limiter_cache, limiter_clock
 ):
     """Two attempts at 9:55 and two more at 10:05 were let through by fixed windows: four in ten
     seconds under a limit of two per ten minutes. Over the last ten minutes, the second pair
     waits."""
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_attempt": "2/600"}
-    clock = Clock(TEN_MINUTES + 595)
-    monkeypatch.setattr(ratelimit, "time", clock)
+    clock = limiter_clock
+    clock.now = TEN_MINUTES + 595
     url = reverse("links:attempt", args=[PaymentLinkFactory().token])
     assert _statuses(lambda: client.post(url, {}), 2) == [400, 400]  # unreadable card data
     clock.now = TEN_MINUTES + 605
@@ -303,15 +310,18 @@ def test_card_attempts_hold_across_the_edge_of_a_window(
 
 
 def test_a_guesser_stays_blocked_across_the_edge_of_a_window(
-    client, settings, limiter_cache, monkeypatch
+    client, settings, limiter_cache, limiter_clock
 ):
     """Three unknown tokens at 9:55 use up the guessing limit: at 10:05, a new fixed window,
     the guesser's card attempts and SetupIntents are still refused, on every link."""
     settings.RATELIMITS = {**settings.RATELIMITS, "checkout_unknown": "3/600"}
-    clock = Clock(TEN_MINUTES + 595)
-    monkeypatch.setattr(ratelimit, "time", clock)
+    clock = limiter_clock
+    clock.now = TEN_MINUTES + 595
     guesses = [client.post(reverse("links:setup", args=[f"guess{n}"])) for n in range(3)]
     assert [guess.status_code for guess in guesses] == [404] * 3
+    # The guesses' counter outlives its window, 5 s from now: the next one reads it.
+    guessed, _limit, _left = ratelimit._window("checkout_unknown", "127.0.0.1", clock.now)
+    assert _seconds_kept(guessed) > 600
     clock.now = TEN_MINUTES + 605
     setup = reverse("links:setup", args=[PaymentLinkFactory().token])
     blocked = client.post(setup)
@@ -323,13 +333,12 @@ def test_a_guesser_stays_blocked_across_the_edge_of_a_window(
 
 
 def test_a_busy_page_asks_the_shared_count_once_per_sync_interval(
-    client, settings, limiter_cache, monkeypatch
+    client, settings, limiter_cache, limiter_clock
 ):
     """The checkout page does not pay a round trip to Redis on every request: one per client and
     process every RATELIMIT_SYNC_SECONDS, and every request is still counted."""
     settings.RATELIMIT_SYNC_SECONDS = 1
-    clock = Clock(TEN_MINUTES + 5)
-    monkeypatch.setattr(ratelimit.LOCAL_COUNTS, "clock", clock)
+    clock = limiter_clock
     url = reverse("links:checkout", args=[PaymentLinkFactory().token])
     with mock.patch.object(ratelimit, "_add_shared", wraps=ratelimit._add_shared) as round_trips:
         assert _statuses(lambda: client.get(url), 30) == [200] * 30
@@ -339,6 +348,16 @@ def test_a_busy_page_asks_the_shared_count_once_per_sync_interval(
         assert round_trips.call_count == 2
     key, _limit, _left = ratelimit._window("checkout", "127.0.0.1", clock.now)
     assert caches["default"].get(key) == 31
+    assert _seconds_kept(key) > 60  # through the next window, which reads it as the last one
+
+
+def _seconds_kept(key: str) -> float:
+    """How much longer the shared cache keeps the counter `key`, in real seconds."""
+    backend = caches["default"]
+    full_key = backend.make_key(key)
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(full_key).ttl(full_key)
+    return backend._expire_info[full_key] - time.time()
 
 
 def test_a_guesser_blocked_on_one_node_is_blocked_on_every_node_within_the_interval(
@@ -358,7 +377,7 @@ def test_a_guesser_blocked_on_one_node_is_blocked_on_every_node_within_the_inter
     assert page(node_a) is None  # browsing both nodes
     assert page(node_b) is None
     for _guess in range(3):  # three unknown tokens through node A: counted at once
-        ratelimit.hit("checkout_unknown", ip, at=clock.now)
+        ratelimit.count_use("checkout_unknown", ip, at=clock.now)
         node_a.forget(ip)
     assert page(node_a) == 595  # blocked at once where it guessed, to the window's end
     clock.now += 1.9

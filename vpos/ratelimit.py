@@ -61,23 +61,17 @@ def _window(
     return f"ratelimit:{scope}:{ident}:{start}", limit, start + seconds - now
 
 
-def hit(
-    scope: str,
-    ident: str,
-    *,
-    unless_over: str = "",
-    at: float | None = None,
-    rate: tuple[int, int] | None = None,
-) -> int | None:
-    """Count one use of `scope` (at `at`, now); seconds to wait if that went over its limit, or
-    if `ident` has already used up `unless_over` (which this does not count). One round trip on
-    Redis. `rate`: (count, seconds) when the limit is not in settings.RATELIMITS."""
-    key, limit, left = _window(scope, ident, at, rate)
-    other = _window(unless_over, ident, at) if unless_over else ()
-    count, used = _count(key, left + 1, *(other[:1]))
-    if other and used[0] >= other[1]:
-        return other[2]
-    return left if count > limit else None
+def _kept(left: int, seconds: int) -> int:
+    """Seconds a window's counter is kept, `left` seconds before the window ends: through the
+    next window too, which reads it as the last one's (`hit_sliding`)."""
+    return left + seconds + 1
+
+
+def count_use(scope: str, ident: str, *, at: float | None = None) -> None:
+    """Count one use of `scope` by `ident` (at `at`, now) without judging it: an unknown token's
+    404, judged by the requests that read it (`unless_over`). One round trip on Redis."""
+    key, _limit, left = _window(scope, ident, at)
+    _count(key, _kept(left, _rate(scope)[1]))
 
 
 def hit_sliding(
@@ -105,7 +99,7 @@ def hit_sliding(
         other_limit, other_seconds = _rate(unless_over)
         other_key, _other_limit, other_left = _window(unless_over, ident, now)
         reads += [other_key, _window(unless_over, ident, now - other_seconds)[0]]
-    count, (last, *other) = _count(key, left + seconds + 1, *reads)
+    count, (last, *other) = _count(key, _kept(left, seconds), *reads)
     waits = [_sliding_wait(count - 1, last, left, seconds, limit)]
     if other:
         waits.append(_sliding_wait(*other, other_left, other_seconds, other_limit))
@@ -198,7 +192,9 @@ class LocalCounts:
                     del self._clients[scope_ident]
 
     def hit(self, scope: str, ident: str, *, unless_over: str = "") -> int | None:
-        """As `hit`, with the shared cache asked at most every RATELIMIT_SYNC_SECONDS."""
+        """Count one use of `scope` by `ident` in this fixed window, with the shared cache asked
+        at most every RATELIMIT_SYNC_SECONDS; seconds to wait if that went over its limit, or if
+        `ident` had used up `unless_over` (which this does not count) at the last sync."""
         now = self.clock()
         key, limit, left = _window(scope, ident, now)
         with self._lock:
@@ -224,6 +220,7 @@ class LocalCounts:
         if len(self._clients) >= self.MAX_CLIENTS:
             self._clients = {k: c for k, c in self._clients.items() if c.pending or c.key == key}
         other = _window(unless_over, ident, now) if unless_over else None
+        expires = _kept(left, _rate(scope)[1])
         own, amount = self._clients.get((scope, ident)), 1
         pending = [c for c in self._clients.values() if c.pending and c is not own]
         if own is not None and own.pending:
@@ -232,13 +229,13 @@ class LocalCounts:
             else:  # an earlier window's: still added to it
                 pending.append(own)
         counts = _add_shared(
-            [(c.key, c.pending, c.expires) for c in pending] + [(key, amount, left + 1)],
+            [(c.key, c.pending, c.expires) for c in pending] + [(key, amount, expires)],
             other[0] if other else "",
         )
         *others, (count, used_other) = counts
         for earlier, (shared, _unused) in zip(pending, others, strict=True):
             earlier.counted, earlier.pending = shared, 0
-        client = _Client(key=key, expires=left + 1, synced_at=now, counted=count)
+        client = _Client(key=key, expires=expires, synced_at=now, counted=count)
         if other and used_other >= other[1]:
             client.over_other = other[2]
         self._clients[(scope, ident)] = client
@@ -349,7 +346,7 @@ def rate_limit(scope: str, *, unknown_scope: str = "") -> Callable:
                 return view(request, *args, **kwargs)
             except Http404:
                 if unknown_scope:
-                    hit(unknown_scope, ip)
+                    count_use(unknown_scope, ip)
                     LOCAL_COUNTS.forget(ip)  # its next page asks the shared count again
                 raise
             except RateLimited as limited:
